@@ -1,0 +1,168 @@
+"""OpenAI CLIP (ViT-B/32, ViT-L/14), loaded once per process from a local file. Nothing downloads.
+
+Used by background_consistency and appearance_style (ViT-B/32, one shared instance), aesthetic_quality
+(ViT-L/14) and clip_score (either). Spec §3 lists the files; VBench keeps them in `clip_model/`.
+
+Accepted on-disk formats, all read into OpenAI's state-dict layout and built with open_clip's
+`build_model_from_openai_state_dict` (open_clip's CLIP has the same module names as OpenAI's, so
+loading is strict):
+- OpenAI's published `ViT-B-32.pt` / `ViT-L-14.pt`: TorchScript archives. They are opened with
+  `torch.jit.load` on the CPU, whose unpickler only rebuilds TorchScript modules and tensors (no
+  arbitrary Python callables); only `.state_dict()` is read, the scripted code is never run.
+- the same weights as a plain state dict (`torch.load(weights_only=True)`);
+- open_clip checkpoints of the `openai` pretrained tag: `open_clip_pytorch_model.bin` or
+  `open_clip_model.safetensors`, as a file or inside a Hugging Face snapshot folder (e.g. of
+  `timm/vit_base_patch32_clip_224.openai`).
+
+Precision follows VBench (`clip.load`): fp16 weights on CUDA, fp32 on CPU. `encode_image` and
+`encode_text` return features in that dtype, unnormalised, so each dimension casts and
+normalises exactly where VBench does.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip_tokenizer
+from vbench_lite.dimension import ScoringContext
+from vbench_lite.errors import InputError
+from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
+
+# VBench's download URLs (spec §3; `vbench/utils.py:init_submodules`), used by `vbl weights download`.
+_OPENAI_URLS = {
+    "ViT-B-32": "https://openaipublic.azureedge.net/clip/models/"
+    "40d3715913c3a1d68c4ee4a6c5ac0a6ec40b1a1fd0fb0849a9b4ca6a5d4d6f2c/ViT-B-32.pt",
+    "ViT-L-14": "https://openaipublic.azureedge.net/clip/models/"
+    "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+}
+# The same weights as open_clip checkpoints on the Hugging Face hub (an accepted alternative).
+_OPEN_CLIP_REPOS = {
+    "ViT-B-32": "timm/vit_base_patch32_clip_224.openai",
+    "ViT-L-14": "timm/vit_large_patch14_clip_224.openai",
+}
+_OPEN_CLIP_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+# Patch size per architecture: a cheap check that the file found is the architecture asked for.
+_PATCH_SIZE = {"ViT-B-32": 32, "ViT-L-14": 14}
+
+
+def clip_weight_spec(arch: str) -> WeightSpec:
+    """The OpenAI CLIP file VBench loads for `arch` ("ViT-B-32" or "ViT-L-14")."""
+    if arch not in _OPENAI_URLS:
+        raise InputError(f"unknown CLIP architecture '{arch}'; known: {', '.join(_OPENAI_URLS)}")
+    return WeightSpec(
+        key=f"clip_{arch.lower().replace('-', '_')}",
+        file=f"{arch}.pt",
+        backend="vbench",
+        vbench_subdir="clip_model",
+        url=_OPENAI_URLS[arch],
+        licence="MIT",
+        what=f"OpenAI CLIP {arch}",
+    )
+
+
+def _open_clip_spec(arch: str) -> WeightSpec:
+    return WeightSpec(
+        key=f"clip_{arch.lower().replace('-', '_')}_open_clip",
+        file=_OPEN_CLIP_FILES[1],
+        backend="vbench",
+        vbench_subdir=f"clip_model/{arch}",
+        hf_repo=_OPEN_CLIP_REPOS[arch],
+        licence="MIT",
+        what=f"OpenAI CLIP {arch} (open_clip checkpoint)",
+    )
+
+
+def find_clip_weights(arch: str, explicit: Path | None = None) -> Path:
+    """The OpenAI `.pt` file, else an open_clip checkpoint; WeightsMissing names the `.pt` file."""
+    spec = clip_weight_spec(arch)
+    return find_weight(spec, explicit) or find_weight(_open_clip_spec(arch), explicit) \
+        or require_weight(spec, explicit)
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("constants.pkl") or "/code/" in name for name in archive.namelist())
+
+
+def read_openai_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """CLIP weights in OpenAI's key layout, from any accepted format (see module docstring)."""
+    path = Path(path)
+    if path.is_dir():
+        found = [path / name for name in _OPEN_CLIP_FILES if (path / name).exists()]
+        if not found:
+            raise InputError(f"{path} holds none of {', '.join(_OPEN_CLIP_FILES)}")
+        path = found[0]
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state_dict = load_file(str(path))
+    elif _is_torchscript_archive(path):
+        state_dict = torch.jit.load(str(path), map_location="cpu").state_dict()
+    else:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" in state_dict:  # an open_clip training checkpoint, keys prefixed "module."
+        state_dict = {k.removeprefix("module."): v for k, v in state_dict["state_dict"].items()}
+    return dict(state_dict)
+
+
+@dataclass
+class ClipModel:
+    """A loaded CLIP with the two calls the dimensions need."""
+
+    arch: str
+    network: torch.nn.Module  # open_clip.model.CLIP, eval mode
+    device: torch.device
+    dtype: torch.dtype
+    weights_path: Path
+
+    @torch.inference_mode()
+    def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[N,3,224,224] CLIP-normalised pixels -> [N,D] image features (model dtype, unnormalised)."""
+        return self.network.encode_image(pixels.to(self.device, self.dtype))
+
+    @torch.inference_mode()
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        """Texts -> [N,D] text features (model dtype, unnormalised), 77-token CLIP context."""
+        tokens = clip_tokenizer(CLIP_CONTEXT_LENGTH)(list(texts)).to(self.device)
+        return self.network.encode_text(tokens)
+
+    @property
+    def logit_scale(self) -> float:
+        """exp(logit_scale): 100 for OpenAI's weights; VBench divides CLIP logits by 100."""
+        return float(self.network.logit_scale.exp())
+
+    def weights_sha256(self) -> str:
+        return sha256_of(self.weights_path)
+
+
+def build_clip(path: Path, arch: str, device: str) -> ClipModel:
+    """Read `path`, build the network strictly, put it on `device` in VBench's precision."""
+    from open_clip.model import build_model_from_openai_state_dict
+
+    target = torch.device(device)
+    dtype = torch.float16 if target.type == "cuda" else torch.float32
+    state_dict = read_openai_state_dict(path)
+    patch = state_dict["visual.conv1.weight"].shape[-1]
+    if patch != _PATCH_SIZE[arch]:
+        raise InputError(f"{path} holds a CLIP with {patch}-px patches, not {arch}")
+    network = build_model_from_openai_state_dict(
+        state_dict, quick_gelu=True, cast_dtype=dtype if dtype == torch.float16 else None
+    )  # strict load_state_dict inside; weights end up fp16 as in OpenAI's files
+    network = network.to(target)
+    if dtype == torch.float32:
+        network = network.float()
+    return ClipModel(arch=arch, network=network.eval(), device=target, dtype=dtype,
+                     weights_path=Path(path))
+
+
+def load_clip(context: ScoringContext, arch: str = "ViT-B-32") -> ClipModel:
+    """The process-wide CLIP for (arch, weights file, device); raises WeightsMissing if absent."""
+    path = find_clip_weights(arch, context.weights_dir)
+    key = ("clip", arch, str(path), context.device)
+    return context.backbones.get(key, lambda: build_clip(path, arch, context.device))

@@ -1,0 +1,39 @@
+"""The half-previous, half-first-frame similarity shared by subject and background consistency.
+
+Spec §4.1/§4.2: with L2-normalised features f_0..f_{N-1},
+    s_i = ½·[max(0, cos(f_{i−1}, f_i)) + max(0, cos(f_0, f_i))],  i = 1..N−1.
+VBench computes each cosine in float32 (one `.item()` per pair) and sums the pair scores in Python
+floats; here the cosines are computed for all pairs at once and the sum is taken in float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class ConsistencyResult:
+    """One video: the sum of its pair scores, their count and the mean (VBench's `video_results`)."""
+
+    pair_sum: float
+    pair_count: int
+
+    @property
+    def mean(self) -> float:
+        return self.pair_sum / self.pair_count
+
+
+def pair_scores(features: torch.Tensor) -> torch.Tensor:
+    """s_1..s_{N−1} for one video's features [N, D] (any float dtype; computed in float32)."""
+    normed = F.normalize(features.float(), dim=-1, p=2)
+    to_previous = F.cosine_similarity(normed[:-1], normed[1:]).clamp(min=0.0)
+    to_first = F.cosine_similarity(normed[:1].expand(len(normed) - 1, -1), normed[1:]).clamp(min=0.0)
+    return (to_previous + to_first) / 2
+
+
+def consistency(features: torch.Tensor) -> ConsistencyResult:
+    scores = pair_scores(features).double()
+    return ConsistencyResult(pair_sum=float(scores.sum()), pair_count=int(scores.numel()))

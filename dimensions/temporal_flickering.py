@@ -1,0 +1,48 @@
+"""Temporal flickering (Quality), spec §4.3.
+
+Per video: (255 − mean_i MAE_i) / 255, where MAE_i is the mean absolute difference over H×W×3
+between decoded frames i and i+1. Aggregate: mean over videos. No model, no weights.
+
+VBench computes each MAE in float32 (`np.mean(cv2.absdiff(float32, float32))`); here the sum of
+|a − b| is exact integer arithmetic, which equals VBench's value to float32 rounding (≤ 1e-6, see
+tests/test_temporal_flickering.py). The static-filter pre-step of §5 is the caller's choice.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from vbench_lite.dimension import Dimension, VideoScore
+from vbench_lite.video import Video
+
+MAX_PIXEL = 255.0
+# Frames per chunk of the difference computation: bounds the int16 scratch to ~100 MB at 1080p.
+CHUNK_FRAMES = 16
+
+
+def mean_abs_frame_differences(frames: np.ndarray) -> np.ndarray:
+    """MAE between each pair of consecutive uint8 frames, as float64 [T-1]."""
+    pixels_per_frame = float(np.prod(frames.shape[1:]))
+    maes = []
+    for start in range(0, frames.shape[0] - 1, CHUNK_FRAMES):
+        chunk = frames[start : start + CHUNK_FRAMES + 1].astype(np.int16)
+        diff = np.abs(chunk[1:] - chunk[:-1])
+        maes.append(diff.reshape(diff.shape[0], -1).sum(axis=1, dtype=np.int64) / pixels_per_frame)
+    return np.concatenate(maes)
+
+
+class TemporalFlickering(Dimension):
+    name: ClassVar[str] = "temporal_flickering"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "quality"
+    backends: ClassVar[tuple[str, ...]] = ("vbench",)
+    description: ClassVar[str] = "frame-to-frame stability of (static) videos; no weights"
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        scores = []
+        for video in videos:
+            mae = mean_abs_frame_differences(video.frames)
+            scores.append(VideoScore(value=float((MAX_PIXEL - mae.mean()) / MAX_PIXEL)))
+        return scores

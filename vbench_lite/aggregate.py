@@ -1,0 +1,264 @@
+"""VBench aggregation: raw dimension scores -> normalised scores -> Quality, Semantic, Total.
+
+Spec §6, exactly as VBench's `scripts/cal_final_score.py` computes the leaderboard numbers:
+
+    n_d      = (raw_d - min_d) / (max_d - min_d)             not clipped: may be < 0 or > 1
+    Quality  = sum_{d in Q} w_d n_d / sum_{d in Q} w_d
+    Semantic = sum_{d in S} w_d n_d / sum_{d in S} w_d
+    Total    = (4 Quality + 1 Semantic) / (4 + 1)
+
+Bounds, weights and groups are data (`vbench_lite/data/<scheme>.toml`), versioned with the scheme
+name, so that a stored aggregate always says which numbers produced it.
+
+One deliberate deviation: VBench sets a missing dimension to raw 0 (which even normalises below
+zero for dimensions with min > 0). Here a missing or NaN dimension makes its group and the Total
+None and is listed in `missing`; `quality_partial` / `semantic_partial` average only what is
+present, for showing progress on incomplete runs, and must always be labelled partial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from vbench_lite.errors import InputError
+
+GROUPS: tuple[str, ...] = ("quality", "semantic")
+DEFAULT_SCHEME = "vbench-v1"
+_SCHEME_PACKAGE = "vbench_lite"
+_SCHEME_FOLDER = "data"
+
+
+@dataclass(frozen=True)
+class DimensionNorm:
+    """How one dimension enters the aggregate: its group, normalisation bounds and weight."""
+
+    name: str
+    group: Literal["quality", "semantic"]
+    min: float
+    max: float
+    weight: float
+
+    def normalise(self, raw: float) -> float:
+        return (raw - self.min) / (self.max - self.min)
+
+
+@dataclass(frozen=True)
+class AggregationScheme:
+    """A named, versioned set of `DimensionNorm`s plus the Quality/Semantic weights of Total."""
+
+    name: str
+    version: str
+    quality_weight: float
+    semantic_weight: float
+    dims: dict[str, DimensionNorm]
+    description: str = ""
+
+    def normalise(self, name: str, raw: float) -> float | None:
+        """The normalised score, or None for a dimension this scheme does not weigh."""
+        norm = self.dims.get(canonical_dimension_name(name))
+        return None if norm is None else norm.normalise(raw)
+
+    def group_dims(self, group: str) -> list[str]:
+        return [d.name for d in self.dims.values() if d.group == group]
+
+
+@dataclass
+class Aggregate:
+    """The scores of one run under one scheme. All values are fractions (leaderboard shows x100)."""
+
+    scheme: str
+    raw: dict[str, float]
+    normalised: dict[str, float | None]
+    quality: float | None
+    semantic: float | None
+    total: float | None
+    quality_partial: float | None
+    semantic_partial: float | None
+    missing: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None
+
+
+def canonical_dimension_name(name: str) -> str:
+    """VBench writes "subject consistency" in some files and "subject_consistency" in others."""
+    return name.strip().lower().replace(" ", "_")
+
+
+def known_schemes() -> list[str]:
+    folder = resources.files(_SCHEME_PACKAGE) / _SCHEME_FOLDER
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scheme(name: str = DEFAULT_SCHEME) -> AggregationScheme:
+    """A bundled scheme by name ("vbench-v1"), or a scheme file given as a path to a .toml."""
+    if name.endswith(".toml"):
+        path = Path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(
+                f"cannot read aggregation scheme {path}: {_reason(error)}; give a readable "
+                f".toml file or one of: {', '.join(known_schemes())}"
+            ) from None
+        return _parse_scheme(text, label=path.name)
+    known = known_schemes()
+    if name not in known:
+        raise InputError(
+            f"unknown aggregation scheme '{name}'; known: {', '.join(known)} "
+            "(or give a path to a .toml scheme file)"
+        )
+    resource = resources.files(_SCHEME_PACKAGE) / _SCHEME_FOLDER / f"{name}.toml"
+    return _parse_scheme(resource.read_text(encoding="utf-8"), label=f"{name}.toml")
+
+
+def _parse_scheme(text: str, label: str) -> AggregationScheme:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{label}: invalid TOML: {error}; fix the syntax") from None
+
+    def fail(what: str) -> InputError:
+        return InputError(f"{label}: {what}; see vbench_lite/data/vbench-v1.toml for the layout")
+
+    for key in ("name", "version", "quality_weight", "semantic_weight", "dimensions"):
+        if key not in data:
+            raise fail(f"missing top-level key '{key}'")
+    if not isinstance(data["dimensions"], dict) or not data["dimensions"]:
+        raise fail("'dimensions' must be a table of dimension tables")
+    dims: dict[str, DimensionNorm] = {}
+    for dim_name, spec in data["dimensions"].items():
+        if not isinstance(spec, dict):
+            raise fail(f"dimensions.{dim_name} must be a table with group, min, max, weight")
+        missing = [k for k in ("group", "min", "max", "weight") if k not in spec]
+        if missing:
+            raise fail(f"dimensions.{dim_name} lacks {', '.join(missing)}")
+        if spec["group"] not in GROUPS:
+            raise fail(f"dimensions.{dim_name}.group must be one of {', '.join(GROUPS)}")
+        if not all(_is_number(spec[k]) for k in ("min", "max", "weight")):
+            raise fail(f"dimensions.{dim_name}: min, max and weight must be numbers")
+        if not spec["max"] > spec["min"] or not spec["weight"] > 0:
+            raise fail(f"dimensions.{dim_name} needs max > min and weight > 0")
+        name = canonical_dimension_name(dim_name)
+        dims[name] = DimensionNorm(
+            name, spec["group"], float(spec["min"]), float(spec["max"]), float(spec["weight"])
+        )
+    weights = (data["quality_weight"], data["semantic_weight"])
+    if not all(_is_number(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise fail("quality_weight and semantic_weight must be numbers >= 0, not both 0")
+    return AggregationScheme(
+        name=str(data["name"]),
+        version=str(data["version"]),
+        quality_weight=float(data["quality_weight"]),
+        semantic_weight=float(data["semantic_weight"]),
+        dims=dims,
+        description=str(data.get("description", "")),
+    )
+
+
+def aggregate(raw: dict[str, float], scheme: AggregationScheme) -> Aggregate:
+    """Normalise and combine raw scores (fractions) as spec §6; missing or NaN never counts as 0."""
+    raw = {canonical_dimension_name(k): v for k, v in raw.items()}
+    present = {k: float(v) for k, v in raw.items() if _is_number(v) and not math.isnan(v)}
+    normalised = {k: scheme.normalise(k, present[k]) if k in present else None for k in raw}
+    group_score: dict[str, float | None] = {}
+    partial_score: dict[str, float | None] = {}
+    missing: dict[str, list[str]] = {}
+    for group in GROUPS:
+        names = scheme.group_dims(group)
+        have = [d for d in names if d in present]
+        missing[group] = [d for d in names if d not in present]
+        partial_score[group] = _weighted_mean(have, present, scheme)
+        group_score[group] = partial_score[group] if not missing[group] else None
+    quality, semantic = group_score["quality"], group_score["semantic"]
+    total = None
+    if quality is not None and semantic is not None:
+        total = (scheme.quality_weight * quality + scheme.semantic_weight * semantic) / (
+            scheme.quality_weight + scheme.semantic_weight
+        )
+    return Aggregate(
+        scheme=scheme.name,
+        raw=raw,
+        normalised=normalised,
+        quality=quality,
+        semantic=semantic,
+        total=total,
+        quality_partial=partial_score["quality"],
+        semantic_partial=partial_score["semantic"],
+        missing=missing,
+    )
+
+
+def _weighted_mean(
+    names: list[str], present: dict[str, float], scheme: AggregationScheme
+) -> float | None:
+    if not names:
+        return None
+    norms = [scheme.dims[d] for d in names]
+    weighted = sum(n.weight * n.normalise(present[n.name]) for n in norms)
+    return weighted / sum(n.weight for n in norms)
+
+
+def raw_from_eval_results(source: str | Path | dict[str, Any]) -> dict[str, float]:
+    """Aggregate raw scores from a VBench `eval_results.json` ({dimension: [aggregate, [...]]}).
+
+    Keys may be written with spaces or underscores; the aggregate is element [0] (a bare number is
+    accepted too); booleans become 0.0/1.0. Any unusable file raises a one-line `InputError`.
+    """
+    label = "eval results"
+    if isinstance(source, dict):
+        data: Any = source
+    else:
+        path = Path(source)
+        label = path.name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"eval results file not found: {path}; give the path of a VBench "
+                "eval_results.json or a run directory's eval_results.json"
+            ) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read {path}: {_reason(error)}") from None
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"{label} is not valid JSON (line {error.lineno}, column {error.colno}: "
+                f"{error.msg}); give a VBench eval_results.json"
+            ) from None
+    layout = "expected VBench's layout {dimension: [aggregate, [per-video results]]}"
+    if not isinstance(data, dict):
+        raise InputError(f"{label}: top level is a {type(data).__name__}; {layout}")
+    if not data:
+        raise InputError(f"{label} holds no dimension scores; {layout}")
+    raw: dict[str, float] = {}
+    for key, entry in data.items():
+        value = entry[0] if isinstance(entry, list | tuple) and entry else entry
+        if not _is_number(value):
+            raise InputError(
+                f"{label}: entry '{key}' has no numeric aggregate "
+                f"(got {_describe(entry)}); {layout}"
+            )
+        raw[canonical_dimension_name(str(key))] = float(value)
+    return raw
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int in Python; VBench stores binary dimensions' aggregates as numbers anyway,
+    # and per-video bools (dynamic degree) must count as 0/1.
+    return isinstance(value, int | float)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error).splitlines()[0]

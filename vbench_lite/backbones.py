@@ -1,0 +1,33 @@
+"""One instance of each loaded network per process, shared by every dimension that needs it.
+
+Dimensions ask the cache for a backbone by a key that names the network, its weights file and the
+device (e.g. ("clip-vit-b32", "/w/ViT-B-32.pt", "cpu")); the first ask loads it, later asks get the
+same object. This is how background consistency, appearance style and clip_score share one CLIP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+
+class BackboneCache:
+    def __init__(self) -> None:
+        self._models: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+        self.loads: list[Hashable] = []  # keys in load order; tests read it to prove sharing
+
+    def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = load()
+                self.loads.append(key)
+            return self._models[key]
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._models
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()

@@ -1,0 +1,284 @@
+"""`vbl`: the command line. Heavy modules (torch, pandas, the runner) load inside the commands,
+so `vbl --help` stays fast and never imports torch.
+
+Exit codes: 0 success; 1 the run finished but some videos failed or some dimensions could not run;
+2 a usage or input error (one line on stderr saying what to do); `vbl gate` documents its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from vbench_lite.errors import VblError
+
+# No hub at run time (DESIGN.md "Weights"): fail fast instead of ~28 s of retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+app = typer.Typer(
+    name="vbl",
+    help="vbench_lite: VBench's video-generation metrics, fast, stored and gated.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(command: F) -> F:
+    """Turn a VblError into one line on stderr and its exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except VblError as error:
+            err.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _key_values(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` flags; values parse as JSON when they can (numbers, booleans)."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise VblError(f"option '{pair}' must look like key=value")
+        key, value = pair.split("=", 1)
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
+
+
+@app.command()
+@user_errors
+def evaluate(
+    out_dir: Annotated[Path, typer.Option("--out", help="run directory to write (RUN_DIR)")],
+    videos: Annotated[Path | None, typer.Option(help="folder (or file) of videos to score")] = None,
+    model: Annotated[str | None, typer.Option(help="generator to run (see `vbl models`)")] = None,
+    dims: Annotated[str, typer.Option(help="'all', 'available' (all that can run here) or a,b,c")] = "all",
+    prompts: Annotated[str | None, typer.Option(help="prompt suite: bundled name, .yaml or VBench_full_info.json")] = None,
+    prompt_file: Annotated[Path | None, typer.Option(help="JSON {video path: prompt} for custom input")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out, redoing only unfinished work")] = False,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 …")] = "cpu",
+    batch_size: Annotated[int, typer.Option(help="frames per network batch")] = 16,
+    videos_per_batch: Annotated[int, typer.Option(help="videos decoded and scored together")] = 4,
+    backend: Annotated[str, typer.Option(help="auto | vbench | embedded")] = "auto",
+    db: Annotated[str | None, typer.Option(help="results store URL (default $VBL_DB or ~/.vbl/vbl.db)")] = None,
+    weights: Annotated[Path | None, typer.Option(help="weights folder (or the model's folder)")] = None,
+    samples: Annotated[int | None, typer.Option(help="videos per prompt (default: the suite's)")] = None,
+    seed: Annotated[int, typer.Option(help="base seed; each (prompt, sample) derives its own")] = 0,
+    model_option: Annotated[list[str], typer.Option(help="generator option key=value (repeatable)")] = [],  # noqa: B006
+    option: Annotated[list[str], typer.Option(help="dimension option key=value (repeatable)")] = [],  # noqa: B006
+) -> None:
+    """Generate (with --model) or read (with --videos) videos, score them, store and print the result."""
+    from vbench_lite.runner import EvaluateOptions, evaluate as run
+
+    if backend not in ("auto", "vbench", "embedded"):
+        raise VblError(f"--backend must be auto, vbench or embedded, not '{backend}'")
+    options = EvaluateOptions(
+        out=out_dir, dims=dims, videos=videos, model=model, prompts=prompts,
+        prompt_file=prompt_file, resume=resume, device=device, batch_size=batch_size,
+        videos_per_batch=max(1, videos_per_batch), backend=backend, db=db, weights=weights,
+        samples=samples, seed=seed, model_options=_key_values(model_option),
+        dimension_options=_key_values(option),
+    )
+    report = run(options, console=err)
+    _print_report(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_report(report: Any) -> None:
+    from vbench_lite.outputs import score_table
+
+    if report.summary is not None:
+        out.print(score_table(report.summary, title=f"run {report.run_id}"))
+        s = report.summary
+        out.print(f"{s.videos} videos, {s.failed_videos} failed; results in {report.run_dir}")
+    for message in report.unavailable.values():
+        err.print(f"[red]not scored:[/] {message}", highlight=False, soft_wrap=True)
+    if report.failed_videos:
+        err.print(f"{report.failed_videos} video(s) failed; their reasons are in "
+                  f"{report.run_dir / 'scores.parquet'} (status == 'failed')", highlight=False)
+
+
+@app.command()
+@user_errors
+def aggregate(
+    file: Annotated[Path, typer.Argument(help="a VBench eval_results.json (or a run directory)")],
+    scheme: Annotated[str, typer.Option(help="aggregation scheme")] = "vbench-v1",
+) -> None:
+    """Recompute Quality / Semantic / Total from any VBench eval_results.json."""
+    from vbench_lite.aggregate import aggregate as combine, load_scheme, raw_from_eval_results
+    from vbench_lite.outputs import DimensionResult, RunSummary, score_table
+
+    path = file / "eval_results.json" if file.is_dir() else file
+    if not path.exists():
+        raise VblError(f"{path} does not exist; give a VBench eval_results.json or a run directory")
+    raw = raw_from_eval_results(path)
+    counts = {k.replace(" ", "_"): len(v[1]) for k, v in json.loads(path.read_text()).items()
+              if isinstance(v, list) and len(v) > 1 and isinstance(v[1], list)}
+    schema = load_scheme(scheme)
+    result = combine(raw, schema)
+    rows = [
+        DimensionResult(name=name, group=schema.dims[name].group if name in schema.dims else "extra",
+                        backend="", n=counts.get(name, 0), failed=0, skipped=0, raw=value,
+                        normalised=result.normalised.get(name))
+        for name, value in raw.items()
+    ]
+    out.print(score_table(RunSummary(rows, result, videos=0, failed_videos=0), title=str(path)))
+
+
+@app.command("import")
+@user_errors
+def import_results(
+    path: Annotated[Path, typer.Argument(help="a run directory or a VBench eval_results.json")],
+    db: Annotated[str | None, typer.Option(help="results store URL")] = None,
+    model_name: Annotated[str | None, typer.Option("--model", help="model name for a bare VBench file")] = None,
+) -> None:
+    """Add results made elsewhere to the store."""
+    from vbench_lite.importer import import_path
+    from vbench_lite.store import ResultStore, default_db_url
+
+    store = ResultStore(db or default_db_url())
+    run_id = import_path(store, path, model_name=model_name)
+    out.print(f"imported {path} as run {run_id} into {store.url}")
+
+
+@app.command()
+@user_errors
+def dims() -> None:
+    """List installed dimensions, their backends and whether they can run here."""
+    from rich.table import Table
+
+    from vbench_lite import registry
+    from vbench_lite.dimension import ScoringContext
+
+    table = Table("dimension", "group", "version", "backends", "auto picks", "status")
+    for name in registry.dimension_names():
+        try:
+            dimension = registry.load_dimension_class(name)(ScoringContext())
+        except Exception as error:  # a broken plugin is shown, not fatal
+            table.add_row(name, "", "", "", "", f"[red]cannot load: {error}[/]")
+            continue
+        reason = dimension.unavailable_reason()
+        try:
+            picks = dimension.resolve_backend()
+        except VblError:
+            picks = "—"
+        table.add_row(name, dimension.group, dimension.version, ", ".join(dimension.backends),
+                      picks, "[green]ready[/]" if reason is None else f"[yellow]{reason}[/]")
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def models() -> None:
+    """List installed generators (adapters)."""
+    from rich.table import Table
+
+    from vbench_lite import registry
+
+    table = Table("model", "task", "licence", "description")
+    for name in registry.generator_names():
+        try:
+            cls = registry.load_generator_class(name)
+        except Exception as error:
+            table.add_row(name, "", "", f"[red]cannot load: {error}[/]")
+            continue
+        table.add_row(name, cls.task, cls.licence, cls.description)
+    out.print(table)
+
+
+weights_app = typer.Typer(help="Weight files: what each backend needs and where vbl looks.",
+                          invoke_without_command=True)
+app.add_typer(weights_app, name="weights")
+
+
+@weights_app.callback()
+@user_errors
+def weights_list(ctx: typer.Context) -> None:
+    """List every weight file the installed dimensions and generators need, and whether it is here."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from vbench_lite.weights import find_weight, search_dirs
+
+    table = Table("file", "backend", "used by", "status", "put it in")
+    for used_by, spec in _all_weight_specs():
+        found = find_weight(spec)
+        status = f"[green]found[/] {found}" if found else "[yellow]missing[/]"
+        table.add_row(spec.file, spec.backend, used_by, status, str(search_dirs(spec)[0]))
+    out.print(table)
+    out.print("Search order: --weights DIR, $VBL_WEIGHTS_DIR (flat or VBench sub-folder), "
+              "$VBENCH_CACHE_DIR or ~/.cache/vbench, $TORCH_HOME/hub/checkpoints, the HF hub cache.")
+
+
+@weights_app.command("download")
+@user_errors
+def weights_download(
+    only: Annotated[str | None, typer.Option(help="only this file name")] = None,
+) -> None:
+    """Fetch missing weight files into $VBL_WEIGHTS_DIR (needs a network; nothing else downloads)."""
+    from vbench_lite.weights import download_weight, find_weight
+
+    for used_by, spec in _all_weight_specs():
+        if (only and spec.file != only) or find_weight(spec) is not None or not spec.url:
+            continue
+        path = download_weight(spec)
+        out.print(f"{spec.file} ({used_by}) → {path}")
+
+
+def _all_weight_specs() -> list[tuple[str, Any]]:
+    from vbench_lite import registry
+    from vbench_lite.dimension import ScoringContext
+
+    specs = []
+    for name in registry.dimension_names():
+        try:
+            for spec in registry.load_dimension_class(name)(ScoringContext()).weights():
+                specs.append((name, spec))
+        except Exception as error:
+            err.print(f"[yellow]warning:[/] {name}: cannot list weights ({error})")
+    for name in registry.generator_names():
+        try:
+            for spec in registry.load_generator_class(name)().weights():
+                specs.append((name, spec))
+        except Exception as error:
+            err.print(f"[yellow]warning:[/] {name}: cannot list weights ({error})")
+    return specs
+
+
+def _register_plugins() -> None:
+    """Command groups that live in their own modules register themselves here."""
+    try:
+        from vbench_lite.gate.commands import register as register_gate
+    except ImportError:
+        return
+    register_gate(app)
+
+
+_register_plugins()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""What a finished run leaves behind: the summary, VBench's `eval_results.json`, the long scores
+table and the printed score table. Everything here is computed from the store's rows, so a resumed
+run and an uninterrupted one write the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.table import Table
+
+from vbench_lite.aggregate import Aggregate, AggregationScheme, aggregate
+from vbench_lite.dimension import Dimension, VideoScore
+from vbench_lite.manifest import write_json_atomic
+from vbench_lite.store import AggregateRow
+
+
+@dataclass
+class DimensionResult:
+    name: str
+    group: str
+    backend: str
+    n: int
+    failed: int
+    skipped: int
+    raw: float | None
+    normalised: float | None
+
+
+@dataclass
+class RunSummary:
+    dimensions: list[DimensionResult]
+    aggregate: Aggregate
+    videos: int
+    failed_videos: int
+
+    def aggregate_rows(self) -> list[AggregateRow]:
+        rows = [
+            AggregateRow(name=d.name, raw=d.raw, normalised=d.normalised, n=d.n,
+                         backend=d.backend, group=d.group)
+            for d in self.dimensions
+        ]
+        for name in ("quality", "semantic", "total"):
+            value = getattr(self.aggregate, name)
+            rows.append(AggregateRow(name=name, raw=value, normalised=value, n=0, group="summary"))
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        agg = self.aggregate
+        return {
+            "aggregation": agg.scheme,
+            "dimensions": {
+                d.name: {k: v for k, v in asdict(d).items() if k != "name"} for d in self.dimensions
+            },
+            "quality": agg.quality,
+            "semantic": agg.semantic,
+            "total": agg.total,
+            "quality_partial": agg.quality_partial,
+            "semantic_partial": agg.semantic_partial,
+            "missing": agg.missing,
+            "videos": self.videos,
+            "failed_videos": self.failed_videos,
+        }
+
+
+def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
+    """The store's ok rows of one dimension, back as the VideoScores the dimension returned."""
+    scores = []
+    for value, extra in zip(rows["value"], rows["extra"]):
+        parsed = json.loads(extra) if isinstance(extra, str) and extra else {}
+        value = bool(value) if dimension.value_kind == "bool" else float(value)
+        scores.append(VideoScore(value=value, extra=parsed))
+    return scores
+
+
+def summarise(
+    scores: pd.DataFrame, dimensions: dict[str, Dimension], scheme: AggregationScheme,
+    requested: list[str],
+) -> RunSummary:
+    results = []
+    raw: dict[str, float] = {}
+    for name in requested:
+        rows = scores[scores["dimension"] == name]
+        ok = rows[rows["status"] == "ok"]
+        dimension = dimensions[name]
+        value = dimension.aggregate(video_scores(ok, dimension)) if len(ok) else None
+        if value is not None and math.isnan(value):
+            value = None
+        if value is not None:
+            raw[name] = value
+        backend = ok["backend"].iloc[0] if len(ok) else dimension.backend
+        results.append(DimensionResult(
+            name=name, group=dimension.group, backend=backend, n=len(ok),
+            failed=int((rows["status"] == "failed").sum()),
+            skipped=int((rows["status"] == "skipped").sum()),
+            raw=value, normalised=scheme.normalise(name, value) if value is not None else None,
+        ))
+    failed_videos = scores.loc[scores["status"] == "failed", "video_key"].nunique()
+    return RunSummary(
+        dimensions=results, aggregate=aggregate(raw, scheme),
+        videos=int(scores["video_key"].nunique()), failed_videos=int(failed_videos),
+    )
+
+
+def eval_results(scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str, Dimension]) -> dict:
+    """VBench's layout: {dimension: [aggregate, [{"video_path", "video_results", ...extra}]]}."""
+    out: dict[str, Any] = {}
+    for result in summary.dimensions:
+        if result.raw is None:
+            continue
+        rows = scores[(scores["dimension"] == result.name) & (scores["status"] == "ok")]
+        per_video = []
+        for path, score in zip(rows["video_path"], video_scores(rows, dimensions[result.name])):
+            per_video.append({"video_path": path, "video_results": score.value, **score.extra})
+        out[result.name] = [result.raw, per_video]
+    return out
+
+
+def write_run_outputs(
+    run_dir: Path, scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str, Dimension]
+) -> None:
+    write_json_atomic(run_dir / "eval_results.json", eval_results(scores, summary, dimensions))
+    write_json_atomic(run_dir / "summary.json", summary.to_json())
+    tmp = run_dir / "scores.parquet.part"
+    scores.to_parquet(tmp, index=False)
+    tmp.replace(run_dir / "scores.parquet")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def score_table(summary: RunSummary, title: str = "") -> Table:
+    """Each dimension's raw and normalised score, then Quality, Semantic and Total."""
+    table = Table(title=title or None)
+    for column in ("dimension", "group", "backend", "videos", "raw", "normalised"):
+        table.add_column(column, justify="right" if column in ("videos", "raw", "normalised") else "left")
+    for d in summary.dimensions:
+        videos = str(d.n) + (f" ({d.failed} failed)" if d.failed else "")
+        table.add_row(d.name, d.group, d.backend, videos,
+                      "missing" if d.raw is None else f"{d.raw:.4f}", _pct(d.normalised))
+    agg = summary.aggregate
+    table.add_section()
+    for label, value, partial, group in (
+        ("Quality", agg.quality, agg.quality_partial, "quality"),
+        ("Semantic", agg.semantic, agg.semantic_partial, "semantic"),
+    ):
+        missing = agg.missing.get(group, [])
+        if value is not None:
+            table.add_row(label, "", "", "", "", _pct(value))
+        elif partial is not None:
+            table.add_row(label, "", "", "", "", f"{_pct(partial)} partial, {len(missing)} dims missing")
+        else:
+            table.add_row(label, "", "", "", "", "missing")
+    table.add_row("Total", "", "", "", "", _pct(agg.total) if agg.total is not None else "missing")
+    return table

@@ -1,0 +1,442 @@
+"""`vbl evaluate`: build the work list, generate if asked, decode each video once, score it on every
+requested dimension, commit after every video, then aggregate and write the run directory.
+
+A killed run continues with `--resume`: the store knows which (video, dimension) pairs are
+finished (ok, failed or skipped), and only the rest is redone. Per-video problems become failed
+rows with their reason; the run goes on and the summary counts them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from vbench_lite import registry
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.backbones import BackboneCache
+from vbench_lite.dimension import Dimension, ScoringContext, VideoScore
+from vbench_lite.errors import InputError, VblError, VideoUnreadable
+from vbench_lite.generator import GenerationRequest, Generator
+from vbench_lite.manifest import build_manifest, new_run_id, read_manifest, write_json_atomic
+from vbench_lite.outputs import RunSummary, summarise, write_run_outputs
+from vbench_lite.store import ResultStore, ScoreRow, VideoRow, default_db_url
+from vbench_lite.video import Video, decode_video
+from vbench_lite.worklist import VideoItem, WorkList, custom_input, standard_mode, suite_requests
+
+DEFAULT_SUITE = "vbl-mini"
+AGGREGATION = "vbench-v1"
+
+
+@dataclass
+class EvaluateOptions:
+    out: Path
+    dims: str = "all"
+    videos: Path | None = None
+    model: str | None = None
+    prompts: str | None = None
+    prompt_file: Path | None = None
+    resume: bool = False
+    device: str = "cpu"
+    batch_size: int = 16
+    videos_per_batch: int = 4
+    backend: str = "auto"
+    db: str | None = None
+    weights: Path | None = None
+    samples: int | None = None
+    seed: int = 0
+    model_options: dict[str, Any] = field(default_factory=dict)
+    dimension_options: dict[str, Any] = field(default_factory=dict)
+    generate_only: bool = False
+
+    def config(self, dims: list[str], suite: Any) -> dict[str, Any]:
+        """The settings that can change a number: the config hash covers exactly these."""
+        return {
+            "dims": dims,
+            "backend": self.backend,
+            "videos": str(self.videos.resolve()) if self.videos else None,
+            "model": self.model,
+            "model_options": self.model_options,
+            "prompts": suite.sha256 if suite is not None else None,
+            "prompt_file": str(self.prompt_file) if self.prompt_file else None,
+            "samples": self.samples,
+            "seed": self.seed,
+            "dimension_options": self.dimension_options,
+        }
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    run_dir: Path
+    summary: RunSummary | None
+    failed_videos: int = 0
+    unavailable: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.failed_videos or self.unavailable) else 0
+
+
+def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunReport:
+    console = console or Console(stderr=True)
+    if (options.videos is None) == (options.model is None):
+        raise InputError("give exactly one of --videos DIR or --model NAME")
+    dims = _resolve_dims(options)
+    suite = _load_suite(options)
+    scheme = load_scheme(AGGREGATION)
+    store = ResultStore(options.db or default_db_url())
+    run_dir = options.out
+    manifest = _open_run(options, dims, suite, scheme, store)
+    run_id = manifest["run_id"]
+
+    generator, work = _work_list(options, dims, suite, run_dir, console)
+    context = ScoringContext(
+        device=options.device, backend=options.backend,  # type: ignore[arg-type]
+        batch_size=options.batch_size, backbones=BackboneCache(),
+        weights_dir=options.weights if options.videos else None,
+        options=options.dimension_options,
+    )
+    dimensions = {name: registry.load_dimension_class(name)(context) for name in dims}
+    report = RunReport(run_id=run_id, run_dir=run_dir, summary=None, missing=work.missing)
+    for name in work.missing[:1]:
+        console.print(f"[yellow]warning:[/] {len(work.missing)} expected video(s) not found, e.g. {name}")
+    if work.ignored:
+        console.print(f"note: ignored {len(work.ignored)} non-video file(s) in the folder, e.g. {work.ignored[0]}")
+
+    if generator is not None:
+        _generate(generator, work.items, run_dir, manifest, store, run_id, console)
+        write_json_atomic(run_dir / "manifest.json", manifest)
+        if options.generate_only:
+            manifest["status"] = "generated"
+            write_json_atomic(run_dir / "manifest.json", manifest)
+            return report
+
+    done = store.finished_pairs(run_id)
+    pending = [
+        (item, [d for d in item.dimensions if (item.video_key, d) not in done])
+        for item in work.items
+    ]
+    pending = [(item, names) for item, names in pending if names]
+    needed = {name for _, names in pending for name in names}
+    active = _set_up(dimensions, needed, manifest, report, console)
+    write_json_atomic(run_dir / "manifest.json", manifest)
+    store.begin_run(run_id, manifest)
+
+    todo = [(item, [n for n in names if n in active]) for item, names in pending]
+    todo = [(item, names) for item, names in todo if names]
+    _score(todo, active, store, run_id, options.videos_per_batch, console)
+
+    scores = store.scores_frame(run_id)
+    report.failed_videos = int(scores.loc[scores["status"] == "failed", "video_key"].nunique())
+    summary = summarise(scores, dimensions, scheme, dims)
+    report.summary = summary
+    manifest["status"] = "complete" if not (report.unavailable or report.failed_videos) else "partial"
+    write_run_outputs(run_dir, scores, summary, dimensions)
+    write_json_atomic(run_dir / "manifest.json", manifest)
+    store.begin_run(run_id, manifest)
+    store.finish_run(run_id, manifest["status"], summary.aggregate_rows())
+    return report
+
+
+# -- setup ------------------------------------------------------------------------------------
+
+
+def _resolve_dims(options: EvaluateOptions) -> list[str]:
+    if options.dims.strip() == "available":
+        return available_dimensions(options)
+    return registry.parse_dimension_list(options.dims)
+
+
+def available_dimensions(options: EvaluateOptions) -> list[str]:
+    """Every installed dimension that can run here with the chosen backend and weights."""
+    context = ScoringContext(backend=options.backend, weights_dir=options.weights)  # type: ignore[arg-type]
+    names = []
+    for name in registry.dimension_names():
+        try:
+            dimension = registry.load_dimension_class(name)(context)
+        except Exception:  # a broken plugin must not hide the others
+            continue
+        if dimension.unavailable_reason() is None:
+            names.append(name)
+    return names
+
+
+def _load_suite(options: EvaluateOptions) -> Any:
+    from prompts import load_suite
+
+    if options.model and not options.prompts:
+        return load_suite(DEFAULT_SUITE)
+    return load_suite(options.prompts) if options.prompts else None
+
+
+def _open_run(
+    options: EvaluateOptions, dims: list[str], suite: Any, scheme: Any, store: ResultStore
+) -> dict[str, Any]:
+    """The run's manifest: a new one, or the existing one when resuming the same config."""
+    run_dir = options.out
+    config = options.config(dims, suite)
+    existing = read_manifest(run_dir) if run_dir.exists() else None
+    if existing is not None:
+        if not options.resume:
+            raise InputError(
+                f"{run_dir} already holds run {existing['run_id']}; pass --resume to continue it "
+                "or choose a new --out"
+            )
+        fresh = build_manifest(
+            run_id=existing["run_id"], config=config, model={}, prompt_suite=None,
+            aggregation={}, device=options.device, run_dir=run_dir,
+        )
+        if fresh["config_hash"] != existing["config_hash"]:
+            changed = sorted(k for k in config if config.get(k) != existing["config"].get(k))
+            raise InputError(
+                f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
+                "resume with the same flags or choose a new --out"
+            )
+        return existing
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(f"{run_dir} is not empty and holds no vbl run; choose a new --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = {"name": options.model or "videos", "task": "t2v", "revision": None,
+             "weights_sha256": None, "options": options.model_options}
+    suite_info = (
+        {"name": suite.name, "version": suite.version, "sha256": suite.sha256}
+        if suite is not None else None
+    )
+    manifest = build_manifest(
+        run_id=new_run_id(), config=config, model=model, prompt_suite=suite_info,
+        aggregation={"name": scheme.name, "version": scheme.version},
+        device=options.device, run_dir=run_dir,
+    )
+    write_json_atomic(run_dir / "manifest.json", manifest)
+    store.begin_run(manifest["run_id"], manifest)
+    return manifest
+
+
+def _work_list(
+    options: EvaluateOptions, dims: list[str], suite: Any, run_dir: Path, console: Console
+) -> tuple[Generator | None, WorkList]:
+    if options.videos is not None:
+        if suite is None:
+            return None, custom_input(options.videos, dims, options.prompt_file)
+        samples = options.samples or suite.samples_per_prompt
+        return None, standard_mode(options.videos, suite, dims, samples, options.seed)
+    assert options.model is not None
+    generator = registry.load_generator_class(options.model)(options.model_options)
+    samples = options.samples or suite.samples_per_prompt
+    items = suite_requests(suite, dims, samples, options.seed)
+    for item in items:
+        item.path = run_dir / "videos" / item.video_key
+        item.video_key = f"videos/{item.video_key}"
+    return generator, WorkList(items=items)
+
+
+def _set_up(
+    dimensions: dict[str, Dimension], needed: set[str], manifest: dict[str, Any],
+    report: RunReport, console: Console,
+) -> dict[str, Dimension]:
+    """Load each needed dimension once; one that cannot run is reported and left out."""
+    active = {}
+    for name, dimension in dimensions.items():
+        recorded = manifest["dimensions"].get(name)
+        if name not in needed:
+            continue
+        try:
+            reason = dimension.unavailable_reason()
+            if reason:
+                raise VblError(f"{name}: {reason}")
+            dimension.setup()
+        except VblError as error:
+            message = str(error) if str(error).startswith(name) else f"{name}: {error}"
+            report.unavailable[name] = message
+            console.print(f"[red]error:[/] {message}")
+            continue
+        if recorded and recorded.get("backend") != dimension.backend:
+            message = (f"{name}: this run was scored with backend {recorded['backend']}, which now "
+                       f"resolves to {dimension.backend}; pass --backend or choose a new --out")
+            report.unavailable[name] = message
+            console.print(f"[red]error:[/] {message}")
+            continue
+        manifest["dimensions"][name] = {
+            "version": dimension.version, "backend": dimension.backend,
+            "weights_sha256": dimension.weights_sha256(), "group": dimension.group,
+        }
+        console.print(f"{name}: backend [bold]{dimension.backend}[/]")
+        active[name] = dimension
+    return active
+
+
+# -- generation -------------------------------------------------------------------------------
+
+
+def _generate(
+    generator: Generator, items: list[VideoItem], run_dir: Path, manifest: dict[str, Any],
+    store: ResultStore, run_id: str, console: Console,
+) -> None:
+    """Generate the videos not yet on disk; an mp4 appears only once complete (atomic write)."""
+    todo = [item for item in items if not item.path.exists()]
+    for item in items:
+        manifest["seeds"][item.video_key] = item.seed
+    if not todo:
+        return
+    generator.load(manifest["environment"]["device"], "auto", None)
+    manifest["model"].update(generator.provenance())
+    with _progress(console) as progress:
+        task = progress.add_task("generating", total=len(todo))
+        for item in todo:
+            request = GenerationRequest(
+                prompt_id=item.prompt_id, prompt=item.prompt, sample_index=item.sample_index,
+                seed=item.seed or 0, out_path=item.path, image=None,
+            )
+            (result,) = generator.generate([request])
+            if result.path is not None:
+                item.path = result.path
+                manifest["generation"][item.video_key] = {
+                    "seconds": round(result.seconds, 3), "params": result.params,
+                }
+            else:
+                reason = result.error or "generation failed"
+                _record_failure(store, run_id, item, item.dimensions, reason)
+            progress.advance(task)
+
+
+# -- scoring ----------------------------------------------------------------------------------
+
+
+def _decoded(items: list[VideoItem]) -> Iterator[tuple[VideoItem, Video | str]]:
+    """Decode in a background thread so the next video decodes while this one is scored."""
+
+    def load(item: VideoItem) -> Video | str:
+        try:
+            frames, fps = decode_video(item.path)
+        except VideoUnreadable as error:
+            return str(error)
+        except FileNotFoundError:
+            return f"file not found: {item.path}"
+        return Video(frames=frames, fps=fps, path=item.path, prompt_id=item.prompt_id,
+                     prompt=item.prompt, sample_index=item.sample_index, seed=item.seed,
+                     aux=item.aux)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        futures = [pool.submit(load, items[0])] if items else []
+        for index, item in enumerate(items):
+            if index + 1 < len(items):
+                futures.append(pool.submit(load, items[index + 1]))
+            yield item, futures[index].result()
+            futures[index] = None  # type: ignore[call-overload]  # free the frames
+
+
+def _score(
+    todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension],
+    store: ResultStore, run_id: str, videos_per_batch: int, console: Console,
+) -> None:
+    items = [item for item, _ in todo]
+    wanted = {item.video_key: names for item, names in todo}
+    with _progress(console) as progress:
+        task = progress.add_task("scoring", total=len(items))
+        batch: list[tuple[VideoItem, Video | str]] = []
+        for item, video in _decoded(items):
+            batch.append((item, video))
+            if len(batch) >= videos_per_batch:
+                _score_batch(batch, wanted, dimensions, store, run_id)
+                progress.advance(task, len(batch))
+                batch = []
+        if batch:
+            _score_batch(batch, wanted, dimensions, store, run_id)
+            progress.advance(task, len(batch))
+
+
+def _score_batch(
+    batch: list[tuple[VideoItem, Video | str]], wanted: dict[str, list[str]],
+    dimensions: dict[str, Dimension], store: ResultStore, run_id: str,
+) -> None:
+    rows: dict[str, list[ScoreRow]] = {item.video_key: [] for item, _ in batch}
+    for name, dimension in dimensions.items():
+        inputs = []
+        for item, video in batch:
+            if name not in wanted[item.video_key] or isinstance(video, str):
+                continue
+            skip = dimension.skip_reason(video)
+            if skip:
+                rows[item.video_key].append(_row(item, dimension, VideoScore(None, skipped=skip)))
+            else:
+                inputs.append((item, dimension.frames.select(video)))
+        for (item, _), result in zip(inputs, _score_isolating_failures(dimension, inputs)):
+            rows[item.video_key].append(_row(item, dimension, result))
+    for item, video in batch:
+        if isinstance(video, str):
+            _record_failure(store, run_id, item, wanted[item.video_key], video)
+            continue
+        store.record_video(run_id, _video_row(item, video), rows[item.video_key])
+
+
+def _score_isolating_failures(
+    dimension: Dimension, inputs: list[tuple[VideoItem, Video]]
+) -> list[VideoScore | str]:
+    """Score a batch; if it raises, score one by one so one bad video costs only its own row."""
+    if not inputs:
+        return []
+    try:
+        results: list[VideoScore | str] = list(dimension.score_batch([v for _, v in inputs]))
+        if len(results) != len(inputs):
+            raise RuntimeError(f"returned {len(results)} scores for {len(inputs)} videos")
+        return results
+    except Exception as error:
+        if len(inputs) == 1:
+            return [_describe(error)]
+    return [_score_isolating_failures(dimension, [one])[0] for one in inputs]
+
+
+def _describe(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _row(item: VideoItem, dimension: Dimension, result: VideoScore | str) -> ScoreRow:
+    common = dict(video_key=item.video_key, dimension=dimension.name, backend=dimension.backend,
+                  dimension_version=dimension.version)
+    if isinstance(result, str):
+        return ScoreRow(**common, status="failed", value=None, error=result)
+    if result.skipped:
+        return ScoreRow(**common, status="skipped", value=None, error=result.skipped)
+    value = None if result.value is None else float(result.value)
+    return ScoreRow(**common, status="ok", value=value, extra=_jsonable(result.extra))
+
+
+def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(extra, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def _video_row(item: VideoItem, video: Video) -> VideoRow:
+    return VideoRow(
+        video_key=item.video_key, path=str(item.path), prompt_id=item.prompt_id,
+        prompt=item.prompt, sample_index=item.sample_index, seed=item.seed, fps=video.fps,
+        num_frames=video.num_frames, width=video.width, height=video.height,
+    )
+
+
+def _record_failure(
+    store: ResultStore, run_id: str, item: VideoItem, names: list[str], reason: str
+) -> None:
+    video = VideoRow(
+        video_key=item.video_key, path=str(item.path), prompt_id=item.prompt_id,
+        prompt=item.prompt, sample_index=item.sample_index, seed=item.seed,
+        status="failed", error=reason,
+    )
+    rows = [ScoreRow(video_key=item.video_key, dimension=name, backend="", dimension_version="",
+                     status="failed", value=None, error=reason) for name in names]
+    store.record_video(run_id, video, rows)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, disable=not console.is_terminal, transient=False,
+    )
