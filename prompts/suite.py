@@ -156,6 +156,11 @@ def _parse(data: bytes, label: str, source: str, folder: Path | None = None) -> 
         return _from_vbench_full_info(document, label, stem, sha256, source)
     if isinstance(document, dict) and "prompts" in document:
         return _from_suite_mapping(document, label, stem, sha256, source, folder)
+    if isinstance(document, dict):
+        raise InputError(
+            f"{label}: no 'prompts:' list; our suite format is a mapping with name, version, "
+            "samples_per_prompt, description and prompts"
+        )
     raise InputError(
         f"{label}: unknown layout (top level is {_kind(document)}); expected a mapping with "
         "'prompts:' (our suite format) or a JSON list like VBench_full_info.json"

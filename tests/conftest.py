@@ -130,3 +130,23 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # ============================================================================================
 # End of results-store fixtures.
 # ============================================================================================
+
+
+# ============================================================================================
+# Shared fixtures (owner: lead): every test gets its own vbl home, store and empty weight caches,
+# so nothing on the machine (a user's ~/.vbl, ~/.cache/vbench, HF cache) leaks into a result.
+# ============================================================================================
+
+
+@pytest.fixture(autouse=True)
+def isolated_vbl_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("vbl-home")
+    monkeypatch.setenv("VBL_HOME", str(home))
+    monkeypatch.setenv("VBENCH_CACHE_DIR", str(home / "vbench-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("VBL_DB", raising=False)
+    monkeypatch.delenv("VBL_WEIGHTS_DIR", raising=False)
+    return home

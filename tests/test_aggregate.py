@@ -281,3 +281,28 @@ def test_malformed_eval_results_is_a_one_line_input_error(tmp_path, content, fra
     with pytest.raises(InputError) as error:
         raw_from_eval_results(path)
     assert_one_line_error(error, *fragments)
+
+
+def test_vbench_output_folder_with_one_file_per_dimension_is_merged(tmp_path):
+    row = ROWS[1]
+    for dim, entry in vbench_eval_results(row, spaced={"color"}).items():
+        name = dim.replace(" ", "_")
+        (tmp_path / f"mymodel-{name}_eval_results.json").write_text(json.dumps({dim: entry}))
+    (tmp_path / "mymodel-color_full_info.json").write_text("[]")  # VBench writes these too
+
+    result = aggregate(raw_from_eval_results(tmp_path), load_scheme())
+
+    assert result.semantic * 100 == pytest.approx(row["semantic"], abs=0.01)
+    assert result.total * 100 == pytest.approx(row["total"], abs=0.01)
+
+
+def test_folder_without_results_or_with_conflicting_results_is_an_input_error(tmp_path):
+    with pytest.raises(InputError) as error:
+        raw_from_eval_results(tmp_path)
+    assert_one_line_error(error, "no eval_results.json")
+
+    (tmp_path / "a_eval_results.json").write_text('{"color": [0.8, []]}')
+    (tmp_path / "b_eval_results.json").write_text('{"color": [0.7, []]}')
+    with pytest.raises(InputError) as error:
+        raw_from_eval_results(tmp_path)
+    assert_one_line_error(error, "'color'", "different scores")

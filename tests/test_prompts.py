@@ -236,7 +236,11 @@ MALFORMED = {
     "yaml-list": ("list.yaml", "- a cat\n- a dog\n", ["list.yaml", "unknown layout"]),
     "json-scalar": ("scalar.json", "42", ["scalar.json", "unknown layout"]),
     "empty-yaml": ("empty.yaml", "", ["empty.yaml", "unknown layout"]),
-    "no-prompts-key": ("noprompts.yaml", "name: x\nitems: []\n", ["noprompts.yaml", "layout"]),
+    "no-prompts-key": (
+        "noprompts.yaml",
+        "name: x\nitems: []\n",
+        ["noprompts.yaml", "no 'prompts:'"],
+    ),
     "unknown-top-key": (
         "typo.yaml",
         "name: x\nsample_per_prompt: 3\nprompts:\n" + GOOD_ENTRY,

@@ -40,13 +40,27 @@ MANIFEST = {
 
 def video(key: str, seed: int | None = 0, **fields) -> VideoRow:
     prompt = key.rsplit("-", 1)[0]
-    return VideoRow(video_key=key, path=f"/videos/{key}", prompt_id=prompt, prompt=prompt,
-                    sample_index=int(key.rsplit("-", 1)[1].split(".")[0]), seed=seed, **fields)
+    return VideoRow(
+        video_key=key,
+        path=f"/videos/{key}",
+        prompt_id=prompt,
+        prompt=prompt,
+        sample_index=int(key.rsplit("-", 1)[1].split(".")[0]),
+        seed=seed,
+        **fields,
+    )
 
 
 def score(key: str, dimension: str, value, status: str = "ok", **fields) -> ScoreRow:
-    return ScoreRow(video_key=key, dimension=dimension, backend="vbench", dimension_version="1",
-                    status=status, value=value, **fields)
+    return ScoreRow(
+        video_key=key,
+        dimension=dimension,
+        backend="vbench",
+        dimension_version="1",
+        status=status,
+        value=value,
+        **fields,
+    )
 
 
 @pytest.fixture
@@ -58,19 +72,34 @@ def store(store_url: str):
 
 def test_round_trip_returns_runs_videos_scores_and_aggregates_as_stored(store: ResultStore):
     store.begin_run("run-a", MANIFEST)
-    store.record_video("run-a", video("a cat-0.mp4", seed=42, fps=8.0, num_frames=16, width=64,
-                                      height=48), [
-        score("a cat-0.mp4", "temporal_flickering", 0.97,
-              extra={"per_frame": np.array([0.5, 0.25]), "mean": np.float32(0.5)}),
-        score("a cat-0.mp4", "dynamic_degree", True),
-    ])
-    store.record_video("run-a", video("a dog-1.mp4", seed=None, status="failed", error="corrupt"), [
-        score("a dog-1.mp4", "temporal_flickering", None, status="failed", error="corrupt"),
-    ])
-    store.finish_run("run-a", "complete", [
-        AggregateRow("temporal_flickering", 0.97, 0.9191, 1, backend="vbench", group="quality"),
-        AggregateRow("quality", None, None, 0, group="summary"),
-    ])
+    store.record_video(
+        "run-a",
+        video("a cat-0.mp4", seed=42, fps=8.0, num_frames=16, width=64, height=48),
+        [
+            score(
+                "a cat-0.mp4",
+                "temporal_flickering",
+                0.97,
+                extra={"per_frame": np.array([0.5, 0.25]), "mean": np.float32(0.5)},
+            ),
+            score("a cat-0.mp4", "dynamic_degree", True),
+        ],
+    )
+    store.record_video(
+        "run-a",
+        video("a dog-1.mp4", seed=None, status="failed", error="corrupt"),
+        [
+            score("a dog-1.mp4", "temporal_flickering", None, status="failed", error="corrupt"),
+        ],
+    )
+    store.finish_run(
+        "run-a",
+        "complete",
+        [
+            AggregateRow("temporal_flickering", 0.97, 0.9191, 1, backend="vbench", group="quality"),
+            AggregateRow("quality", None, None, 0, group="summary"),
+        ],
+    )
 
     assert store.run_ids() == ["run-a"]
     assert store.run_manifest("run-a") == {**MANIFEST, "status": "complete"}
@@ -81,29 +110,62 @@ def test_round_trip_returns_runs_videos_scores_and_aggregates_as_stored(store: R
     assert run["created_at"].isoformat() == "2026-11-23T10:00:00+00:00"
     assert run["finished_at"] >= run["created_at"]
     assert (run["model_name"], run["model_revision"], run["weights_sha256"], run["task"]) == (
-        "tiny-dit", "r7", "f00d", "t2v")
+        "tiny-dit",
+        "r7",
+        "f00d",
+        "t2v",
+    )
     assert (run["prompt_suite"], run["prompt_suite_sha256"], run["config_hash"]) == (
-        "demo", "5u17e", "c0ffee")
+        "demo",
+        "5u17e",
+        "c0ffee",
+    )
     assert (run["aggregation"], run["vbl_version"], run["run_dir"], run["source"]) == (
-        "vbench-v1", "0.1.0", "/runs/run-a", "ci:job/42")
+        "vbench-v1",
+        "0.1.0",
+        "/runs/run-a",
+        "ci:job/42",
+    )
 
     videos = store.videos_frame("run-a").set_index("video_key")
     assert videos.loc["a cat-0.mp4", ["seed", "fps", "num_frames", "width", "height"]].tolist() == [
-        42, 8.0, 16, 64, 48]
+        42,
+        8.0,
+        16,
+        64,
+        48,
+    ]
     assert videos.loc["a dog-1.mp4", "status"] == "failed"
     assert videos.loc["a dog-1.mp4", "error"] == "corrupt"
     assert pd.isna(videos.loc["a dog-1.mp4", "seed"])
 
     scores = store.scores_frame("run-a")
     assert list(scores.columns) == [
-        "run_id", "video_key", "video_path", "prompt_id", "prompt", "sample_index", "seed",
-        "dimension", "backend", "dimension_version", "status", "value", "error", "extra"]
+        "run_id",
+        "video_key",
+        "video_path",
+        "prompt_id",
+        "prompt",
+        "sample_index",
+        "seed",
+        "dimension",
+        "backend",
+        "dimension_version",
+        "status",
+        "value",
+        "error",
+        "extra",
+    ]
     by_pair = scores.set_index(["video_key", "dimension"])
     flicker = by_pair.loc[("a cat-0.mp4", "temporal_flickering")]
     assert flicker["value"] == 0.97
     assert json.loads(flicker["extra"]) == {"per_frame": [0.5, 0.25], "mean": 0.5}
-    assert (flicker["video_path"], flicker["prompt_id"], flicker["sample_index"], flicker["seed"]) \
-        == ("/videos/a cat-0.mp4", "a cat", 0, 42)
+    assert (
+        flicker["video_path"],
+        flicker["prompt_id"],
+        flicker["sample_index"],
+        flicker["seed"],
+    ) == ("/videos/a cat-0.mp4", "a cat", 0, 42)
     assert by_pair.loc[("a cat-0.mp4", "dynamic_degree"), "value"] == 1.0
     failed = by_pair.loc[("a dog-1.mp4", "temporal_flickering")]
     assert failed["status"] == "failed" and failed["error"] == "corrupt"
@@ -111,7 +173,10 @@ def test_round_trip_returns_runs_videos_scores_and_aggregates_as_stored(store: R
 
     aggregates = store.aggregates_frame("run-a").set_index("name")
     assert aggregates.loc["temporal_flickering", ["raw", "normalised", "n"]].tolist() == [
-        0.97, 0.9191, 1]
+        0.97,
+        0.9191,
+        1,
+    ]
     assert aggregates.loc["temporal_flickering", "group"] == "quality"
     assert np.isnan(aggregates.loc["quality", "raw"])
 
@@ -124,15 +189,19 @@ def test_frames_of_an_empty_store_have_their_columns(store: ResultStore):
 
 
 def test_recording_the_same_video_twice_keeps_one_row_per_pair_with_the_latest_values(
-        store: ResultStore):
+    store: ResultStore,
+):
     store.begin_run("run-a", MANIFEST)
-    store.record_video("run-a", video("p-0.mp4"), [score("p-0.mp4", "d1", 0.1),
-                                                   score("p-0.mp4", "d2", 0.2)])
+    store.record_video(
+        "run-a", video("p-0.mp4"), [score("p-0.mp4", "d1", 0.1), score("p-0.mp4", "d2", 0.2)]
+    )
     store.record_video("run-a", video("p-0.mp4", seed=9), [score("p-0.mp4", "d1", 0.5)])
 
     scores = store.scores_frame("run-a")
     assert sorted(zip(scores["dimension"], scores["value"], strict=True)) == [
-        ("d1", 0.5), ("d2", 0.2)]
+        ("d1", 0.5),
+        ("d2", 0.2),
+    ]
     assert len(store.videos_frame("run-a")) == 1
     assert store.videos_frame("run-a")["seed"].tolist() == [9]
 
@@ -140,8 +209,10 @@ def test_recording_the_same_video_twice_keeps_one_row_per_pair_with_the_latest_v
 def test_begin_run_again_on_resume_keeps_one_row_and_the_first_created_at(store: ResultStore):
     store.begin_run("run-a", MANIFEST)
     store.finish_run("run-a", "complete", [])
-    store.begin_run("run-a", {**MANIFEST, "created_at": "2026-11-24T00:00:00+00:00",
-                              "model": {"name": "renamed"}})
+    store.begin_run(
+        "run-a",
+        {**MANIFEST, "created_at": "2026-11-24T00:00:00+00:00", "model": {"name": "renamed"}},
+    )
 
     runs = store.runs_frame()
     assert len(runs) == 1
@@ -161,14 +232,21 @@ def test_begin_run_tolerates_a_manifest_without_provenance(store: ResultStore):
 def test_finished_pairs_lists_exactly_the_recorded_pairs_after_a_partial_run(store: ResultStore):
     store.begin_run("run-a", MANIFEST)
     store.begin_run("run-b", {**MANIFEST, "run_id": "run-b"})
-    store.record_video("run-a", video("p-0.mp4"), [score("p-0.mp4", "d1", 0.1),
-                                                   score("p-0.mp4", "d2", None, status="skipped")])
-    store.record_video("run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", None, status="failed",
-                                                         error="boom")])
+    store.record_video(
+        "run-a",
+        video("p-0.mp4"),
+        [score("p-0.mp4", "d1", 0.1), score("p-0.mp4", "d2", None, status="skipped")],
+    )
+    store.record_video(
+        "run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", None, status="failed", error="boom")]
+    )
     store.record_video("run-b", video("p-2.mp4"), [score("p-2.mp4", "d1", 0.3)])
 
-    assert store.finished_pairs("run-a") == {("p-0.mp4", "d1"), ("p-0.mp4", "d2"),
-                                             ("p-1.mp4", "d1")}
+    assert store.finished_pairs("run-a") == {
+        ("p-0.mp4", "d1"),
+        ("p-0.mp4", "d2"),
+        ("p-1.mp4", "d1"),
+    }
     assert store.finished_pairs("never-started") == set()
 
 
@@ -178,8 +256,11 @@ def test_record_video_failing_midway_stores_nothing_of_that_video(store: ResultS
 
     # The video row is written first; the second score's extra cannot be serialised.
     with pytest.raises(TypeError, match="not JSON-serialisable"):
-        store.record_video("run-a", video("p-1.mp4"), [
-            score("p-1.mp4", "d1", 0.2), score("p-1.mp4", "d2", 0.3, extra={"bad": object()})])
+        store.record_video(
+            "run-a",
+            video("p-1.mp4"),
+            [score("p-1.mp4", "d1", 0.2), score("p-1.mp4", "d2", 0.3, extra={"bad": object()})],
+        )
 
     assert store.videos_frame("run-a")["video_key"].tolist() == ["p-0.mp4"]
     assert store.finished_pairs("run-a") == {("p-0.mp4", "d1")}
@@ -191,25 +272,45 @@ def test_record_video_rejected_by_the_database_rolls_back_its_video_row(store: R
 
     # An unknown status passes Python but breaks the table's CHECK constraint on the second INSERT.
     with pytest.raises(sa.exc.IntegrityError):
-        store.record_video("run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", 0.2,
-                                                             status="finished")])
+        store.record_video(
+            "run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", 0.2, status="finished")]
+        )
 
     assert store.videos_frame("run-a")["video_key"].tolist() == ["p-0.mp4"]
     assert store.finished_pairs("run-a") == {("p-0.mp4", "d1")}
 
 
+def test_record_video_of_a_run_never_begun_is_refused(store: ResultStore):
+    with pytest.raises(sa.exc.IntegrityError):
+        store.record_video("no-run", video("p-0.mp4"), [score("p-0.mp4", "d1", 0.1)])
+    assert store.videos_frame().empty
+
+
+def test_record_video_refuses_scores_of_another_video(store: ResultStore):
+    store.begin_run("run-a", MANIFEST)
+    with pytest.raises(ValueError, match="p-1.mp4"):
+        store.record_video("run-a", video("p-0.mp4"), [score("p-1.mp4", "d1", 0.1)])
+    assert store.videos_frame().empty
+
+
 def test_finish_run_replaces_the_aggregates_of_that_run_only(store: ResultStore):
     for run_id in ("run-a", "run-b"):
         store.begin_run(run_id, {**MANIFEST, "run_id": run_id})
-        store.finish_run(run_id, "complete", [AggregateRow("d1", 0.1, 0.2, 3),
-                                              AggregateRow("d2", 0.3, 0.4, 3)])
+        store.finish_run(
+            run_id, "complete", [AggregateRow("d1", 0.1, 0.2, 3), AggregateRow("d2", 0.3, 0.4, 3)]
+        )
     store.finish_run("run-a", "failed", [AggregateRow("total", 0.9, 0.8, 2, group="summary")])
 
     aggregates = store.aggregates_frame()
     assert sorted(zip(aggregates["run_id"], aggregates["name"], strict=True)) == [
-        ("run-a", "total"), ("run-b", "d1"), ("run-b", "d2")]
+        ("run-a", "total"),
+        ("run-b", "d1"),
+        ("run-b", "d2"),
+    ]
     assert store.runs_frame().set_index("run_id")["status"].to_dict() == {
-        "run-a": "failed", "run-b": "complete"}
+        "run-a": "failed",
+        "run-b": "complete",
+    }
     assert store.run_manifest("run-a")["status"] == "failed"
 
 
@@ -325,6 +426,14 @@ def test_unknown_database_kind_is_unreachable_with_the_supported_urls(tmp_path: 
         ResultStore(str(tmp_path / "vbl.db"))
 
 
+def test_a_missing_database_driver_is_unreachable_with_the_install_command():
+    with pytest.raises(
+        StoreUnreachable,
+        match="driver 'psycopg2' is not installed; pip install 'vbench-lite\\[postgres\\]'",
+    ):
+        ResultStore("postgresql+psycopg2://vbl@127.0.0.1:5432/vbl")
+
+
 @pytest.mark.postgres
 def test_plain_postgresql_url_uses_the_installed_psycopg_driver(fresh_postgres_url: str):
     plain = fresh_postgres_url.replace("postgresql+psycopg://", "postgresql://")
@@ -339,7 +448,8 @@ def test_store_written_by_a_newer_schema_is_refused(store_url: str):
         with store.engine.begin() as conn:
             conn.exec_driver_sql(
                 "INSERT INTO schema_version (version, applied_at, vbl_version) "
-                f"VALUES ({SCHEMA_VERSION + 1}, CURRENT_TIMESTAMP, '9.9')")
+                f"VALUES ({SCHEMA_VERSION + 1}, CURRENT_TIMESTAMP, '9.9')"
+            )
 
     with pytest.raises(StoreUnreachable, match="newer than this vbl understands"):
         ResultStore(store_url)
@@ -387,3 +497,24 @@ def test_default_db_url_prefers_vbl_db_then_a_file_in_vbl_home(monkeypatch, tmp_
     monkeypatch.delenv("VBL_DB")
     monkeypatch.setenv("VBL_HOME", str(tmp_path / "home"))
     assert default_db_url() == f"sqlite:///{tmp_path / 'home' / 'vbl.db'}"
+
+
+def test_several_writers_opening_a_new_store_at_once_all_succeed(store_url: str):
+    # Parallel CI jobs may all be first to a fresh team database.
+    errors: list[BaseException] = []
+    ready = threading.Barrier(6)
+
+    def open_store() -> None:
+        try:
+            ready.wait()
+            ResultStore(store_url).close()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []

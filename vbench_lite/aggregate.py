@@ -93,8 +93,20 @@ def canonical_dimension_name(name: str) -> str:
 
 
 def known_schemes() -> list[str]:
+    """Bundled aggregation schemes: the .toml files in vbench_lite/data that define dimensions
+    and group weights (the folder also holds other data, such as gate policies)."""
     folder = resources.files(_SCHEME_PACKAGE) / _SCHEME_FOLDER
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+    names = []
+    for item in folder.iterdir():
+        if not item.name.endswith(".toml"):
+            continue
+        try:
+            data = tomllib.loads(item.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        if "dimensions" in data and "quality_weight" in data:
+            names.append(item.name[: -len(".toml")])
+    return sorted(names)
 
 
 def load_scheme(name: str = DEFAULT_SCHEME) -> AggregationScheme:
@@ -206,32 +218,54 @@ def _weighted_mean(
     return weighted / sum(n.weight for n in norms)
 
 
-def raw_from_eval_results(source: str | Path | dict[str, Any]) -> dict[str, float]:
-    """Aggregate raw scores from a VBench `eval_results.json` ({dimension: [aggregate, [...]]}).
+def raw_from_eval_results(path_or_dict: str | Path | dict[str, Any]) -> dict[str, float]:
+    """Aggregate raw scores from VBench's `eval_results.json` ({dimension: [aggregate, [...]]}).
 
+    Accepts the parsed dict, a file, or a folder (a run directory, or VBench's output folder with
+    one `*_eval_results.json` per dimension, merged as `cal_final_score.py` merges them).
     Keys may be written with spaces or underscores; the aggregate is element [0] (a bare number is
-    accepted too); booleans become 0.0/1.0. Any unusable file raises a one-line `InputError`.
+    accepted too); booleans become 0.0/1.0. Any unusable input raises a one-line `InputError`.
     """
-    label = "eval results"
-    if isinstance(source, dict):
-        data: Any = source
-    else:
-        path = Path(source)
-        label = path.name
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                f"eval results file not found: {path}; give the path of a VBench "
-                "eval_results.json or a run directory's eval_results.json"
-            ) from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"cannot read {path}: {_reason(error)}") from None
-        except json.JSONDecodeError as error:
-            raise InputError(
-                f"{label} is not valid JSON (line {error.lineno}, column {error.colno}: "
-                f"{error.msg}); give a VBench eval_results.json"
-            ) from None
+    if isinstance(path_or_dict, dict):
+        return _raw_from_mapping(path_or_dict, label="eval results")
+    path = Path(path_or_dict)
+    if not path.is_dir():
+        return _raw_from_mapping(_read_json(path), label=path.name)
+    files = sorted(path.glob("*eval_results.json"))
+    if not files:
+        raise InputError(
+            f"no eval_results.json in {path}; give a run directory or VBench's output folder"
+        )
+    raw: dict[str, float] = {}
+    for file in files:
+        for dim, value in _raw_from_mapping(_read_json(file), label=file.name).items():
+            if dim in raw and raw[dim] != value:
+                raise InputError(
+                    f"{path}: dimension '{dim}' has different scores in two result files "
+                    f"({raw[dim]} and {value} in {file.name}); keep one file per dimension"
+                )
+            raw[dim] = value
+    return raw
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"eval results file not found: {path}; give the path of a VBench "
+            "eval_results.json or a run directory"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read {path}: {_reason(error)}") from None
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}: "
+            f"{error.msg}); give a VBench eval_results.json"
+        ) from None
+
+
+def _raw_from_mapping(data: Any, label: str) -> dict[str, float]:
     layout = "expected VBench's layout {dimension: [aggregate, [per-video results]]}"
     if not isinstance(data, dict):
         raise InputError(f"{label}: top level is a {type(data).__name__}; {layout}")

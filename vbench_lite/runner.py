@@ -112,7 +112,7 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
         console.print(f"note: ignored {len(work.ignored)} non-video file(s) in the folder, e.g. {work.ignored[0]}")
 
     if generator is not None:
-        _generate(generator, work.items, run_dir, manifest, store, run_id, console)
+        _generate(generator, work.items, options.weights, manifest, store, run_id, console)
         write_json_atomic(run_dir / "manifest.json", manifest)
         if options.generate_only:
             manifest["status"] = "generated"
@@ -277,7 +277,7 @@ def _set_up(
 
 
 def _generate(
-    generator: Generator, items: list[VideoItem], run_dir: Path, manifest: dict[str, Any],
+    generator: Generator, items: list[VideoItem], weights: Path | None, manifest: dict[str, Any],
     store: ResultStore, run_id: str, console: Console,
 ) -> None:
     """Generate the videos not yet on disk; an mp4 appears only once complete (atomic write)."""
@@ -286,7 +286,7 @@ def _generate(
         manifest["seeds"][item.video_key] = item.seed
     if not todo:
         return
-    generator.load(manifest["environment"]["device"], "auto", None)
+    generator.load(manifest["environment"]["device"], "auto", weights)
     manifest["model"].update(generator.provenance())
     with _progress(console) as progress:
         task = progress.add_task("generating", total=len(todo))
@@ -368,7 +368,7 @@ def _score_batch(
                 rows[item.video_key].append(_row(item, dimension, VideoScore(None, skipped=skip)))
             else:
                 inputs.append((item, dimension.frames.select(video)))
-        for (item, _), result in zip(inputs, _score_isolating_failures(dimension, inputs)):
+        for (item, _), result in zip(inputs, _score_isolating_failures(dimension, inputs), strict=True):
             rows[item.video_key].append(_row(item, dimension, result))
     for item, video in batch:
         if isinstance(video, str):

@@ -37,6 +37,7 @@ from vbench_lite.weights import vbl_home
 SCHEMA_VERSION = 1
 POSTGRES_CONNECT_TIMEOUT_S = 3  # fail fast on a wrong host instead of hanging a CI job
 SQLITE_BUSY_TIMEOUT_S = 30.0  # a second writer waits for the lock instead of failing at once
+SCHEMA_LOCK_KEY = 0x76626C5F73746F72  # PostgreSQL advisory-lock id ("vbl_stor") for schema DDL
 
 
 def default_db_url() -> str:
@@ -123,8 +124,9 @@ runs_table = sa.Table(
 videos_table = sa.Table(
     "videos",
     metadata,
-    sa.Column("run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("video_key", sa.String, primary_key=True),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("prompt_id", sa.String, nullable=False),
@@ -152,8 +154,9 @@ scores_table = sa.Table(
     sa.Column("value", sa.Double),
     sa.Column("error", sa.Text),
     sa.Column("extra", sa.Text, nullable=False),  # JSON text
-    sa.ForeignKeyConstraint(["run_id", "video_key"], ["videos.run_id", "videos.video_key"],
-                            ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(
+        ["run_id", "video_key"], ["videos.run_id", "videos.video_key"], ondelete="CASCADE"
+    ),
     sa.CheckConstraint("status IN ('ok', 'failed', 'skipped')", name="scores_status_known"),
     sa.Index("scores_by_dimension", "run_id", "dimension"),
 )
@@ -161,8 +164,9 @@ scores_table = sa.Table(
 aggregates_table = sa.Table(
     "aggregates",
     metadata,
-    sa.Column("run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("raw", sa.Double),
     sa.Column("normalised", sa.Double),
@@ -172,14 +176,38 @@ aggregates_table = sa.Table(
 )
 
 RUN_COLUMNS = [
-    "run_id", "created_at", "finished_at", "status", "model_name", "model_revision",
-    "weights_sha256", "task", "prompt_suite", "prompt_suite_sha256", "config_hash", "aggregation",
-    "vbl_version", "run_dir", "source",
+    "run_id",
+    "created_at",
+    "finished_at",
+    "status",
+    "model_name",
+    "model_revision",
+    "weights_sha256",
+    "task",
+    "prompt_suite",
+    "prompt_suite_sha256",
+    "config_hash",
+    "aggregation",
+    "vbl_version",
+    "run_dir",
+    "source",
 ]
 VIDEO_COLUMNS = [c.name for c in videos_table.columns]
 SCORE_COLUMNS = [
-    "run_id", "video_key", "video_path", "prompt_id", "prompt", "sample_index", "seed",
-    "dimension", "backend", "dimension_version", "status", "value", "error", "extra",
+    "run_id",
+    "video_key",
+    "video_path",
+    "prompt_id",
+    "prompt",
+    "sample_index",
+    "seed",
+    "dimension",
+    "backend",
+    "dimension_version",
+    "status",
+    "value",
+    "error",
+    "extra",
 ]
 AGGREGATE_COLUMNS = [c.name for c in aggregates_table.columns]
 
@@ -191,6 +219,7 @@ _TIMESTAMPS = {"created_at", "finished_at"}
 # ---------------------------------------------------------------------------------------------
 # Value conversion
 # ---------------------------------------------------------------------------------------------
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -270,6 +299,7 @@ def _one_line(error: BaseException) -> str:
 # Engine set-up
 # ---------------------------------------------------------------------------------------------
 
+
 def _normalise_url(url: str) -> URL:
     parsed = make_url(url)
     # Users type postgresql:// (psycopg2: not installed) or postgres://; we ship psycopg 3.
@@ -292,15 +322,17 @@ def _sqlite_engine(parsed: URL, shown: str, read_only: bool) -> Engine:
             if not path.exists():
                 raise StoreUnreachable(shown, f"no database file at {path}")
             # A driver-level read-only open: even a bug cannot write through this engine.
-            parsed = URL.create("sqlite", database=path.as_uri(),
-                                query={"mode": "ro", "uri": "true"})
+            parsed = URL.create(
+                "sqlite", database=path.as_uri(), query={"mode": "ro", "uri": "true"}
+            )
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 reason = error.strerror or type(error).__name__
                 raise StoreUnreachable(
-                    shown, f"cannot create folder {path.parent}: {reason}") from None
+                    shown, f"cannot create folder {path.parent}: {reason}"
+                ) from None
             parsed = parsed.set(database=str(path))
     engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
@@ -346,18 +378,26 @@ def _create_engine(url: str, shown: str, read_only: bool) -> Engine:
             return _sqlite_engine(parsed, shown, read_only)
         if parsed.get_backend_name() == "postgresql":
             return _postgres_engine(parsed, read_only)
-        return sa.create_engine(parsed)
-    except sa.exc.NoSuchModuleError:
-        raise StoreUnreachable(shown, f"unsupported database kind '{parsed.drivername}'; use "
-                                      "sqlite:///FILE or postgresql://USER@HOST/DB") from None
     except ImportError as error:
-        raise StoreUnreachable(shown, f"database driver '{error.name}' is not installed; "
-                                      "pip install 'vbench-lite[postgres]'") from None
+        fix = (
+            "pip install 'vbench-lite[postgres]' and use postgresql+psycopg://"
+            if parsed.get_backend_name() == "postgresql"
+            else f"pip install {error.name}"
+        )
+        raise StoreUnreachable(
+            shown, f"database driver '{error.name}' is not installed; {fix}"
+        ) from None
+    raise StoreUnreachable(
+        shown,
+        f"unsupported database kind '{parsed.drivername}'; use "
+        "sqlite:///FILE or postgresql://USER@HOST/DB",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The store
 # ---------------------------------------------------------------------------------------------
+
 
 class ResultStore:
     """Runs, videos, scores and aggregates in one SQL database. Safe to share across threads."""
@@ -367,10 +407,12 @@ class ResultStore:
         self.read_only = read_only
         self._shown_url = self._hide_password(url)
         self.engine = _create_engine(url, self._shown_url, read_only)
+        self._schema_ready = False
         try:
             with self._transaction(write=not read_only) as conn:
                 if not read_only:
                     self._ensure_schema(conn)
+                    self._schema_ready = True
                 self._check_schema_version(conn)
         except sa.exc.DBAPIError as error:
             self.engine.dispose()
@@ -407,26 +449,50 @@ class ResultStore:
                 yield conn
 
     def _ensure_schema(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            # Concurrent first opens (parallel CI jobs) would race on CREATE TABLE; queue them.
+            # SQLite needs nothing: its writing transaction is already exclusive.
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
         metadata.create_all(conn, checkfirst=True)
-        self._upsert(conn, schema_version, [{
-            "version": SCHEMA_VERSION, "applied_at": _now(), "vbl_version": __version__,
-        }], update=False)
+        self._upsert(
+            conn,
+            schema_version,
+            [
+                {
+                    "version": SCHEMA_VERSION,
+                    "applied_at": _now(),
+                    "vbl_version": __version__,
+                }
+            ],
+            update=False,
+        )
 
     def _check_schema_version(self, conn: Connection) -> None:
         if not sa.inspect(conn).has_table("schema_version"):
             return  # an empty database opened read-only: it reads as a store with no runs
         found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
         if found is not None and found > SCHEMA_VERSION:
-            raise StoreUnreachable(self._shown_url, f"its schema version {found} is newer than "
-                                   f"this vbl understands ({SCHEMA_VERSION}); upgrade vbench-lite")
+            raise StoreUnreachable(
+                self._shown_url,
+                f"its schema version {found} is newer than "
+                f"this vbl understands ({SCHEMA_VERSION}); upgrade vbench-lite",
+            )
 
     def _has_schema(self) -> bool:
-        with self.engine.connect() as conn:
-            return sa.inspect(conn).has_table("runs")
+        # A reader may open a database before any writer made the tables; look until they exist.
+        if not self._schema_ready:
+            with self.engine.connect() as conn:
+                self._schema_ready = sa.inspect(conn).has_table("runs")
+        return self._schema_ready
 
     @staticmethod
-    def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
-                update: bool = True, keep: frozenset[str] = frozenset()) -> None:
+    def _upsert(
+        conn: Connection,
+        table: sa.Table,
+        rows: list[dict[str, Any]],
+        update: bool = True,
+        keep: frozenset[str] = frozenset(),
+    ) -> None:
         """Insert `rows`, replacing (or, with update=False, keeping) rows with the same key.
 
         `keep` names columns an update leaves as they were (a run's created_at on resume).
@@ -434,26 +500,19 @@ class ResultStore:
         if not rows:
             return
         keys = [column.name for column in table.primary_key.columns]
-        dialect = conn.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-            statement = insert(table)
-            if update:
-                changed = {c.name: statement.excluded[c.name] for c in table.columns
-                           if c.name not in keys and c.name not in keep}
-                statement = statement.on_conflict_do_update(index_elements=keys, set_=changed)
-            else:
-                statement = statement.on_conflict_do_nothing(index_elements=keys)
-            conn.execute(statement, rows)
-            return
-        # Any other database: delete + insert inside the caller's transaction.
-        for row in rows:
-            match = sa.and_(*(table.c[k] == row[k] for k in keys))
-            if not update and conn.execute(sa.select(sa.literal(1)).where(match)).first():
-                continue
-            old = conn.execute(sa.select(*(table.c[k] for k in keep)).where(match)).first()
-            conn.execute(table.delete().where(match))
-            conn.execute(table.insert(), [{**row, **(old._asdict() if old else {})}])
+        # Both supported dialects speak INSERT ... ON CONFLICT (_create_engine admits no other).
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(table)
+        if update:
+            changed = {
+                c.name: statement.excluded[c.name]
+                for c in table.columns
+                if c.name not in keys and c.name not in keep
+            }
+            statement = statement.on_conflict_do_update(index_elements=keys, set_=changed)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(statement, rows)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -474,31 +533,43 @@ class ResultStore:
         """Store one video and its scores in one transaction: all of it, or none of it."""
         video_row = {"run_id": run_id, **{k: getattr(video, k) for k in VIDEO_COLUMNS[1:]}}
         video_row["fps"] = _float_or_none(video.fps)
+        strays = sorted({s.video_key for s in scores} - {video.video_key})
+        if strays:
+            raise ValueError(f"scores of {strays} handed in with video {video.video_key!r}")
         by_dimension: dict[str, ScoreRow] = {s.dimension: s for s in scores}  # last one wins
         with self._transaction(write=True) as conn:
             self._upsert(conn, videos_table, [video_row])
-            score_rows = [{
-                "run_id": run_id,
-                "video_key": video.video_key,
-                "dimension": s.dimension,
-                "backend": s.backend,
-                "dimension_version": str(s.dimension_version),
-                "status": s.status,
-                "value": _float_or_none(s.value),
-                "error": s.error,
-                "extra": _to_json(s.extra or {}),
-            } for s in by_dimension.values()]
-            for s in by_dimension.values():
-                if s.video_key != video.video_key:
-                    raise ValueError(f"score for {s.video_key!r} recorded with video "
-                                     f"{video.video_key!r}")
+            # Serialised inside the transaction: an extra that is not JSON undoes the video too.
+            score_rows = [
+                {
+                    "run_id": run_id,
+                    "video_key": video.video_key,
+                    "dimension": s.dimension,
+                    "backend": s.backend,
+                    "dimension_version": str(s.dimension_version),
+                    "status": s.status,
+                    "value": _float_or_none(s.value),
+                    "error": s.error,
+                    "extra": _to_json(s.extra or {}),
+                }
+                for s in by_dimension.values()
+            ]
             self._upsert(conn, scores_table, score_rows)
 
     def finish_run(self, run_id: str, status: str, aggregates: list[AggregateRow]) -> None:
         """Replace the run's aggregates and mark it finished with `status`."""
-        rows = [{"run_id": run_id, "name": a.name, "raw": _float_or_none(a.raw),
-                 "normalised": _float_or_none(a.normalised), "n": int(a.n),
-                 "backend": a.backend, "group": a.group} for a in aggregates]
+        rows = [
+            {
+                "run_id": run_id,
+                "name": a.name,
+                "raw": _float_or_none(a.raw),
+                "normalised": _float_or_none(a.normalised),
+                "n": int(a.n),
+                "backend": a.backend,
+                "group": a.group,
+            }
+            for a in aggregates
+        ]
         with self._transaction(write=True) as conn:
             query = sa.select(runs_table.c.manifest).where(runs_table.c.run_id == run_id)
             stored = conn.execute(query).scalar()
@@ -506,10 +577,12 @@ class ResultStore:
                 raise KeyError(f"run {run_id!r} is not in the store; call begin_run first")
             manifest = json.loads(stored)
             manifest["status"] = status  # so run_manifest() agrees with the status column
-            conn.execute(runs_table.update().where(runs_table.c.run_id == run_id).values(
-                status=status, finished_at=_now(), manifest=_to_json(manifest)))
-            conn.execute(aggregates_table.delete().where(
-                aggregates_table.c.run_id == run_id))
+            conn.execute(
+                runs_table.update()
+                .where(runs_table.c.run_id == run_id)
+                .values(status=status, finished_at=_now(), manifest=_to_json(manifest))
+            )
+            conn.execute(aggregates_table.delete().where(aggregates_table.c.run_id == run_id))
             if rows:
                 conn.execute(aggregates_table.insert(), rows)
 
@@ -548,7 +621,8 @@ class ResultStore:
 
     def runs_frame(self) -> pd.DataFrame:
         query = sa.select(*(runs_table.c[name] for name in RUN_COLUMNS)).order_by(
-            runs_table.c.created_at, runs_table.c.run_id)
+            runs_table.c.created_at, runs_table.c.run_id
+        )
         return self._frame(query, RUN_COLUMNS)
 
     def videos_frame(self, run_id: str | None = None) -> pd.DataFrame:
@@ -561,12 +635,28 @@ class ResultStore:
         """Long format, one row per (run, video, dimension), with the video's prompt and seed."""
         s, v = scores_table.c, videos_table.c
         joined = scores_table.outerjoin(
-            videos_table, sa.and_(v.run_id == s.run_id, v.video_key == s.video_key))
-        query = sa.select(
-            s.run_id, s.video_key, v.path.label("video_path"), v.prompt_id, v.prompt,
-            v.sample_index, v.seed, s.dimension, s.backend, s.dimension_version, s.status,
-            s.value, s.error, s.extra,
-        ).select_from(joined).order_by(s.run_id, s.video_key, s.dimension)
+            videos_table, sa.and_(v.run_id == s.run_id, v.video_key == s.video_key)
+        )
+        query = (
+            sa.select(
+                s.run_id,
+                s.video_key,
+                v.path.label("video_path"),
+                v.prompt_id,
+                v.prompt,
+                v.sample_index,
+                v.seed,
+                s.dimension,
+                s.backend,
+                s.dimension_version,
+                s.status,
+                s.value,
+                s.error,
+                s.extra,
+            )
+            .select_from(joined)
+            .order_by(s.run_id, s.video_key, s.dimension)
+        )
         if run_id is not None:
             query = query.where(s.run_id == run_id)
         return self._frame(query, SCORE_COLUMNS)

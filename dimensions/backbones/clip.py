@@ -47,6 +47,8 @@ _OPEN_CLIP_REPOS = {
 _OPEN_CLIP_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 # Patch size per architecture: a cheap check that the file found is the architecture asked for.
 _PATCH_SIZE = {"ViT-B-32": 32, "ViT-L-14": 14}
+# Scalars OpenAI's TorchScript archives keep in their state dict; not network weights.
+_OPENAI_EXTRA_ENTRIES = ("input_resolution", "context_length", "vocab_size")
 
 
 def clip_weight_spec(arch: str) -> WeightSpec:
@@ -151,12 +153,18 @@ def build_clip(path: Path, arch: str, device: str) -> ClipModel:
     patch = state_dict["visual.conv1.weight"].shape[-1]
     if patch != _PATCH_SIZE[arch]:
         raise InputError(f"{path} holds a CLIP with {patch}-px patches, not {arch}")
-    network = build_model_from_openai_state_dict(
-        state_dict, quick_gelu=True, cast_dtype=dtype if dtype == torch.float16 else None
-    )  # strict load_state_dict inside; weights end up fp16 as in OpenAI's files
+    try:
+        network = build_model_from_openai_state_dict(
+            dict(state_dict), quick_gelu=True, cast_dtype=dtype if dtype == torch.float16 else None
+        )  # strict load_state_dict inside; the matrices end up fp16, as in OpenAI's files
+        if dtype == torch.float32:
+            # Reload in fp32 so that fp32 checkpoints (open_clip's) keep their full precision.
+            network.float().load_state_dict(
+                {k: v for k, v in state_dict.items() if k not in _OPENAI_EXTRA_ENTRIES})
+    except (KeyError, RuntimeError) as error:  # a key missing, surplus or of the wrong shape
+        detail = " ".join(str(error).split())[:300]
+        raise InputError(f"{path} is not an OpenAI CLIP checkpoint: {detail}") from error
     network = network.to(target)
-    if dtype == torch.float32:
-        network = network.float()
     return ClipModel(arch=arch, network=network.eval(), device=target, dtype=dtype,
                      weights_path=Path(path))
 

@@ -2,16 +2,21 @@
 
 Spec §4.1/§4.2: with L2-normalised features f_0..f_{N-1},
     s_i = ½·[max(0, cos(f_{i−1}, f_i)) + max(0, cos(f_0, f_i))],  i = 1..N−1.
-VBench computes each cosine in float32 (one `.item()` per pair) and sums the pair scores in Python
-floats; here the cosines are computed for all pairs at once and the sum is taken in float64.
+VBench computes each cosine in the feature dtype (one `.item()` per pair) and sums the pair scores
+in Python floats; here the cosines are computed for all pairs at once and summed in float64.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from dimensions.backbones.preprocess import frames_to_tensor
 
 
 @dataclass(frozen=True)
@@ -27,13 +32,61 @@ class ConsistencyResult:
 
 
 def pair_scores(features: torch.Tensor) -> torch.Tensor:
-    """s_1..s_{N−1} for one video's features [N, D] (any float dtype; computed in float32)."""
-    normed = F.normalize(features.float(), dim=-1, p=2)
+    """s_1..s_{N−1} for one video's features [N, D], in the features' dtype as VBench does (its
+    CLIP features are fp16 on CUDA and normalised in fp16)."""
+    normed = F.normalize(features, dim=-1, p=2)
     to_previous = F.cosine_similarity(normed[:-1], normed[1:]).clamp(min=0.0)
     to_first = F.cosine_similarity(normed[:1].expand(len(normed) - 1, -1), normed[1:]).clamp(min=0.0)
     return (to_previous + to_first) / 2
 
 
 def consistency(features: torch.Tensor) -> ConsistencyResult:
-    scores = pair_scores(features).double()
+    scores = pair_scores(features).double()  # Python floats are doubles
     return ConsistencyResult(pair_sum=float(scores.sum()), pair_count=int(scores.numel()))
+
+
+def video_features(
+    videos_frames: list[np.ndarray],
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int,
+    device: str,
+) -> list[torch.Tensor]:
+    """Per-video feature matrices [T_v, D], with frames of several videos sharing a network batch.
+
+    Frames are cast and transformed `batch_size` at a time on `device` (bounding full-resolution
+    float memory), then consecutive transformed frames of equal shape are encoded together.
+    """
+    outputs: list[list[torch.Tensor]] = [[] for _ in videos_frames]
+    buffer: list[torch.Tensor] = []
+    owners: list[tuple[int, int]] = []
+
+    def flush() -> None:
+        if not buffer:
+            return
+        features = encode(torch.cat(buffer))
+        start = 0
+        for owner, count in owners:
+            outputs[owner].append(features[start : start + count])
+            start += count
+        buffer.clear()
+        owners.clear()
+
+    for index, frames in enumerate(videos_frames):
+        for start in range(0, len(frames), batch_size):
+            pixels = transform(frames_to_tensor(frames[start : start + batch_size], device))
+            if buffer and buffer[0].shape[1:] != pixels.shape[1:]:
+                flush()
+            buffer.append(pixels)
+            owners.append((index, len(pixels)))
+            if sum(count for _, count in owners) >= batch_size:
+                flush()
+    flush()
+    return [torch.cat(parts) for parts in outputs]
+
+
+def inference_context(device: str):
+    """fp16 autocast on CUDA (issue 3 §6), plain fp32 elsewhere; never builds autograd graphs."""
+    if torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()

@@ -23,6 +23,8 @@ HALF_STD = (0.5, 0.5, 0.5)
 
 def frames_to_tensor(frames: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
     """uint8 [T, H, W, 3] frames → float32 [T, 3, H, W] with values 0–255 (VBench's `load_video`)."""
+    if isinstance(frames, np.ndarray) and not frames.flags.writeable:
+        frames = frames.copy()  # torch warns on read-only arrays (decoded frames are shared)
     tensor = torch.as_tensor(frames).to(device)
     return tensor.permute(0, 3, 1, 2).float()
 

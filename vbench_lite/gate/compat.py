@@ -15,6 +15,7 @@ from vbench_lite.gate.errors import IncompatibleData
 from vbench_lite.gate.inputs import ScoreSource
 
 SHOWN_PER_LIST = 4  # prompt ids named per difference; the rest are counted
+FINISHED = ("complete", "partial")  # run statuses the runner writes at the end of a run
 
 
 @dataclass
@@ -35,8 +36,14 @@ def check_compatibility(
 ) -> Pairing:
     """The comparable overlap of `dims`, or IncompatibleData listing what differs."""
     problems: list[str] = []
+    notes: list[str] = []
     for source in (candidate, baseline):
-        if source.status != "complete":
+        if source.status == "partial":
+            # The runner finished but some videos failed or a dimension could not run; what is
+            # missing shows up below as missing prompts or dimensions.
+            notes.append(f"{source.label} run is partial: some videos failed or some dimensions "
+                         "did not run")
+        elif source.status not in FINISHED:
             problems.append(f"{source.label} run is incomplete (status '{source.status}')")
     problems += _metadata_differences(candidate, baseline)
 
@@ -67,7 +74,7 @@ def check_compatibility(
             "candidate and baseline are not comparable: " + "; ".join(problems)
             + " (fix the inputs, or pass --allow-mismatch to compare only what overlaps)"
         )
-    warnings = [f"mismatch allowed: {p}" for p in problems]
+    warnings = notes + [f"mismatch allowed: {p}" for p in problems]
     warnings += [
         f"{dim} is not in the baseline; it is reported but not gated" for dim in not_in_baseline
     ]

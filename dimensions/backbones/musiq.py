@@ -1,0 +1,71 @@
+"""MUSIQ trained on SPAQ, VBench's imaging-quality model (spec §3, §4.7), from a local file.
+
+The network is `pyiqa.archs.musiq_arch.MUSIQ` built with `pretrained=False` (no download) and the
+local `musiq_spaq_ckpt-358bb6af.pth` loaded strictly with `weights_only=True`. pyiqa is an
+OPTIONAL dependency: it is licensed PolyForm-Noncommercial-1.0.0 (and the weights CC BY-NC-SA), so
+it is imported only when this backend is chosen. Its architecture module needs only pyiqa itself
+(`pip install --no-deps pyiqa==0.1.16`) besides packages vbl already has.
+
+The model runs in fp32 on every device, as VBench runs it. It takes frames in [0, 1] and maps
+them to [−1, 1] itself; its output is a MOS on the 0–100 scale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vbench_lite.dimension import ScoringContext
+from vbench_lite.errors import InputError, VblError
+from vbench_lite.weights import WeightSpec, require_weight
+
+MUSIQ_SPAQ = WeightSpec(
+    key="musiq_spaq",
+    file="musiq_spaq_ckpt-358bb6af.pth",
+    backend="vbench",
+    vbench_subdir="pyiqa_model",
+    url="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/"
+    "musiq_spaq_ckpt-358bb6af.pth",
+    licence="CC BY-NC-SA 4.0",
+    what="MUSIQ-SPAQ image quality model; needs the optional package pyiqa",
+)
+PYIQA_HINT = "pip install --no-deps pyiqa==0.1.16 (PolyForm-Noncommercial licence)"
+
+
+def pyiqa_available() -> bool:
+    try:
+        import pyiqa.archs.musiq_arch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_musiq(path: Path, device: str) -> torch.nn.Module:
+    """MUSIQ-SPAQ from `path`, strict, on `device`, in eval mode."""
+    try:
+        from pyiqa.archs.musiq_arch import MUSIQ
+    except ImportError as error:
+        raise VblError(
+            f"imaging_quality's vbench backend needs the optional package pyiqa: {PYIQA_HINT}, "
+            "or use --backend embedded"
+        ) from error
+    network = MUSIQ(pretrained=False)  # num_class=1: SPAQ's single-score head
+    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    if "params" in state_dict:  # BasicSR-style wrapper that pyiqa's own checkpoints may use
+        state_dict = state_dict["params"]
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    try:
+        network.load_state_dict(state_dict)
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())[:300]
+        raise InputError(f"{path} is not a MUSIQ checkpoint: {detail}") from error
+    return network.eval().to(device)
+
+
+def load_musiq(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
+    """The process-wide MUSIQ-SPAQ and its file; raises WeightsMissing when the file is absent."""
+    path = require_weight(MUSIQ_SPAQ, context.weights_dir)
+    network = context.backbones.get(("musiq-spaq", str(path), context.device),
+                                    lambda: build_musiq(path, context.device))
+    return network, path

@@ -1,0 +1,115 @@
+"""Dynamic degree (Quality, weight 0.5), spec §4.5: is the video moving at all? (a boolean)
+
+Frames: every `interval`-th decoded frame, interval = max(1, round(fps / 8)) (≈8 fps); M = their
+count. For each consecutive kept pair, the optical flow on the frames replicate-padded (centred) to
+a multiple of 8; the pair score is the mean of the largest int(0.05·H_pad·W_pad) flow magnitudes
+√(u²+v²) over the padded frame. With τ = 6·min(H, W)/256 (unpadded) and c = round(4·M/16) (Python
+round, ties to even), the video is dynamic iff it has at least one pair and at least c pair scores
+are strictly above τ. Aggregate: the fraction of dynamic videos.
+
+Backends: "vbench" = RAFT (torchvision raft_large with VBench's raft-things weights, 20 iterations);
+"embedded" = OpenCV DIS flow (no weights), same padding, thresholds and counting. The kept frames
+are chosen here rather than by the runner so that their indices in the decoded video are known:
+RAFT flows are cached by (video, i, j) and reused by motion_smoothness's RAFT backend.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from dimensions.backbones.flow_dis import dis_flows, to_gray
+from dimensions.backbones.preprocess import frames_to_tensor
+from dimensions.backbones.raft import (
+    RAFT_DIVISOR,
+    RAFT_THINGS_SPEC,
+    RAFT_TORCHVISION_SPEC,
+    cached_raft_flows,
+    centred_pad,
+    flow_cache,
+    load_raft,
+    pad_frames,
+    pairs_per_batch,
+    raft_weight_path,
+)
+from dimensions.backbones.selection import choose_backend
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.video import Video, fps_interval
+from vbench_lite.weights import WeightSpec, sha256_of
+
+TARGET_FPS = 8.0
+TOP_FRACTION = 0.05
+THRESHOLD_PER_256_PX = 6.0  # τ = 6 · min(H, W) / 256
+MOVING_PAIRS_PER_16_FRAMES = 4  # c = round(4 · M / 16)
+MEMORY_BUDGET_BYTES = 3e9  # RAFT pairs per batch are sized to this (option "flow_memory_bytes")
+
+
+def top_magnitude_mean(flow: torch.Tensor) -> float:
+    """Mean of the largest 5 % flow magnitudes of a [2, H, W] flow (VBench's `get_score`)."""
+    magnitude = torch.sqrt(flow[0].square() + flow[1].square()).flatten()
+    keep = int(magnitude.numel() * TOP_FRACTION)
+    return float(torch.topk(magnitude, keep, sorted=False).values.mean()) if keep else float("nan")
+
+
+def is_dynamic(pair_scores: list[float], height: int, width: int, kept_frames: int) -> tuple[bool, float, int]:
+    """(moving?, τ, c) per VBench's `set_params` + `check_move`."""
+    threshold = THRESHOLD_PER_256_PX * min(height, width) / 256.0
+    required = round(MOVING_PAIRS_PER_16_FRAMES * kept_frames / 16.0)
+    above = sum(score > threshold for score in pair_scores)
+    return bool(pair_scores) and above >= required, threshold, required
+
+
+def kept_frame_pairs(num_frames: int, fps: float) -> tuple[list[int], list[tuple[int, int]]]:
+    indices = list(range(0, num_frames, fps_interval(fps, TARGET_FPS)))
+    return indices, list(zip(indices[:-1], indices[1:]))
+
+
+class DynamicDegree(Dimension):
+    name: ClassVar[str] = "dynamic_degree"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "quality"
+    frames: ClassVar[FrameNeeds] = FrameNeeds("all")  # ≈8 fps subsampling done in score_batch
+    backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
+    value_kind: ClassVar = "bool"
+    description: ClassVar[str] = "whether the video moves: top-5% optical-flow magnitudes vs a threshold"
+
+    def weights(self) -> list[WeightSpec]:
+        return [RAFT_THINGS_SPEC, RAFT_TORCHVISION_SPEC]
+
+    def weights_sha256(self) -> str | None:
+        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
+
+    def setup(self) -> None:
+        ctx = self.context
+        self.backend = choose_backend(ctx, self.name, self.backends, raft_weight_path(ctx) is not None)
+        self._weights_path = None
+        if self.backend == "vbench":
+            self._raft, self._weights_path = load_raft(ctx)
+            self._cache = flow_cache(ctx, self._weights_path)
+
+    def _flows(self, video: Video, indices: list[int], pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
+        """Flows of the kept pairs on the frames padded to a multiple of 8."""
+        if self.backend == "embedded":
+            left, right, top, bottom = centred_pad(video.height, video.width, RAFT_DIVISOR)
+            gray = np.pad(to_gray(video.frames[indices]), ((0, 0), (top, bottom), (left, right)), mode="edge")
+            position = {frame: k for k, frame in enumerate(indices)}
+            return dis_flows(gray, [(position[i], position[j]) for i, j in pairs])
+        kept = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
+        budget = float(self.context.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
+        return cached_raft_flows(
+            self._raft, self._cache, str(video.path), kept, dict(zip(indices, range(len(indices)))),
+            pairs, pairs_per_batch(*kept.shape[-2:], budget),
+        )
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        scores = []
+        for video in videos:
+            indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
+            pair_scores = [top_magnitude_mean(flow) for flow in self._flows(video, indices, pairs)]
+            moving, threshold, required = is_dynamic(pair_scores, video.height, video.width, len(indices))
+            scores.append(VideoScore(value=moving, extra={
+                "pair_scores": pair_scores, "threshold": threshold, "required_pairs": required,
+            }))
+        return scores

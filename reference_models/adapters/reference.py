@@ -1,0 +1,171 @@
+"""Generators backed by the bundled ContentV reference implementation (`reference_models.contentv`).
+
+- `reference-tiny`: the `tiny` preset with seeded random weights and a toy text encoder; needs no
+  download, makes a 17-frame 64×64 video in seconds on CPU — the embedded default generator.
+  Option `flicker` (e.g. 0.1) deliberately degrades it, for the gate's known-bad checkpoint.
+- `contentv`: ByteDance/ContentV-8B from a local diffusers-layout folder (`--weights DIR` or
+  `$VBL_WEIGHTS_DIR/ContentV-8B`); option `shape_only: true` runs the true shape with random
+  weights, for speed measurements where the checkpoint cannot be had.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vbench_lite.errors import InputError, WeightsMissing
+from vbench_lite.generator import FrameRule, GeneratedVideo, GenerationRequest, Generator
+from vbench_lite.video import write_mp4
+from vbench_lite.weights import WeightSpec, find_weight, search_dirs
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}  # fmt: skip
+
+CONTENTV_WEIGHTS = WeightSpec(
+    key="contentv_8b",
+    file="ContentV-8B/model_index.json",
+    backend="generator",
+    hf_repo="ByteDance/ContentV-8B",
+    licence="Apache-2.0 (code, Wan VAE); MMDiT under the Stability AI Community License",
+    what="ContentV-8B diffusers folder (transformer/, vae/, scheduler/, text encoders)",
+)
+
+
+def resolve_dtype(name: str, device: str, default: torch.dtype) -> torch.dtype:
+    if name in ("", "auto", None):
+        return default if str(device).startswith("cuda") else torch.float32
+    if name not in DTYPES:
+        raise InputError(f"unknown dtype '{name}'; use one of {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+class ReferenceTinyGenerator(Generator):
+    name = "reference-tiny"
+    task = "t2v"
+    licence = "Apache-2.0"
+    description = "bundled ContentV architecture at toy size, seeded random weights (no download)"
+    preset_name = "tiny"
+    defaults: dict[str, Any] = {
+        "num_frames": None,  # None: the preset's own value
+        "height": None,
+        "width": None,
+        "steps": None,
+        "guidance": None,
+        "fps": None,
+        "negative_prompt": None,
+        "parity_mode": False,
+        "batch_cfg": True,
+        "flicker": 0.0,
+        "vae_dtype": "float32",
+        "seed_offset": 0,
+    }
+    constraints = FrameRule(frame_multiple=4, frame_offset=1, spatial_multiple=16)
+
+    def __init__(self, options: dict[str, Any] | None = None):
+        super().__init__(options)
+        self.pipeline = None
+        self.weights_path: Path | None = None
+
+    def _build(self, device: str, dtype: torch.dtype, vae_dtype: torch.dtype, weights: Path | None):
+        from reference_models.contentv.pipeline import ContentVPipeline
+
+        if weights is not None:
+            return ContentVPipeline.from_checkpoint(weights, self.preset_name, device, dtype, vae_dtype)
+        return ContentVPipeline.random(self.preset_name, device, dtype, vae_dtype)
+
+    def load(self, device: str, dtype: str, weights: Path | None) -> None:
+        torch_dtype = resolve_dtype(dtype, device, torch.bfloat16)
+        vae_dtype = resolve_dtype(self.options.get("vae_dtype", "float32"), device, torch.float32)
+        if self.options.get("parity_mode") and vae_dtype != torch.float32:
+            raise InputError("parity_mode needs the VAE in float32 (a bf16 VAE is a non-parity option)")
+        self.weights_path = Path(weights) if weights is not None else None
+        self.pipeline = self._build(device, torch_dtype, vae_dtype, self.weights_path)
+
+    def params(self):
+        o = self.options
+        return self.pipeline.default_params(
+            num_frames=o.get("num_frames"), height=o.get("height"), width=o.get("width"),
+            num_inference_steps=o.get("steps"), guidance_scale=o.get("guidance"),
+            negative_prompt=o.get("negative_prompt"), parity_mode=bool(o.get("parity_mode")),
+            batch_cfg=bool(o.get("batch_cfg", True)), flicker=float(o.get("flicker") or 0.0),
+        )  # fmt: skip
+
+    @property
+    def fps(self) -> float:
+        return float(self.options.get("fps") or self.pipeline.preset.video.fps)
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GeneratedVideo]:
+        if self.pipeline is None:
+            raise RuntimeError("generate() called before load()")
+        results = []
+        for request in requests:
+            start = time.perf_counter()
+            params = self.params()
+            try:
+                seed = int(request.seed) + int(self.options.get("seed_offset", 0))
+                frames, timings = self.pipeline.generate([request.prompt], [seed], params)
+                write_start = time.perf_counter()
+                path = write_mp4(Path(request.out_path), frames[0], self.fps)
+                write_seconds = time.perf_counter() - write_start
+            except (RuntimeError, ValueError, OSError, InputError) as error:
+                results.append(GeneratedVideo(request, None, error=f"{type(error).__name__}: {error}",
+                                              seconds=time.perf_counter() - start))  # fmt: skip
+                continue
+            effective = {
+                "preset": self.pipeline.preset.name, "num_frames": params.num_frames,
+                "height": params.height, "width": params.width, "steps": params.num_inference_steps,
+                "guidance": params.guidance_scale, "shift": self.pipeline.shift, "seed": seed,
+                "negative_prompt": params.negative_prompt, "parity_mode": params.parity_mode,
+                "batch_cfg": params.batch_cfg, "flicker": params.flicker,
+                "dtype": str(self.pipeline.dtype).removeprefix("torch."),
+                "vae_dtype": str(self.pipeline.vae_dtype).removeprefix("torch."),
+                "timings": {"text": timings.text, "denoise": timings.denoise,
+                            "decode": timings.decode, "write": write_seconds},
+            }  # fmt: skip
+            results.append(GeneratedVideo(request, path, fps=self.fps, num_frames=int(frames.shape[1]),
+                                          seconds=time.perf_counter() - start, params=effective))  # fmt: skip
+        return results
+
+    def provenance(self) -> dict[str, Any]:
+        info = {"name": self.name, "options": self.options, "preset": self.preset_name,
+                "revision": "random-init" if self.weights_path is None else str(self.weights_path)}  # fmt: skip
+        if self.weights_path is None and self.pipeline is not None:
+            info["weights"] = f"seeded random init (seed {self.pipeline.preset.init_seed})"
+        return info
+
+
+class ContentVGenerator(ReferenceTinyGenerator):
+    name = "contentv"
+    licence = "Apache-2.0 code and Wan VAE; the MMDiT weights fall under the Stability AI Community License"
+    description = "ByteDance ContentV-8B (SD3.5-L MMDiT + Wan2.1 VAE), our PyTorch implementation"
+    preset_name = "contentv-8b"
+    defaults = {**ReferenceTinyGenerator.defaults, "shape_only": False}
+
+    def weights(self) -> list:
+        return [CONTENTV_WEIGHTS]
+
+    def _resolve(self, weights: Path | None) -> Path:
+        if weights is not None:
+            weights = Path(weights)
+            for candidate in (weights, weights / "ContentV-8B"):
+                if (candidate / "transformer").is_dir():
+                    return candidate
+        found = find_weight(CONTENTV_WEIGHTS, weights)
+        if found is None:
+            raise WeightsMissing(CONTENTV_WEIGHTS.file, search_dirs(CONTENTV_WEIGHTS, weights), CONTENTV_WEIGHTS.what)
+        return found.parent if found.name == "model_index.json" else found
+
+    def _build(self, device, dtype, vae_dtype, weights):
+        from reference_models.contentv.pipeline import ContentVPipeline
+
+        if self.options.get("shape_only"):
+            return ContentVPipeline.random(self.preset_name, device, dtype, vae_dtype)
+        return ContentVPipeline.from_checkpoint(self._resolve(weights), self.preset_name, device, dtype, vae_dtype)
+
+    def load(self, device: str, dtype: str, weights: Path | None) -> None:
+        if weights is None and not self.options.get("shape_only"):
+            weights = self._resolve(None)
+        super().load(device, dtype, weights)
