@@ -15,12 +15,21 @@ import pandas as pd
 
 SUITE_SHA = "a" * 64
 VBENCH_GROUPS = {
-    "subject_consistency": "quality", "background_consistency": "quality",
-    "temporal_flickering": "quality", "motion_smoothness": "quality",
-    "dynamic_degree": "quality", "aesthetic_quality": "quality", "imaging_quality": "quality",
-    "object_class": "semantic", "multiple_objects": "semantic", "human_action": "semantic",
-    "color": "semantic", "spatial_relationship": "semantic", "scene": "semantic",
-    "appearance_style": "semantic", "temporal_style": "semantic",
+    "subject_consistency": "quality",
+    "background_consistency": "quality",
+    "temporal_flickering": "quality",
+    "motion_smoothness": "quality",
+    "dynamic_degree": "quality",
+    "aesthetic_quality": "quality",
+    "imaging_quality": "quality",
+    "object_class": "semantic",
+    "multiple_objects": "semantic",
+    "human_action": "semantic",
+    "color": "semantic",
+    "spatial_relationship": "semantic",
+    "scene": "semantic",
+    "appearance_style": "semantic",
+    "temporal_style": "semantic",
     "overall_consistency": "semantic",
 }
 
@@ -51,8 +60,7 @@ def write_run(
                 rows.append(_row(run_id, dim, prompt_id, sample_index, "ok", float(value), backend))
     for dim, videos in (failed or {}).items():
         for prompt_id, sample_index in videos:
-            rows.append(_row(run_id, dim, prompt_id, sample_index, "failed", float("nan"),
-                             backend))
+            rows.append(_row(run_id, dim, prompt_id, sample_index, "failed", float("nan"), backend))
     pd.DataFrame(rows).to_parquet(run_dir / "scores.parquet", index=False)
     manifest = {
         "schema_version": 1,
@@ -60,18 +68,18 @@ def write_run(
         "created_at": "2026-11-23T10:00:00+00:00",
         "status": status,
         "vbl": {"version": "0.1.0", "git_sha": None},
-        "model": {"name": model, "revision": revision, "weights_sha256": None, "task": "t2v",
-                  "options": {}},
+        "model": {"name": model, "revision": revision, "weights_sha256": None, "task": "t2v", "options": {}},
         "config": {},
         "config_hash": "c" * 64,
-        "prompt_suite": None if suite_sha is None else {"name": "synthetic", "version": "1",
-                                                        "sha256": suite_sha},
+        "prompt_suite": None if suite_sha is None else {"name": "synthetic", "version": "1", "sha256": suite_sha},
         "aggregation": {"name": "vbench-v1", "version": aggregation_version},
         "dimensions": {
-            dim: {"version": (scorer_version or {}).get(dim, "1"),
-                  "backend": (backend or {}).get(dim, "vbench"),
-                  "weights_sha256": None,
-                  "group": VBENCH_GROUPS.get(dim, "extra")}
+            dim: {
+                "version": (scorer_version or {}).get(dim, "1"),
+                "backend": (backend or {}).get(dim, "vbench"),
+                "weights_sha256": None,
+                "group": VBENCH_GROUPS.get(dim, "extra"),
+            }
             for dim in scores
         },
         "environment": {"python": "3.11", "device": "cpu"},
@@ -83,15 +91,24 @@ def write_run(
     return run_dir
 
 
-def _row(run_id: str, dim: str, prompt_id: str, sample_index: int, status: str, value: float,
-         backend: dict[str, str] | None) -> dict[str, Any]:
+def _row(
+    run_id: str, dim: str, prompt_id: str, sample_index: int, status: str, value: float, backend: dict[str, str] | None
+) -> dict[str, Any]:
     key = f"{prompt_id}-{sample_index}"
     return {
-        "run_id": run_id, "video_key": key, "video_path": f"videos/{key}.mp4",
-        "prompt_id": prompt_id, "prompt": f"prompt {prompt_id}", "sample_index": sample_index,
-        "seed": 1000 + sample_index, "dimension": dim,
-        "backend": (backend or {}).get(dim, "vbench"), "dimension_version": "1",
-        "status": status, "value": value, "error": None if status == "ok" else "boom",
+        "run_id": run_id,
+        "video_key": key,
+        "video_path": f"videos/{key}.mp4",
+        "prompt_id": prompt_id,
+        "prompt": f"prompt {prompt_id}",
+        "sample_index": sample_index,
+        "seed": 1000 + sample_index,
+        "dimension": dim,
+        "backend": (backend or {}).get(dim, "vbench"),
+        "dimension_version": "1",
+        "status": status,
+        "value": value,
+        "error": None if status == "ok" else "boom",
         "extra": "{}",
     }
 
@@ -106,10 +123,7 @@ def synthetic(
     """Per-prompt sample values: prompts differ a lot (spread), samples of one prompt a little."""
     rng = np.random.default_rng(seed)
     prompt_levels = level + spread * rng.standard_normal(n_prompts)
-    return {
-        f"p{i:03d}": list(prompt_levels[i] + 0.002 * rng.standard_normal(samples))
-        for i in range(n_prompts)
-    }
+    return {f"p{i:03d}": list(prompt_levels[i] + 0.002 * rng.standard_normal(samples)) for i in range(n_prompts)}
 
 
 def shifted(

@@ -68,5 +68,7 @@ def test_frame_counts_round_down_to_4k_plus_1():
 def test_flicker_option_adds_alternating_brightness(tiny):
     clean, _ = tiny.generate(["a cat"], [3], tiny.default_params(num_frames=9))
     degraded, _ = tiny.generate(["a cat"], [3], tiny.default_params(num_frames=9, flicker=0.1))
+    brightness_change = degraded[0].mean(axis=(1, 2, 3)) - clean[0].mean(axis=(1, 2, 3))
+    assert np.all(brightness_change[0::2] < -15) and np.all(brightness_change[1::2] > 15)
     step = lambda v: np.abs(np.diff(v[0].astype(float), axis=0)).mean()  # noqa: E731
-    assert step(degraded) > step(clean) + 10
+    assert step(degraded) > 1.5 * step(clean)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import typer
 from gate_runs import shifted, synthetic, write_run
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import vbench_lite.gate.engine
 from vbench_lite.gate.baseline import load_baseline
@@ -37,7 +37,7 @@ def not_on_github(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
-def invoke(app: typer.Typer, *args: str | Path):  # type: ignore[no-untyped-def]
+def invoke(app: typer.Typer, *args: str | Path) -> Result:
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
@@ -54,6 +54,7 @@ def runs(tmp_path: Path) -> dict[str, Path]:
 
 
 # -- exit codes ------------------------------------------------------------------------------
+
 
 def test_exit_0_when_a_rerun_matches_its_baseline(app: typer.Typer, runs: dict[str, Path]) -> None:
     result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"])
@@ -82,39 +83,31 @@ def test_warn_exits_0_and_1_only_with_strict(app: typer.Typer, runs: dict[str, P
         (("--github", "sometimes"), "sometimes"),
     ],
 )
-def test_exit_2_on_usage_errors(
-    app: typer.Typer, runs: dict[str, Path], extra: tuple[str, ...], message: str
-) -> None:
-    result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"],
-                    *extra)
+def test_exit_2_on_usage_errors(app: typer.Typer, runs: dict[str, Path], extra: tuple[str, ...], message: str) -> None:
+    result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"], *extra)
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
 
 
-def test_exit_2_on_a_missing_option_or_path(app: typer.Typer, runs: dict[str, Path],
-                                            tmp_path: Path) -> None:
+def test_exit_2_on_a_missing_option_or_path(app: typer.Typer, runs: dict[str, Path], tmp_path: Path) -> None:
     assert invoke(app, "gate", "--candidate", runs["rerun"]).exit_code == 2
     result = invoke(app, "gate", "--candidate", tmp_path / "nope", "--baseline", runs["baseline"])
     assert result.exit_code == 2 and "candidate not found" in result.output
 
 
-def test_exit_2_on_an_invalid_policy(app: typer.Typer, runs: dict[str, Path],
-                                     tmp_path: Path) -> None:
+def test_exit_2_on_an_invalid_policy(app: typer.Typer, runs: dict[str, Path], tmp_path: Path) -> None:
     policy = tmp_path / "gate.toml"
     policy.write_text("[defaults]\nalpha = 2\n")
-    result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"],
-                    "--policy", policy)
+    result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"], "--policy", policy)
     assert result.exit_code == 2
     assert "defaults.alpha" in result.output and "Traceback" not in result.output
     policy.write_text("[dims.aesthetic_quality]\nmax_drop = 0.1\n")  # a misspelt key
-    result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"],
-                    "--policy", policy)
+    result = invoke(app, "gate", "--candidate", runs["rerun"], "--baseline", runs["baseline"], "--policy", policy)
     assert result.exit_code == 2 and "max_drop" in result.output
 
 
-def test_exit_4_on_an_internal_error(app: typer.Typer, runs: dict[str, Path],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exit_4_on_an_internal_error(app: typer.Typer, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
@@ -125,6 +118,7 @@ def test_exit_4_on_an_internal_error(app: typer.Typer, runs: dict[str, Path],
 
 
 # -- compatibility: exit 3 ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("candidate_kwargs", "named"),
@@ -144,32 +138,28 @@ def test_exit_3_names_what_differs_and_allow_mismatch_proceeds(
     result = invoke(app, "gate", "--candidate", candidate, "--baseline", baseline)
     assert result.exit_code == 3, result.output
     assert named in result.output and "--allow-mismatch" in result.output
-    allowed = invoke(app, "gate", "--candidate", candidate, "--baseline", baseline,
-                     "--allow-mismatch")
+    allowed = invoke(app, "gate", "--candidate", candidate, "--baseline", baseline, "--allow-mismatch")
     assert allowed.exit_code == 0, allowed.output
     assert f"warning: mismatch allowed: {named}" in allowed.output
 
 
-def test_different_prompt_sets_exit_3_or_compare_the_intersection(
-    app: typer.Typer, tmp_path: Path
-) -> None:
+def test_different_prompt_sets_exit_3_or_compare_the_intersection(app: typer.Typer, tmp_path: Path) -> None:
     base = synthetic(n_prompts=20)
     baseline = write_run(tmp_path / "b", {DIM: base})
     fewer = {p: v for p, v in base.items() if p not in ("p000", "p001")}
     candidate = write_run(tmp_path / "c", {DIM: {**fewer, "extra": [0.5]}})
     result = invoke(app, "gate", "--candidate", candidate, "--baseline", baseline)
     assert result.exit_code == 3
-    assert "prompts differ: 2 only in baseline (p000, p001), 1 only in candidate (extra)" in (
-        result.output)
+    assert "prompts differ: 2 only in baseline (p000, p001), 1 only in candidate (extra)" in (result.output)
     report = tmp_path / "gate.json"
-    allowed = invoke(app, "gate", "--candidate", candidate, "--baseline", baseline,
-                     "--allow-mismatch", "--report-json", report)
+    allowed = invoke(
+        app, "gate", "--candidate", candidate, "--baseline", baseline, "--allow-mismatch", "--report-json", report
+    )
     assert allowed.exit_code == 0
     assert json.loads(report.read_text())["rows"][0]["n_prompts"] == 18
 
 
-def test_exit_3_on_a_missing_dimension_or_an_unfinished_run(app: typer.Typer,
-                                                            tmp_path: Path) -> None:
+def test_exit_3_on_a_missing_dimension_or_an_unfinished_run(app: typer.Typer, tmp_path: Path) -> None:
     base = synthetic(n_prompts=10)
     baseline = write_run(tmp_path / "b", {DIM: base, "imaging_quality": base})
     only_one = write_run(tmp_path / "c", {DIM: base})
@@ -178,8 +168,7 @@ def test_exit_3_on_a_missing_dimension_or_an_unfinished_run(app: typer.Typer,
     assert "imaging_quality is in the baseline but the candidate has no scores" in result.output
     running = write_run(tmp_path / "r", {DIM: base, "imaging_quality": base}, status="running")
     result = invoke(app, "gate", "--candidate", running, "--baseline", baseline)
-    assert result.exit_code == 3 and "candidate run is incomplete (status 'running')" in (
-        result.output)
+    assert result.exit_code == 3 and "candidate run is incomplete (status 'running')" in (result.output)
 
 
 def test_exit_3_on_nan_scores_or_a_corrupt_baseline(app: typer.Typer, tmp_path: Path) -> None:
@@ -199,12 +188,12 @@ def test_exit_3_on_nan_scores_or_a_corrupt_baseline(app: typer.Typer, tmp_path: 
 
 # -- outputs ----------------------------------------------------------------------------------
 
+
 def test_junit_has_one_testcase_per_row_with_failures_and_skips(
     app: typer.Typer, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     junit = tmp_path / "out" / "gate.xml"
-    result = invoke(app, "gate", "--candidate", runs["regressed"], "--baseline", runs["baseline"],
-                    "--junit", junit)
+    result = invoke(app, "gate", "--candidate", runs["regressed"], "--baseline", runs["baseline"], "--junit", junit)
     assert result.exit_code == 1
     root = ET.parse(junit).getroot()
     suite = root.find("testsuite")
@@ -219,20 +208,38 @@ def test_junit_has_one_testcase_per_row_with_failures_and_skips(
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "2")
 
 
-def test_same_seed_gives_a_byte_identical_json_report(
-    app: typer.Typer, runs: dict[str, Path], tmp_path: Path
-) -> None:
+def test_same_seed_gives_a_byte_identical_json_report(app: typer.Typer, runs: dict[str, Path], tmp_path: Path) -> None:
     outputs = []
     for name in ("first.json", "second.json"):
-        result = invoke(app, "gate", "--candidate", runs["noisy"], "--baseline",
-                        runs["baseline"], "--seed", "5", "--report-json", tmp_path / name)
+        result = invoke(
+            app,
+            "gate",
+            "--candidate",
+            runs["noisy"],
+            "--baseline",
+            runs["baseline"],
+            "--seed",
+            "5",
+            "--report-json",
+            tmp_path / name,
+        )
         assert result.exit_code == 0
         outputs.append((tmp_path / name).read_bytes())
     assert outputs[0] == outputs[1]
     report = json.loads(outputs[0])
     assert report["seed"] == 5 and report["rows"][0]["status"] == "WARN"
-    invoke(app, "gate", "--candidate", runs["noisy"], "--baseline", runs["baseline"],
-           "--seed", "6", "--report-json", tmp_path / "other.json")
+    invoke(
+        app,
+        "gate",
+        "--candidate",
+        runs["noisy"],
+        "--baseline",
+        runs["baseline"],
+        "--seed",
+        "6",
+        "--report-json",
+        tmp_path / "other.json",
+    )
     assert (tmp_path / "other.json").read_bytes() != outputs[0]
 
 
@@ -257,36 +264,34 @@ def test_github_mode_writes_annotations_and_the_step_summary(
     text = summary.read_text()
     assert text.startswith("earlier step\n")  # appended, not overwritten
     assert "### vbl gate: FAIL" in text and f"| {DIM} | 30 |" in text and ":x: FAIL" in text
-    off = invoke(app, "gate", "--candidate", runs["regressed"], "--baseline", runs["baseline"],
-                 "--github", "off")
+    off = invoke(app, "gate", "--candidate", runs["regressed"], "--baseline", runs["baseline"], "--github", "off")
     assert "::error" not in off.output
 
 
 # -- baselines ----------------------------------------------------------------------------------
 
-def test_promote_round_trips_a_run_into_a_baseline(app: typer.Typer, runs: dict[str, Path],
-                                                   tmp_path: Path) -> None:
+
+def test_promote_round_trips_a_run_into_a_baseline(app: typer.Typer, runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "baselines" / "tiny.json"
     result = invoke(app, "baseline", "promote", runs["baseline"], "--out", out)
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["schema_version"] == 1
     assert record["prompt_suite"]["sha256"] == "a" * 64
-    assert record["scorers"][DIM] == {"version": "1", "backend": "vbench",
-                                      "weights_sha256": None, "group": "quality"}
+    assert record["scorers"][DIM] == {"version": "1", "backend": "vbench", "weights_sha256": None, "group": "quality"}
     assert record["aggregation"] == {"name": "vbench-v1", "version": "1.0"}
     assert record["model"]["name"] == "tiny" and record["config_hash"] == "c" * 64
     assert record["aggregates"][DIM]["n_prompts"] == 30
 
     from_file, from_run = load_baseline(out), load_run(runs["baseline"])
-    pd.testing.assert_series_equal(from_file.per_prompt[DIM], from_run.per_prompt[DIM],
-                                   check_names=False)
+    pd.testing.assert_series_equal(from_file.per_prompt[DIM], from_run.per_prompt[DIM], check_names=False)
     # Gating against the file or against the run it came from gives the same verdicts.
     verdicts = []
     for baseline in (out, runs["baseline"]):
         report = tmp_path / "r.json"
-        code = invoke(app, "gate", "--candidate", runs["regressed"], "--baseline", baseline,
-                      "--report-json", report).exit_code
+        code = invoke(
+            app, "gate", "--candidate", runs["regressed"], "--baseline", baseline, "--report-json", report
+        ).exit_code
         rows = json.loads(report.read_text())["rows"]
         verdicts.append((code, [(r["name"], r["status"], r["delta"], r["ci_high"]) for r in rows]))
     assert verdicts[0] == verdicts[1]
@@ -295,11 +300,12 @@ def test_promote_round_trips_a_run_into_a_baseline(app: typer.Typer, runs: dict[
 def test_promote_keeps_per_video_results_of_binary_dimensions(tmp_path: Path) -> None:
     from vbench_lite.gate.baseline import promote
 
-    run = write_run(tmp_path / "run", {"dynamic_degree": {"p0": [1.0, 0.0], "p1": [1.0, 1.0]},
-                                       DIM: {"p0": [0.5, 0.6], "p1": [0.7, 0.8]}})
+    run = write_run(
+        tmp_path / "run",
+        {"dynamic_degree": {"p0": [1.0, 0.0], "p1": [1.0, 1.0]}, DIM: {"p0": [0.5, 0.6], "p1": [0.7, 0.8]}},
+    )
     record = promote(run)
-    assert record["per_video"] == {"dynamic_degree": {"p0": {"0": 1.0, "1": 0.0},
-                                                      "p1": {"0": 1.0, "1": 1.0}}}
+    assert record["per_video"] == {"dynamic_degree": {"p0": {"0": 1.0, "1": 0.0}, "p1": {"0": 1.0, "1": 1.0}}}
     assert record["per_prompt"]["dynamic_degree"] == {"p0": 0.5, "p1": 1.0}
 
 
@@ -320,6 +326,5 @@ def test_the_vbl_cli_has_the_gate_and_never_imports_torch(runs: dict[str, Path])
         "assert r.exit_code == 0, r.output\n"
         "assert 'torch' not in sys.modules, 'vbl gate imported torch'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr

@@ -13,14 +13,16 @@ import pytest
 from gate_runs import VBENCH_GROUPS, shifted, synthetic, write_run
 
 from vbench_lite.aggregate import aggregate, load_scheme
-from vbench_lite.gate.engine import run_gate
+from vbench_lite.gate.decision import RowOutcome
+from vbench_lite.gate.engine import GateReport, run_gate
 from vbench_lite.gate.policy import load_policy
 
 MARGIN = 0.01  # the default policy's max_drop_abs
 
 
-def gate_row(tmp_path: Path, shift: float, noise: float, policy_text: str | None = None,
-             dim: str = "aesthetic_quality"):  # type: ignore[no-untyped-def]
+def gate_row(
+    tmp_path: Path, shift: float, noise: float, policy_text: str | None = None, dim: str = "aesthetic_quality"
+) -> tuple[GateReport, RowOutcome]:
     base = synthetic(n_prompts=40)
     baseline = write_run(tmp_path / "baseline", {dim: base})
     candidate = write_run(tmp_path / "candidate", {dim: shifted(base, shift, noise)})
@@ -71,20 +73,19 @@ def test_a_small_drop_within_the_margin_passes(tmp_path: Path) -> None:
 
 
 def test_an_absolute_floor_fails_even_without_a_drop(tmp_path: Path) -> None:
-    _, row = gate_row(tmp_path, shift=0.0, noise=0.0,
-                      policy_text="[dims.aesthetic_quality]\nmin_value = 0.7\n")
+    _, row = gate_row(tmp_path, shift=0.0, noise=0.0, policy_text="[dims.aesthetic_quality]\nmin_value = 0.7\n")
     assert row.status == "FAIL" and "floor" in row.reason
 
 
 def test_a_wider_margin_in_the_policy_absorbs_the_same_drop(tmp_path: Path) -> None:
-    _, row = gate_row(tmp_path, shift=-3 * MARGIN, noise=0.005,
-                      policy_text="[dims.aesthetic_quality]\nmax_drop_abs = 0.05\n")
+    _, row = gate_row(
+        tmp_path, shift=-3 * MARGIN, noise=0.005, policy_text="[dims.aesthetic_quality]\nmax_drop_abs = 0.05\n"
+    )
     assert row.status == "PASS" and row.margin == 0.05
 
 
 def test_threshold_method_ignores_noise(tmp_path: Path) -> None:
-    _, row = gate_row(tmp_path, shift=-1.1 * MARGIN, noise=0.05,
-                      policy_text='[defaults]\nmethod = "threshold"\n')
+    _, row = gate_row(tmp_path, shift=-1.1 * MARGIN, noise=0.05, policy_text='[defaults]\nmethod = "threshold"\n')
     assert row.status == "FAIL" and row.ci_low is None
 
 
@@ -93,10 +94,8 @@ def binary_runs(tmp_path: Path, candidate_yes_rate: float) -> tuple[Path, Path]:
     rng = np.random.default_rng(4)
     base = {f"p{i:02d}": [float(v) for v in rng.random(5) < 0.8] for i in range(40)}
     flip = np.random.default_rng(5)
-    cand = {p: [float(v and flip.random() < candidate_yes_rate / 0.8) for v in vs]
-            for p, vs in base.items()}
-    return (write_run(tmp_path / "c", {"dynamic_degree": cand}),
-            write_run(tmp_path / "b", {"dynamic_degree": base}))
+    cand = {p: [float(v and flip.random() < candidate_yes_rate / 0.8) for v in vs] for p, vs in base.items()}
+    return (write_run(tmp_path / "c", {"dynamic_degree": cand}), write_run(tmp_path / "b", {"dynamic_degree": base}))
 
 
 def test_dynamic_degree_uses_exact_mcnemar_and_fails_a_large_drop(tmp_path: Path) -> None:
@@ -126,8 +125,9 @@ def test_quality_semantic_total_are_gated_and_match_the_aggregation(tmp_path: Pa
     # Dynamic degree is binary per video (its policy asks for McNemar).
     base_scores["dynamic_degree"] = {p: [1.0, 0.0, 1.0] for p in base_scores["dynamic_degree"]}
     cand_scores["dynamic_degree"] = base_scores["dynamic_degree"]
-    report = run_gate(write_run(tmp_path / "c", cand_scores), write_run(tmp_path / "b", base_scores),
-                      policy=load_policy())
+    report = run_gate(
+        write_run(tmp_path / "c", cand_scores), write_run(tmp_path / "b", base_scores), policy=load_policy()
+    )
     rows = {row.name: row for row in report.rows}
     scheme = load_scheme("vbench-v1")
     mean = {d: float(np.mean([np.mean(v) for v in s.values()])) for d, s in base_scores.items()}

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from vbench_lite.cli import app
 from vbench_lite.video import decode_video, write_mp4
 
+pytestmark = pytest.mark.slow  # three real `vbl evaluate` runs: ~8 s
+
 PROMPTS = ("bigbuckbunny", "bikes", "carphone_pristine")
 SAMPLES_PER_PROMPT = 2
 FLICKER = 10  # grey levels added to even frames and taken from odd ones
@@ -48,15 +50,16 @@ def vbl(*args: str | Path) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("gate-e2e")
-    clips = real_clip_folder(root / "clips")
-    degraded = flickering_copy(clips, root / "degraded")
+    clips = real_clip_folder(root / "videos" / "clips")
+    degraded = flickering_copy(clips, root / "videos" / "flickering")
     db = f"sqlite:///{root / 'vbl.db'}"
     runs = {}
     for name, folder in (("baseline", clips), ("rerun", clips), ("degraded", degraded)):
-        code, output = vbl("evaluate", "--videos", folder, "--dims", "temporal_flickering",
-                           "--out", root / name, "--db", db)
+        code, output = vbl(
+            "evaluate", "--videos", folder, "--dims", "temporal_flickering", "--out", root / "runs" / name, "--db", db
+        )
         assert code == 0, output
-        runs[name] = root / name
+        runs[name] = root / "runs" / name
     return runs
 
 
@@ -66,8 +69,7 @@ def not_on_github(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_rerun_of_the_baseline_passes(evaluated: dict[str, Path]) -> None:
-    code, output = vbl("gate", "--candidate", evaluated["rerun"], "--baseline",
-                       evaluated["baseline"])
+    code, output = vbl("gate", "--candidate", evaluated["rerun"], "--baseline", evaluated["baseline"])
     assert code == 0, output
     assert "gate PASS" in output
 
@@ -79,8 +81,7 @@ def test_a_flickering_checkpoint_fails_and_names_temporal_flickering(
     code, output = vbl("baseline", "promote", evaluated["baseline"], "--out", baseline)
     assert code == 0, output
     junit = tmp_path / "gate.xml"
-    code, output = vbl("gate", "--candidate", evaluated["degraded"], "--baseline", baseline,
-                       "--junit", junit)
+    code, output = vbl("gate", "--candidate", evaluated["degraded"], "--baseline", baseline, "--junit", junit)
     assert code == 1, output
     assert "regressed: temporal_flickering" in output
     assert 'name="temporal_flickering"' in junit.read_text() and "<failure" in junit.read_text()

@@ -70,3 +70,14 @@ def write_tiny_openai_clip(folder: Path, arch: str = "ViT-B-32", fmt: str = "tor
     traced.half()
     traced.save(str(path))
     return path
+
+
+def write_tiny_aesthetic_head(folder: Path, in_features: int = EMBED_DIM, seed: int = 0) -> Path:
+    """A LAION-style head: the state dict of nn.Linear(in_features, 1), saved with torch.save."""
+    torch.manual_seed(seed)
+    head = torch.nn.Linear(in_features, 1)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sa_0_4_vit_l_14_linear.pth"
+    torch.save(head.state_dict(), path)
+    return path

@@ -71,10 +71,7 @@ def import_path(
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(
-            f"nothing to import at {path}: give a vbl run directory or a VBench "
-            "*eval_results.json file"
-        )
+        raise InputError(f"nothing to import at {path}: give a vbl run directory or a VBench *eval_results.json file")
     if path.is_dir():
         if (path / "manifest.json").exists():
             return import_run_dir(store, path, aggregates)
@@ -105,14 +102,8 @@ def read_eval_results(path: str | Path) -> EvalResults:
     try:
         data = json.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        where = (
-            f" (line {error.lineno}, column {error.colno})"
-            if isinstance(error, json.JSONDecodeError)
-            else ""
-        )
-        raise InputError(
-            f"{path.name} is not JSON{where}; give a VBench eval_results.json"
-        ) from None
+        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise InputError(f"{path.name} is not JSON{where}; give a VBench eval_results.json") from None
     if not isinstance(data, dict):
         raise InputError(f"{path.name}: top level is {_describe(data)}; {_LAYOUT}")
     if not data:
@@ -122,11 +113,7 @@ def read_eval_results(path: str | Path) -> EvalResults:
         if not (isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[1], list)):
             raise InputError(f"{path.name}: '{key}' is {_describe(entry)}; {_LAYOUT}")
         for index, item in enumerate(entry[1]):
-            if not (
-                isinstance(item, dict)
-                and isinstance(item.get("video_path"), str)
-                and "video_results" in item
-            ):
+            if not (isinstance(item, dict) and isinstance(item.get("video_path"), str) and "video_results" in item):
                 raise InputError(
                     f"{path.name}: '{key}' video #{index} is {_describe(item)}, "
                     f"without video_path / video_results; {_LAYOUT}"
@@ -156,8 +143,7 @@ def import_eval_results(
         "prompt_suite": None,
         "aggregation": None,
         "dimensions": {
-            name: {"version": VBENCH_DIMENSION_VERSION, "backend": VBENCH_BACKEND}
-            for name in results.dimensions
+            name: {"version": VBENCH_DIMENSION_VERSION, "backend": VBENCH_BACKEND} for name in results.dimensions
         },
         "source": f"import of VBench {results.path.name}",
         "imported_from": {
@@ -205,9 +191,7 @@ def _vbench_video(key: str, video_path: str) -> VideoRow:
     )
 
 
-def _vbench_score(
-    key: str, dimension: str, backend: str, version: str, item: dict[str, Any]
-) -> ScoreRow:
+def _vbench_score(key: str, dimension: str, backend: str, version: str, item: dict[str, Any]) -> ScoreRow:
     extra = {k: v for k, v in item.items() if k not in ("video_path", "video_results")}
     value = _number(item["video_results"])
     if value is None:
@@ -226,9 +210,7 @@ def _vbench_score(
     return ScoreRow(key, dimension, backend, version, "ok", value, extra)
 
 
-def _raw_aggregates(
-    results: EvalResults, backends: dict[str, tuple[str, str]]
-) -> list[AggregateRow]:
+def _raw_aggregates(results: EvalResults, backends: dict[str, tuple[str, str]]) -> list[AggregateRow]:
     return [
         AggregateRow(
             name,
@@ -246,15 +228,11 @@ def _raw_aggregates(
 # ---------------------------------------------------------------------------------------------
 
 
-def import_run_dir(
-    store: ResultStore, run_dir: str | Path, aggregates: Iterable[AggregateRow] = ()
-) -> str:
+def import_run_dir(store: ResultStore, run_dir: str | Path, aggregates: Iterable[AggregateRow] = ()) -> str:
     run_dir = Path(run_dir)
     manifest = _read_json(run_dir / "manifest.json")
     if not isinstance(manifest, dict):
-        raise InputError(
-            f"{run_dir / 'manifest.json'} is {_describe(manifest)}, not a vbl manifest object"
-        )
+        raise InputError(f"{run_dir / 'manifest.json'} is {_describe(manifest)}, not a vbl manifest object")
     run_id = str(manifest.get("run_id") or run_dir.resolve().name)
     stored = {**manifest, "run_id": run_id, "run_dir": str(run_dir.resolve())}
     if manifest.get("run_dir") and manifest["run_dir"] != stored["run_dir"]:
@@ -296,9 +274,7 @@ def _record_scores_table(store: ResultStore, run_id: str, run_dir: Path) -> None
     try:
         table = pd.read_parquet(path)
     except Exception as error:  # pyarrow raises several unrelated types for a broken file
-        raise InputError(
-            f"cannot read {path}: {_first_line(error)}; re-run or re-copy the run"
-        ) from None
+        raise InputError(f"cannot read {path}: {_first_line(error)}; re-run or re-copy the run") from None
     missing = [c for c in _SCORE_COLUMNS_NEEDED if c not in table.columns]
     if missing:
         raise InputError(f"{path} lacks column(s) {', '.join(missing)}; is it a vbl scores table?")
@@ -309,8 +285,8 @@ def _record_scores_table(store: ResultStore, run_id: str, run_dir: Path) -> None
             ScoreRow(
                 video_key=str(key),
                 dimension=str(row["dimension"]),
-                backend=str(_cell(row, "backend") or VBENCH_BACKEND),
-                dimension_version=str(_cell(row, "dimension_version") or ""),
+                backend=_text(row, "backend", VBENCH_BACKEND),
+                dimension_version=_text(row, "dimension_version", ""),
                 status=str(row["status"]),
                 value=_number(_cell(row, "value")),
                 extra=_extra(_cell(row, "extra")),
@@ -321,9 +297,9 @@ def _record_scores_table(store: ResultStore, run_id: str, run_dir: Path) -> None
         all_failed = all(s.status == "failed" for s in scores)
         video = VideoRow(
             video_key=str(key),
-            path=str(_cell(first, "video_path") or key),
-            prompt_id=str(_cell(first, "prompt_id") or ""),
-            prompt=str(_cell(first, "prompt") or ""),
+            path=_text(first, "video_path", str(key)),
+            prompt_id=_text(first, "prompt_id", ""),
+            prompt=_text(first, "prompt", ""),
             sample_index=int(_cell(first, "sample_index") or 0),
             seed=None if _cell(first, "seed") is None else int(_cell(first, "seed")),
             status="failed" if all_failed else "ok",
@@ -344,12 +320,8 @@ def _video_facts(run_dir: Path) -> dict[str, dict[str, Any]]:
     table = pd.read_parquet(path)
     if "video_key" not in table.columns:
         return {}
-    wanted = [
-        c for c in ("fps", "num_frames", "width", "height", "status", "error") if c in table.columns
-    ]
-    return {
-        str(row["video_key"]): {c: _cell(row, c) for c in wanted} for _, row in table.iterrows()
-    }
+    wanted = [c for c in ("fps", "num_frames", "width", "height", "status", "error") if c in table.columns]
+    return {str(row["video_key"]): {c: _cell(row, c) for c in wanted} for _, row in table.iterrows()}
 
 
 def _summary_aggregates(path: Path) -> list[AggregateRow]:
@@ -370,25 +342,12 @@ def _summary_aggregates(path: Path) -> list[AggregateRow]:
         for name, d in dims.items()
         if isinstance(d, dict)
     ]
-    counted = {"quality": ["quality"], "semantic": ["semantic"], "total": ["quality", "semantic"]}
-    for name, groups in counted.items():
-        if name not in summary:
-            continue
-        value = summary[name]
-        n = sum(1 for d in dims.values() if isinstance(d, dict) and d.get("group") in groups)
-        if isinstance(value, dict):
-            rows.append(
-                AggregateRow(
-                    name,
-                    _number(value.get("raw")),
-                    _number(value.get("normalised")),
-                    int(value.get("n") or n),
-                    group="summary",
-                )
-            )
-        else:
-            # Quality / Semantic / Total are means of normalised scores (spec §6).
-            rows.append(AggregateRow(name, None, _number(value), n, group="summary"))
+    for name in ("quality", "semantic", "total"):
+        if name in summary:
+            # As the runner stores them (outputs.RunSummary.aggregate_rows): the group score in
+            # both value columns, n = 0, so an imported run reads exactly like an evaluated one.
+            value = _number(summary[name])
+            rows.append(AggregateRow(name, value, value, 0, group="summary"))
     return rows
 
 
@@ -409,9 +368,7 @@ def _read_json(path: Path) -> Any:
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(
-            f"{path} is not valid JSON ({_first_line(error)}); fix or re-create it"
-        ) from None
+        raise InputError(f"{path} is not valid JSON ({_first_line(error)}); fix or re-create it") from None
 
 
 def _number(value: Any) -> float | None:
@@ -434,6 +391,12 @@ def _cell(row: Any, column: str) -> Any:
     if pd.api.types.is_scalar(value) and pd.isna(value):
         return None
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _text(row: Any, column: str, default: str) -> str:
+    """A text cell verbatim ("" stays ""); the default only where the column or value is absent."""
+    value = _cell(row, column)
+    return default if value is None else str(value)
 
 
 def _extra(value: Any) -> dict:

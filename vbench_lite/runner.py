@@ -8,26 +8,22 @@ rows with their reason; the run goes on and the summary counts them.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vbench_lite import registry
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.backbones import BackboneCache
-from vbench_lite.dimension import Dimension, ScoringContext, VideoScore
-from vbench_lite.errors import InputError, VblError, VideoUnreadable
+from vbench_lite.dimension import Dimension, ScoringContext
+from vbench_lite.errors import InputError, VblError
+from vbench_lite.executors.local import progress_bar, record_failure
 from vbench_lite.generator import GenerationRequest, Generator
 from vbench_lite.manifest import build_manifest, new_run_id, read_manifest, write_json_atomic
 from vbench_lite.outputs import RunSummary, summarise, write_run_outputs
-from vbench_lite.store import ResultStore, ScoreRow, VideoRow, default_db_url
-from vbench_lite.video import Video, decode_video
+from vbench_lite.store import ResultStore, default_db_url
 from vbench_lite.worklist import VideoItem, WorkList, custom_input, standard_mode, suite_requests
 
 DEFAULT_SUITE = "vbl-mini"
@@ -132,7 +128,7 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
 
     todo = [(item, [n for n in names if n in active]) for item, names in pending]
     todo = [(item, names) for item, names in todo if names]
-    _score(todo, active, store, run_id, options.videos_per_batch, console)
+    _score(todo, active, store, run_id, options, console)
 
     scores = store.scores_frame(run_id)
     report.failed_videos = int(scores.loc[scores["status"] == "failed", "video_key"].nunique())
@@ -288,7 +284,7 @@ def _generate(
         return
     generator.load(manifest["environment"]["device"], "auto", weights)
     manifest["model"].update(generator.provenance())
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("generating", total=len(todo))
         for item in todo:
             request = GenerationRequest(
@@ -303,140 +299,17 @@ def _generate(
                 }
             else:
                 reason = result.error or "generation failed"
-                _record_failure(store, run_id, item, item.dimensions, reason)
+                record_failure(store, run_id, item, item.dimensions, reason)
             progress.advance(task)
 
 
 # -- scoring ----------------------------------------------------------------------------------
 
 
-def _decoded(items: list[VideoItem]) -> Iterator[tuple[VideoItem, Video | str]]:
-    """Decode in a background thread so the next video decodes while this one is scored."""
-
-    def load(item: VideoItem) -> Video | str:
-        try:
-            frames, fps = decode_video(item.path)
-        except VideoUnreadable as error:
-            return str(error)
-        except FileNotFoundError:
-            return f"file not found: {item.path}"
-        return Video(frames=frames, fps=fps, path=item.path, prompt_id=item.prompt_id,
-                     prompt=item.prompt, sample_index=item.sample_index, seed=item.seed,
-                     aux=item.aux)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        futures = [pool.submit(load, items[0])] if items else []
-        for index, item in enumerate(items):
-            if index + 1 < len(items):
-                futures.append(pool.submit(load, items[index + 1]))
-            yield item, futures[index].result()
-            futures[index] = None  # type: ignore[call-overload]  # free the frames
-
-
 def _score(
     todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension],
-    store: ResultStore, run_id: str, videos_per_batch: int, console: Console,
+    store: ResultStore, run_id: str, options: EvaluateOptions, console: Console,
 ) -> None:
-    items = [item for item, _ in todo]
-    wanted = {item.video_key: names for item, names in todo}
-    with _progress(console) as progress:
-        task = progress.add_task("scoring", total=len(items))
-        batch: list[tuple[VideoItem, Video | str]] = []
-        for item, video in _decoded(items):
-            batch.append((item, video))
-            if len(batch) >= videos_per_batch:
-                _score_batch(batch, wanted, dimensions, store, run_id)
-                progress.advance(task, len(batch))
-                batch = []
-        if batch:
-            _score_batch(batch, wanted, dimensions, store, run_id)
-            progress.advance(task, len(batch))
+    from vbench_lite.executors.local import score_locally
 
-
-def _score_batch(
-    batch: list[tuple[VideoItem, Video | str]], wanted: dict[str, list[str]],
-    dimensions: dict[str, Dimension], store: ResultStore, run_id: str,
-) -> None:
-    rows: dict[str, list[ScoreRow]] = {item.video_key: [] for item, _ in batch}
-    for name, dimension in dimensions.items():
-        inputs = []
-        for item, video in batch:
-            if name not in wanted[item.video_key] or isinstance(video, str):
-                continue
-            skip = dimension.skip_reason(video)
-            if skip:
-                rows[item.video_key].append(_row(item, dimension, VideoScore(None, skipped=skip)))
-            else:
-                inputs.append((item, dimension.frames.select(video)))
-        for (item, _), result in zip(inputs, _score_isolating_failures(dimension, inputs), strict=True):
-            rows[item.video_key].append(_row(item, dimension, result))
-    for item, video in batch:
-        if isinstance(video, str):
-            _record_failure(store, run_id, item, wanted[item.video_key], video)
-            continue
-        store.record_video(run_id, _video_row(item, video), rows[item.video_key])
-
-
-def _score_isolating_failures(
-    dimension: Dimension, inputs: list[tuple[VideoItem, Video]]
-) -> list[VideoScore | str]:
-    """Score a batch; if it raises, score one by one so one bad video costs only its own row."""
-    if not inputs:
-        return []
-    try:
-        results: list[VideoScore | str] = list(dimension.score_batch([v for _, v in inputs]))
-        if len(results) != len(inputs):
-            raise RuntimeError(f"returned {len(results)} scores for {len(inputs)} videos")
-        return results
-    except Exception as error:
-        if len(inputs) == 1:
-            return [_describe(error)]
-    return [_score_isolating_failures(dimension, [one])[0] for one in inputs]
-
-
-def _describe(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def _row(item: VideoItem, dimension: Dimension, result: VideoScore | str) -> ScoreRow:
-    common = dict(video_key=item.video_key, dimension=dimension.name, backend=dimension.backend,
-                  dimension_version=dimension.version)
-    if isinstance(result, str):
-        return ScoreRow(**common, status="failed", value=None, error=result)
-    if result.skipped:
-        return ScoreRow(**common, status="skipped", value=None, error=result.skipped)
-    value = None if result.value is None else float(result.value)
-    return ScoreRow(**common, status="ok", value=value, extra=_jsonable(result.extra))
-
-
-def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(extra, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
-
-
-def _video_row(item: VideoItem, video: Video) -> VideoRow:
-    return VideoRow(
-        video_key=item.video_key, path=str(item.path), prompt_id=item.prompt_id,
-        prompt=item.prompt, sample_index=item.sample_index, seed=item.seed, fps=video.fps,
-        num_frames=video.num_frames, width=video.width, height=video.height,
-    )
-
-
-def _record_failure(
-    store: ResultStore, run_id: str, item: VideoItem, names: list[str], reason: str
-) -> None:
-    video = VideoRow(
-        video_key=item.video_key, path=str(item.path), prompt_id=item.prompt_id,
-        prompt=item.prompt, sample_index=item.sample_index, seed=item.seed,
-        status="failed", error=reason,
-    )
-    rows = [ScoreRow(video_key=item.video_key, dimension=name, backend="", dimension_version="",
-                     status="failed", value=None, error=reason) for name in names]
-    store.record_video(run_id, video, rows)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, disable=not console.is_terminal, transient=False,
-    )
+    score_locally(todo, dimensions, store, run_id, options.videos_per_batch, console)

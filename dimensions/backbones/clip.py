@@ -22,11 +22,14 @@ normalises exactly where VBench does.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD
 from dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError
@@ -135,9 +138,9 @@ class ClipModel:
         return self.network.encode_text(tokens)
 
     @property
-    def logit_scale(self) -> float:
-        """exp(logit_scale): 100 for OpenAI's weights; VBench divides CLIP logits by 100."""
-        return float(self.network.logit_scale.exp())
+    def logit_scale(self) -> torch.Tensor:
+        """exp(logit_scale) as CLIP's forward applies it (0-dim fp32; 100 for OpenAI's weights)."""
+        return self.network.logit_scale.detach().exp()
 
     def weights_sha256(self) -> str:
         return sha256_of(self.weights_path)
@@ -174,3 +177,21 @@ def load_clip(context: ScoringContext, arch: str = "ViT-B-32") -> ClipModel:
     path = find_clip_weights(arch, context.weights_dir)
     key = ("clip", arch, str(path), context.device)
     return context.backbones.get(key, lambda: build_clip(path, arch, context.device))
+
+
+def clip_transform_pil(frames: Sequence[np.ndarray], size: int = 224) -> torch.Tensor:
+    """VBench's `clip_transform_Image` (appearance_style) on uint8 RGB frames [H, W, 3].
+
+    Each frame goes through PIL, as in VBench: PIL's bicubic resize of the short side to `size`
+    (PIL filters with antialiasing, unlike the tensor `clip_transform`), centre crop, ToTensor
+    (÷255), CLIP normalisation. Returns float32 [T, 3, size, size].
+    """
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+    from torchvision.transforms import InterpolationMode
+
+    pixels = []
+    for frame in frames:
+        image = TF.resize(Image.fromarray(frame), size, interpolation=InterpolationMode.BICUBIC)
+        pixels.append(TF.normalize(TF.to_tensor(TF.center_crop(image, size)), CLIP_MEAN, CLIP_STD))
+    return torch.stack(pixels)

@@ -189,7 +189,7 @@ def dino_state_from_hf(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
             raise KeyError(f"unexpected key in the HF DINO checkpoint: {key}")
         index, rest = int(parts[2]), ".".join(parts[3:])
         name, kind = rest.rsplit(".", 1)
-        if name.startswith("attention.attention."):
+        if name in ("attention.attention.query", "attention.attention.key", "attention.attention.value"):
             qkv.setdefault((index, kind), {})[name.rsplit(".", 1)[1]] = value
         elif name in _HF_LAYER_KEYS:
             state[f"blocks.{index}.{_HF_LAYER_KEYS[name]}.{kind}"] = value

@@ -168,6 +168,7 @@ class Preset:
     max_sequence_length: int = 256
     negative_prompt: str = ""
     init_seed: int = 0  # random-init seed when no weights are given
+    init_gains: dict[str, dict[str, float]] = field(default_factory=dict)  # part -> tensor -> gain
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -184,6 +185,7 @@ class Preset:
             max_sequence_length=data.get("max_sequence_length", 256),
             negative_prompt=data.get("negative_prompt", ""),
             init_seed=data.get("init_seed", 0),
+            init_gains=data.get("init_gains", {}),
         )
 
 

@@ -230,12 +230,16 @@ def load_toy_text(folder: Path, device: str = "cpu"):
 
 # ---------------------------------------------------------------------------------- random weights
 @torch.no_grad()
-def init_random_(model: nn.Module, seed: int, device: torch.device | str = "cpu") -> nn.Module:
+def init_random_(
+    model: nn.Module, seed: int, device: torch.device | str = "cpu", gains: dict[str, float] | None = None
+) -> nn.Module:
     """Materialise a (meta) model on `device` with seeded random weights (shape-only / tiny mode).
 
-    Matrices ~ N(0, 1/fan_in) keep activations O(1) through depth; biases 0; norm scales 1.
-    Drawn on CPU per tensor from one generator, so the weights are the same on every device.
+    Matrices ~ N(0, 1/fan_in) keep activations O(1) through depth; biases 0; norm scales 1;
+    `gains` scales named tensors (the preset's small last-layer init). Drawn on CPU per tensor
+    from one generator, so the weights are the same on every device.
     """
+    gains = gains or {}
     model.to_empty(device=device)
     generator = torch.Generator("cpu").manual_seed(seed)
     device_generator = None
@@ -252,7 +256,7 @@ def init_random_(model: nn.Module, seed: int, device: torch.device | str = "cpu"
                     device_generator = torch.Generator(param.device).manual_seed(seed)
                 param.normal_(0.0, fan_in**-0.5, generator=device_generator)
                 continue
-            values = torch.randn(param.shape, generator=generator) * fan_in**-0.5
+            values = torch.randn(param.shape, generator=generator) * fan_in**-0.5 * gains.get(name, 1.0)
             param.copy_(values.to(param.dtype))
     return model
 

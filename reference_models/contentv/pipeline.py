@@ -76,8 +76,10 @@ class ContentVPipeline:
         """Seeded random weights at the preset's shapes: the `tiny` model, or shape-only 8B runs."""
         preset = load_preset(preset) if isinstance(preset, str) else preset
         seed = preset.init_seed if seed is None else seed
-        transformer = loading.init_random_(loading.build_on_meta(VideoMMDiT, preset.transformer), seed, device)
-        vae = loading.init_random_(loading.build_on_meta(WanVAE, preset.vae), seed + 1, device)
+        gains = preset.init_gains
+        transformer = loading.init_random_(loading.build_on_meta(VideoMMDiT, preset.transformer), seed, device,
+                                           gains.get("transformer"))  # fmt: skip
+        vae = loading.init_random_(loading.build_on_meta(WanVAE, preset.vae), seed + 1, device, gains.get("vae"))
         if preset.toy_text is not None:
             text = loading.init_random_(loading.build_on_meta(ToyTextEncoder, preset.toy_text), seed + 2, device)
             text.eval()

@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from vbench_lite.gate.errors import IncompatibleData
-from vbench_lite.gate.inputs import ScorerInfo, ScoreSource, is_binary, load_run, prompt_means
+from vbench_lite.gate.inputs import ScorerInfo, ScoreSource, is_binary, load_run
 
 SCHEMA_VERSION = 1
 KIND = "vbl-gate-baseline"
@@ -58,7 +58,7 @@ class BaselineFile(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     schema_version: Literal[1]
-    kind: Literal["vbl-gate-baseline"] = KIND
+    kind: Literal["vbl-gate-baseline"] = "vbl-gate-baseline"
     created_at: str
     source_run: dict[str, Any] = {}
     model: ModelRef
@@ -93,8 +93,7 @@ def promote(run_dir: Path) -> dict[str, Any]:
     run = load_run(Path(run_dir), "run")
     if run.status != "complete":
         raise IncompatibleData(
-            f"run {run_dir} has status '{run.status}', not 'complete'; only a finished run can "
-            "become a baseline"
+            f"run {run_dir} has status '{run.status}', not 'complete'; only a finished run can become a baseline"
         )
     if not run.per_prompt:
         raise IncompatibleData(f"run {run_dir} has no successful scores to promote")
@@ -110,10 +109,12 @@ def promote(run_dir: Path) -> dict[str, Any]:
             "n_videos": int(run.per_video[dim].size),
         }
     scheme_name = run.aggregation.get("name") or "vbench-v1"
-    groups = aggregate({d: float(m.mean()) for d, m in run.per_prompt.items()},
-                       load_scheme(scheme_name))
-    for name, value in (("quality_score", groups.quality), ("semantic_score", groups.semantic),
-                        ("total_score", groups.total)):
+    groups = aggregate({d: float(m.mean()) for d, m in run.per_prompt.items()}, load_scheme(scheme_name))
+    for name, value in (
+        ("quality_score", groups.quality),
+        ("semantic_score", groups.semantic),
+        ("total_score", groups.total),
+    ):
         if value is not None:
             aggregates[name] = {"prompt_mean": value}
     record = {
@@ -130,21 +131,17 @@ def promote(run_dir: Path) -> dict[str, Any]:
         "model": run.model,
         "prompt_suite": run.prompt_suite,
         "scorers": {
-            dim: {"version": s.version, "backend": s.backend, "weights_sha256": s.weights_sha256,
-                  "group": s.group}
+            dim: {"version": s.version, "backend": s.backend, "weights_sha256": s.weights_sha256, "group": s.group}
             for dim, s in sorted(run.scorers.items())
         },
         "aggregation": run.aggregation,
         "config_hash": run.config_hash,
         "aggregates": aggregates,
         "per_prompt": {
-            dim: {str(p): float(v) for p, v in means.items()}
-            for dim, means in sorted(run.per_prompt.items())
+            dim: {str(p): float(v) for p, v in means.items()} for dim, means in sorted(run.per_prompt.items())
         },
         "per_video": {
-            dim: _nested_per_video(values)
-            for dim, values in sorted(run.per_video.items())
-            if is_binary(values)
+            dim: _nested_per_video(values) for dim, values in sorted(run.per_video.items()) if is_binary(values)
         },
     }
     # Validate what we write with the same schema the reader uses.
@@ -182,9 +179,7 @@ def load_baseline(path: Path, label: str = "baseline") -> ScoreSource:
     except ValidationError as error:
         problem = error.errors()[0]
         where = ".".join(str(p) for p in problem["loc"]) or "top level"
-        raise IncompatibleData(
-            f"{label} {path} is not a valid baseline: {where}: {problem['msg']}"
-        ) from None
+        raise IncompatibleData(f"{label} {path} is not a valid baseline: {where}: {problem['msg']}") from None
     per_prompt = {
         dim: pd.Series(values, dtype=float).rename_axis("prompt_id").sort_index()
         for dim, values in baseline.per_prompt.items()
@@ -208,7 +203,8 @@ def load_baseline(path: Path, label: str = "baseline") -> ScoreSource:
 
 def _nested_per_video(values: pd.Series) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for (prompt_id, sample_index), value in values.items():
+    index: list[Any] = values.index.tolist()
+    for (prompt_id, sample_index), value in zip(index, values.tolist(), strict=True):
         out.setdefault(str(prompt_id), {})[str(sample_index)] = float(value)
     return out
 
@@ -220,4 +216,4 @@ def _flat_per_video(nested: dict[str, dict[str, float]]) -> pd.Series:
     return pd.Series(values, index=multi, dtype=float).sort_index()
 
 
-__all__ = ["BaselineFile", "load_baseline", "promote", "prompt_means", "write_baseline"]
+__all__ = ["BaselineFile", "load_baseline", "promote", "write_baseline"]

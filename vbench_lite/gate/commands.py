@@ -10,41 +10,36 @@ from __future__ import annotations
 
 import sys
 import traceback
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vbench_lite.errors import VblError
 from vbench_lite.gate.errors import EXIT_INTERNAL, EXIT_USAGE
 
+if TYPE_CHECKING:
+    from vbench_lite.gate.engine import GateReport
 
-class GithubMode(str, Enum):
+
+class GithubMode(StrEnum):
     auto = "auto"
     on = "on"
     off = "off"
 
 
 def register(app: typer.Typer) -> None:
-    app.command("gate", help="Compare a candidate run with a baseline; exit 1 on a regression.")(
-        gate
-    )
+    app.command("gate", help="Compare a candidate run with a baseline; exit 1 on a regression.")(gate)
     baseline_app = typer.Typer(help="Baselines for `vbl gate`.", no_args_is_help=True)
-    baseline_app.command("promote", help="Write a run's scores and hashes as a baseline file.")(
-        promote
-    )
+    baseline_app.command("promote", help="Write a run's scores and hashes as a baseline file.")(promote)
     app.add_typer(baseline_app, name="baseline")
 
 
 def gate(
     candidate: Annotated[Path, typer.Option(help="Run directory of the checkpoint under test.")],
-    baseline: Annotated[
-        Path, typer.Option(help="Baseline .json (`vbl baseline promote`) or a run directory.")
-    ],
-    policy: Annotated[
-        Path | None, typer.Option(help="Gate policy TOML merged over the shipped default.")
-    ] = None,
+    baseline: Annotated[Path, typer.Option(help="Baseline .json (`vbl baseline promote`) or a run directory.")],
+    policy: Annotated[Path | None, typer.Option(help="Gate policy TOML merged over the shipped default.")] = None,
     dims: Annotated[
         str | None,
         typer.Option(help="all | quality | semantic | comma list of dimension/aggregate names."),
@@ -66,8 +61,13 @@ def gate(
         from vbench_lite.gate.policy import load_policy
 
         report = run_gate(
-            candidate, baseline, policy=load_policy(policy), dims=dims, seed=seed,
-            strict=strict, allow_mismatch=allow_mismatch,
+            candidate,
+            baseline,
+            policy=load_policy(policy),
+            dims=dims,
+            seed=seed,
+            strict=strict,
+            allow_mismatch=allow_mismatch,
         )
         for warning in report.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -78,14 +78,12 @@ def gate(
         code = getattr(error, "exit_code", EXIT_USAGE)
     except Exception:  # a bug: keep the traceback for the report, and say so
         traceback.print_exc(file=sys.stderr)
-        typer.echo("error: internal error in vbl gate (a bug; please report the traceback "
-                   "above)", err=True)
+        typer.echo("error: internal error in vbl gate (a bug; please report the traceback above)", err=True)
         code = EXIT_INTERNAL
     raise typer.Exit(code)
 
 
-def _write_outputs(report, junit: Path | None, report_json: Path | None,  # type: ignore[no-untyped-def]
-                   github: GithubMode) -> None:
+def _write_outputs(report: GateReport, junit: Path | None, report_json: Path | None, github: GithubMode) -> None:
     from vbench_lite.gate import github as gh
     from vbench_lite.gate.junit import write_junit
     from vbench_lite.gate.report import print_report, write_report_json
@@ -99,7 +97,7 @@ def _write_outputs(report, junit: Path | None, report_json: Path | None,  # type
             raise VblError(f"cannot write {path}: {error.strerror or error}") from None
     print_report(report)
     if gh.use_github(github.value):
-        for line in gh.annotations(report):
+        for line in gh.annotation_lines(report):
             typer.echo(line)
         try:
             gh.append_step_summary(report)
@@ -124,15 +122,16 @@ def promote(
         except OSError as error:
             raise GateUsageError(f"cannot write {out}: {error.strerror or error}") from None
         prompts = {p for table in record["per_prompt"].values() for p in table}
-        typer.echo(f"baseline written: {out} ({len(record['per_prompt'])} dimension(s), "
-                   f"{len(prompts)} prompt(s)); review and commit it")
+        typer.echo(
+            f"baseline written: {out} ({len(record['per_prompt'])} dimension(s), "
+            f"{len(prompts)} prompt(s)); review and commit it"
+        )
         code = 0
     except VblError as error:
         typer.echo(f"error: {error}", err=True)
         code = getattr(error, "exit_code", EXIT_USAGE)
     except Exception:
         traceback.print_exc(file=sys.stderr)
-        typer.echo("error: internal error in vbl baseline promote (a bug; please report the "
-                   "traceback above)", err=True)
+        typer.echo("error: internal error in vbl baseline promote (a bug; please report the traceback above)", err=True)
         code = EXIT_INTERNAL
     raise typer.Exit(code)

@@ -41,8 +41,7 @@ def check_compatibility(
         if source.status == "partial":
             # The runner finished but some videos failed or a dimension could not run; what is
             # missing shows up below as missing prompts or dimensions.
-            notes.append(f"{source.label} run is partial: some videos failed or some dimensions "
-                         "did not run")
+            notes.append(f"{source.label} run is partial: some videos failed or some dimensions did not run")
         elif source.status not in FINISHED:
             problems.append(f"{source.label} run is incomplete (status '{source.status}')")
     problems += _metadata_differences(candidate, baseline)
@@ -71,24 +70,20 @@ def check_compatibility(
 
     if problems and not allow_mismatch:
         raise IncompatibleData(
-            "candidate and baseline are not comparable: " + "; ".join(problems)
+            "candidate and baseline are not comparable: "
+            + "; ".join(problems)
             + " (fix the inputs, or pass --allow-mismatch to compare only what overlaps)"
         )
     warnings = notes + [f"mismatch allowed: {p}" for p in problems]
-    warnings += [
-        f"{dim} is not in the baseline; it is reported but not gated" for dim in not_in_baseline
-    ]
+    warnings += [f"{dim} is not in the baseline; it is reported but not gated" for dim in not_in_baseline]
     for source in (candidate, baseline):
         for dim, count in sorted(source.failed_videos.items()):
             if dim in dims:
                 warnings.append(
-                    f"{source.label}: {count} video(s) failed on {dim}; "
-                    "their prompts average the remaining samples"
+                    f"{source.label}: {count} video(s) failed on {dim}; their prompts average the remaining samples"
                 )
     if not prompts and any(d in candidate.per_prompt or d in baseline.per_prompt for d in dims):
-        raise IncompatibleData(
-            "candidate and baseline share no prompt on any gated dimension; nothing to compare"
-        )
+        raise IncompatibleData("candidate and baseline share no prompt on any gated dimension; nothing to compare")
     return Pairing(prompts, not_in_baseline, not_in_candidate, warnings)
 
 
@@ -97,15 +92,12 @@ def _metadata_differences(candidate: ScoreSource, baseline: ScoreSource) -> list
     cand_suite, base_suite = candidate.prompt_suite or {}, baseline.prompt_suite or {}
     if cand_suite.get("sha256") != base_suite.get("sha256"):
         problems.append(
-            "prompt-suite hash differs (candidate "
-            f"{_suite_label(cand_suite)}, baseline {_suite_label(base_suite)})"
+            f"prompt-suite hash differs (candidate {_suite_label(cand_suite)}, baseline {_suite_label(base_suite)})"
         )
     for key in ("name", "version"):
         cand_value, base_value = candidate.aggregation.get(key), baseline.aggregation.get(key)
         if cand_value != base_value:
-            problems.append(
-                f"aggregation {key} differs (candidate {cand_value}, baseline {base_value})"
-            )
+            problems.append(f"aggregation {key} differs (candidate {cand_value}, baseline {base_value})")
     return problems
 
 
@@ -115,21 +107,23 @@ def _scorer_differences(dim: str, candidate: ScoreSource, baseline: ScoreSource)
         side = "candidate" if cand is None else "baseline"
         return [f"{dim} has no scorer record in the {side}'s manifest"]
     problems = []
-    for attribute, what in (("version", "scorer version"), ("backend", "backend"),
-                            ("weights_sha256", "scorer weights hash")):
+    for attribute, what in (
+        ("version", "scorer version"),
+        ("backend", "backend"),
+        ("weights_sha256", "scorer weights hash"),
+    ):
         cand_value, base_value = getattr(cand, attribute), getattr(base, attribute)
         if cand_value != base_value:
-            problems.append(
-                f"{dim} {what} differs (candidate {_short(cand_value)}, "
-                f"baseline {_short(base_value)})"
-            )
+            problems.append(f"{dim} {what} differs (candidate {_short(cand_value)}, baseline {_short(base_value)})")
     return problems
 
 
 def _set_difference(candidate_ids: set[str], baseline_ids: set[str]) -> str:
     parts = []
-    for ids, where in ((baseline_ids - candidate_ids, "only in baseline"),
-                       (candidate_ids - baseline_ids, "only in candidate")):
+    for ids, where in (
+        (baseline_ids - candidate_ids, "only in baseline"),
+        (candidate_ids - baseline_ids, "only in candidate"),
+    ):
         if ids:
             shown = ", ".join(sorted(ids)[:SHOWN_PER_LIST])
             more = f" +{len(ids) - SHOWN_PER_LIST} more" if len(ids) > SHOWN_PER_LIST else ""

@@ -24,8 +24,11 @@ from vbench_lite.gate.policy import AGGREGATE_NAMES, GatePolicy
 from vbench_lite.gate.stats import adjust_p_values, mcnemar_exact, paired_bootstrap
 
 REPORT_SCHEMA_VERSION = 1
-AGGREGATE_GROUPS = {"quality_score": ("quality",), "semantic_score": ("semantic",),
-                    "total_score": ("quality", "semantic")}
+AGGREGATE_GROUPS = {
+    "quality_score": ("quality",),
+    "semantic_score": ("semantic",),
+    "total_score": ("quality", "semantic"),
+}
 
 
 @dataclass
@@ -85,15 +88,13 @@ def run_gate(
     pairing = check_compatibility(candidate, baseline, dim_names, allow_mismatch)
     warnings = list(pairing.warnings)
 
-    rows = [_dimension_row(d, candidate, baseline, pairing, policy, scheme, seed, warnings)
-            for d in dim_names]
-    rows += [_aggregate_row(a, candidate, baseline, pairing, policy, scheme, seed)
-             for a in aggregate_names]
+    rows = [_dimension_row(d, candidate, baseline, pairing, policy, scheme, seed, warnings) for d in dim_names]
+    rows += [_aggregate_row(a, candidate, baseline, pairing, policy, scheme, seed) for a in aggregate_names]
 
-    tested = [row for row in rows if row.p_value is not None]
-    adjusted = adjust_p_values([row.p_value for row in tested], policy.defaults.correction)
-    for row, p_adj in zip(tested, adjusted, strict=True):
-        row.p_adj = p_adj
+    tested = {i: row.p_value for i, row in enumerate(rows) if row.p_value is not None}
+    adjusted = adjust_p_values(list(tested.values()), policy.defaults.correction)
+    for i, p_adj in zip(tested, adjusted, strict=True):
+        rows[i].p_adj = p_adj
     for row in rows:
         decide(row, policy.defaults.alpha)
     return GateReport(candidate, baseline, policy, scheme, seed, strict, rows, warnings)
@@ -112,9 +113,11 @@ def resolve_scope(
         if name == "all":
             dims += present
             # A group score none of whose dimensions was evaluated is left out, not SKIPPED.
-            aggregates += [a for a in AGGREGATE_NAMES
-                           if any(_group_of(d, candidate, baseline, scheme) in AGGREGATE_GROUPS[a]
-                                  for d in present)]
+            aggregates += [
+                a
+                for a in AGGREGATE_NAMES
+                if any(_group_of(d, candidate, baseline, scheme) in AGGREGATE_GROUPS[a] for d in present)
+            ]
         elif name in ("quality", "semantic"):
             dims += [d for d in present if _group_of(d, candidate, baseline, scheme) == name]
             aggregates.append(f"{name}_score")
@@ -125,8 +128,7 @@ def resolve_scope(
         else:
             known = sorted(set(present) | set(scheme.dims) | set(AGGREGATE_NAMES))
             raise GateUsageError(
-                f"--dims: unknown name '{token}'; use all, quality, semantic or one of: "
-                + ", ".join(known)
+                f"--dims: unknown name '{token}'; use all, quality, semantic or one of: " + ", ".join(known)
             )
     return list(dict.fromkeys(dims)), list(dict.fromkeys(aggregates))
 
@@ -167,8 +169,7 @@ def _apply_mcnemar(
     cand_videos, base_videos = candidate.per_video.get(dim), baseline.per_video.get(dim)
     if cand_videos is None or base_videos is None:
         row.method = "paired_bootstrap"
-        warnings.append(f"{dim}: no per-video results on both sides; McNemar replaced by the "
-                        "prompt bootstrap")
+        warnings.append(f"{dim}: no per-video results on both sides; McNemar replaced by the prompt bootstrap")
         return
     for source, videos in ((candidate, cand_videos), (baseline, base_videos)):
         if not is_binary(videos):
@@ -179,8 +180,7 @@ def _apply_mcnemar(
     keep = cand_videos.index.get_level_values("prompt_id").isin(prompts)
     test = mcnemar_exact(cand_videos[keep], base_videos)
     row.p_value = test.p_value
-    row.details.update(mcnemar_worse=test.worse, mcnemar_better=test.better,
-                       mcnemar_pairs=test.pairs)
+    row.details.update(mcnemar_worse=test.worse, mcnemar_better=test.better, mcnemar_pairs=test.pairs)
 
 
 def _aggregate_row(
@@ -199,8 +199,7 @@ def _aggregate_row(
     missing = [d for d in needed if d not in available]
     if missing:
         shown = ", ".join(missing[:3]) + (f", +{len(missing) - 3} more" if len(missing) > 3 else "")
-        row.reason = (f"not computed: {len(missing)} of its {len(needed)} dimensions not "
-                      f"compared ({shown})")
+        row.reason = f"not computed: {len(missing)} of its {len(needed)} dimensions not compared ({shown})"
         return row
     union = sorted({p for d in needed for p in pairing.prompts[available[d]]})
     cand = np.full((len(needed), len(union)), np.nan)
@@ -209,10 +208,8 @@ def _aggregate_row(
     for i, dim in enumerate(needed):
         prompts = pairing.prompts[available[dim]]
         columns = [position[p] for p in prompts]
-        cand[i, columns] = _normalised(scheme, dim, candidate.per_prompt[available[dim]]
-                                       .loc[prompts].to_numpy())
-        base[i, columns] = _normalised(scheme, dim, baseline.per_prompt[available[dim]]
-                                       .loc[prompts].to_numpy())
+        cand[i, columns] = _normalised(scheme, dim, candidate.per_prompt[available[dim]].loc[prompts].to_numpy())
+        base[i, columns] = _normalised(scheme, dim, baseline.per_prompt[available[dim]].loc[prompts].to_numpy())
     _fill_from_bootstrap(row, cand, base, _coefficients(name, needed, scheme), policy, seed)
     return row
 
@@ -241,12 +238,17 @@ def _fill_from_bootstrap(
 ) -> None:
     d = policy.defaults
     result = paired_bootstrap(
-        cand, base, coefficients, margin=row.margin, alpha=d.alpha, resamples=d.resamples,
-        ci_method=d.ci_method, seed=seed,
+        cand,
+        base,
+        coefficients,
+        margin=row.margin,
+        alpha=d.alpha,
+        resamples=d.resamples,
+        ci_method=d.ci_method,
+        seed=seed,
     )
     row.n_prompts = result.n
-    row.baseline, row.candidate, row.delta = (
-        result.baseline_mean, result.candidate_mean, result.mean_diff)
+    row.baseline, row.candidate, row.delta = (result.baseline_mean, result.candidate_mean, result.mean_diff)
     if row.method != "threshold":
         row.ci_low, row.ci_high, row.p_value = result.ci_low, result.ci_high, result.p_value
         row.confidence = None if result.ci_low is None else 1 - 2 * d.alpha
@@ -256,8 +258,7 @@ def _fill_from_bootstrap(
 
 def _normalised(scheme: AggregationScheme, dim: str, raw: np.ndarray) -> np.ndarray:
     norm = scheme.dims.get(canonical_dimension_name(dim))
-    return raw.astype(float) if norm is None else (raw.astype(float) - norm.min) / (
-        norm.max - norm.min)
+    return raw.astype(float) if norm is None else (raw.astype(float) - norm.min) / (norm.max - norm.min)
 
 
 def _why_not_compared(dim: str, candidate: ScoreSource, baseline: ScoreSource) -> str:
@@ -271,8 +272,7 @@ def _why_not_compared(dim: str, candidate: ScoreSource, baseline: ScoreSource) -
     return "not evaluated in either run"
 
 
-def _group_of(dim: str, candidate: ScoreSource, baseline: ScoreSource,
-              scheme: AggregationScheme) -> str | None:
+def _group_of(dim: str, candidate: ScoreSource, baseline: ScoreSource, scheme: AggregationScheme) -> str | None:
     norm = scheme.dims.get(canonical_dimension_name(dim))
     if norm is not None:
         return norm.group

@@ -30,7 +30,7 @@ def workflow_command(kind: str, message: str, **properties: str) -> str:
     return f"::{kind}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def annotations(report: GateReport) -> list[str]:
+def annotation_lines(report: GateReport) -> list[str]:
     lines = []
     for row in report.rows:
         if row.status == "FAIL" or row.status == "WARN":
@@ -45,11 +45,15 @@ def use_github(mode: str) -> bool:
 
 
 def step_summary(report: GateReport) -> str:
-    lines = [f"### vbl gate: {report.status}", "",
-             f"Candidate `{report.candidate.model_label}` ({report.candidate.path}) against "
-             f"baseline `{report.baseline.model_label}` ({report.baseline.path}).", "",
-             "| dimension | n | baseline | candidate | delta | CI | margin | p_adj | status |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"### vbl gate: {report.status}",
+        "",
+        f"Candidate `{report.candidate.model_label}` ({report.candidate.path}) against "
+        f"baseline `{report.baseline.model_label}` ({report.baseline.path}).",
+        "",
+        "| dimension | n | baseline | candidate | delta | CI | margin | p_adj | status |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     from vbench_lite.gate.report import table_cells
 
     for row in report.rows:
@@ -64,8 +68,7 @@ def step_summary(report: GateReport) -> str:
 
 
 def append_step_summary(report: GateReport, path: Path | None = None) -> Path | None:
-    target = path or (Path(os.environ["GITHUB_STEP_SUMMARY"])
-                      if os.environ.get("GITHUB_STEP_SUMMARY") else None)
+    target = path or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
     if target is None:
         return None
     text = step_summary(report)
@@ -77,8 +80,13 @@ def append_step_summary(report: GateReport, path: Path | None = None) -> Path | 
 
 
 def _status_mark(status: str) -> str:
-    marks = {"FAIL": ":x: FAIL", "WARN": ":warning: WARN", "IMPROVED": ":rocket: IMPROVED",
-             "PASS": ":white_check_mark: PASS", "SKIPPED": "SKIPPED"}
+    marks = {
+        "FAIL": ":x: FAIL",
+        "WARN": ":warning: WARN",
+        "IMPROVED": ":rocket: IMPROVED",
+        "PASS": ":white_check_mark: PASS",
+        "SKIPPED": "SKIPPED",
+    }
     return marks.get(status, status)
 
 

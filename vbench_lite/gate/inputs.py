@@ -93,7 +93,7 @@ def load_run(run_dir: Path, label: str = "run") -> ScoreSource:
             "re-run the evaluation of those videos"
         )
     per_video = {
-        dim: rows.set_index(["prompt_id", "sample_index"])["value"].astype(float).sort_index()
+        str(dim): rows.set_index(["prompt_id", "sample_index"])["value"].astype(float).sort_index()
         for dim, rows in ok.groupby("dimension", sort=True)
     }
     per_prompt = {dim: prompt_means(series) for dim, series in per_video.items()}

@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from vbench_lite.gate.decision import RowOutcome
 from vbench_lite.gate.engine import GateReport
 
 SUITE_NAME = "vbl gate"
@@ -19,21 +20,36 @@ def junit_xml(report: GateReport) -> bytes:
     classname = f"vbl.gate.{_classname_part(report.candidate.model.get('name') or 'model')}"
     failures = [row for row in report.rows if _is_failure(row.status, report.strict)]
     skipped = [row for row in report.rows if row.status == "SKIPPED"]
-    suites = ET.Element("testsuites", name=SUITE_NAME, tests=str(len(report.rows)),
-                        failures=str(len(failures)), errors="0", skipped=str(len(skipped)))
-    suite = ET.SubElement(suites, "testsuite", name=SUITE_NAME, tests=str(len(report.rows)),
-                          failures=str(len(failures)), errors="0", skipped=str(len(skipped)),
-                          time="0")
+    suites = ET.Element(
+        "testsuites",
+        name=SUITE_NAME,
+        tests=str(len(report.rows)),
+        failures=str(len(failures)),
+        errors="0",
+        skipped=str(len(skipped)),
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=SUITE_NAME,
+        tests=str(len(report.rows)),
+        failures=str(len(failures)),
+        errors="0",
+        skipped=str(len(skipped)),
+        time="0",
+    )
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("candidate", str(report.candidate.path)),
-                        ("baseline", str(report.baseline.path)),
-                        ("seed", str(report.seed)), ("status", report.status)):
+    for name, value in (
+        ("candidate", str(report.candidate.path)),
+        ("baseline", str(report.baseline.path)),
+        ("seed", str(report.seed)),
+        ("status", report.status),
+    ):
         ET.SubElement(properties, "property", name=name, value=value)
     for row in report.rows:
         case = ET.SubElement(suite, "testcase", classname=classname, name=row.name, time="0")
         if _is_failure(row.status, report.strict):
-            failure = ET.SubElement(case, "failure", type=row.status,
-                                    message=f"{row.name} {row.status}: {row.reason}")
+            failure = ET.SubElement(case, "failure", type=row.status, message=f"{row.name} {row.status}: {row.reason}")
             failure.text = _details(row)
         elif row.status == "SKIPPED":
             ET.SubElement(case, "skipped", message=row.reason)
@@ -55,9 +71,20 @@ def _is_failure(status: str, strict: bool) -> bool:
     return status == "FAIL" or (strict and status == "WARN")
 
 
-def _details(row) -> str:  # type: ignore[no-untyped-def]
-    fields = ("baseline", "candidate", "delta", "ci_low", "ci_high", "margin", "floor",
-              "p_value", "p_adj", "n_prompts", "method")
+def _details(row: RowOutcome) -> str:
+    fields = (
+        "baseline",
+        "candidate",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "margin",
+        "floor",
+        "p_value",
+        "p_adj",
+        "n_prompts",
+        "method",
+    )
     return "\n".join(f"{name}: {getattr(row, name)}" for name in fields)
 
 

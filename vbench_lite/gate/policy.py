@@ -51,21 +51,22 @@ class GatePolicy(BaseModel):
 
     defaults: Defaults = Field(default_factory=Defaults)
     dims: dict[str, RowRule] = Field(default_factory=dict)
-    aggregate: dict[Literal["quality_score", "semantic_score", "total_score"], RowRule] = Field(
-        default_factory=dict
-    )
+    aggregate: dict[str, RowRule] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _aggregates_are_continuous(self) -> GatePolicy:
-        # A group score is a weighted mean of normalised dimensions, never a yes/no per video.
+    def _aggregates_are_known_and_continuous(self) -> GatePolicy:
         for name, rule in self.aggregate.items():
+            if name not in AGGREGATE_NAMES:
+                raise ValueError(f"unknown aggregate '{name}'; use one of {', '.join(AGGREGATE_NAMES)}")
+            # A group score is a weighted mean of normalised dimensions, never a yes/no per video.
             if rule.method == "mcnemar":
                 raise ValueError(f"aggregate.{name}: method 'mcnemar' is for binary dimensions")
         return self
 
     def rule_for(self, name: str) -> ResolvedRule:
         """The effective rule of a dimension or aggregate row: its override over the defaults."""
-        override = (self.aggregate if name in AGGREGATE_NAMES else self.dims).get(name, RowRule())
+        rules = self.aggregate if name in AGGREGATE_NAMES else self.dims
+        override = rules.get(name, RowRule())
         d = self.defaults
         method = override.method or d.method
         if name in AGGREGATE_NAMES and method == "mcnemar":
@@ -121,7 +122,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def _first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
-    where = ".".join(str(part) for part in problem["loc"]) or "top level"
+    where = ".".join(str(part) for part in problem["loc"])
+    message = problem["msg"].removeprefix("Value error, ")
     count = error.error_count()
     more = f" (and {count - 1} more problem(s))" if count > 1 else ""
-    return f"{where}: {problem['msg']}{more}"
+    return f"{where + ': ' if where else ''}{message}{more}"

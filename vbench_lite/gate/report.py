@@ -16,8 +16,7 @@ from rich.table import Table
 from vbench_lite.gate.decision import RowOutcome
 from vbench_lite.gate.engine import GateReport
 
-STATUS_STYLE = {"FAIL": "bold red", "WARN": "yellow", "IMPROVED": "green", "PASS": "green",
-                "SKIPPED": "dim"}
+STATUS_STYLE = {"FAIL": "bold red", "WARN": "yellow", "IMPROVED": "green", "PASS": "green", "SKIPPED": "dim"}
 
 
 def report_json(report: GateReport) -> str:
@@ -37,13 +36,23 @@ def render_table(report: GateReport) -> Table:
     defaults = report.policy.defaults
     table = Table(
         title=f"vbl gate: {report.candidate.model_label} vs baseline {report.baseline.model_label}",
-        caption=(f"normalised {report.scheme.name} units; CI {1 - 2 * defaults.alpha:.0%} "
-                 f"paired bootstrap over prompts; p_adj: {defaults.correction}; "
-                 f"seed {report.seed}"),
+        caption=(
+            f"normalised {report.scheme.name} units; CI {1 - 2 * defaults.alpha:.0%} "
+            f"paired bootstrap over prompts; p_adj: {defaults.correction}; "
+            f"seed {report.seed}"
+        ),
     )
-    for column, justify in (("dimension", "left"), ("n", "right"), ("baseline", "right"),
-                            ("candidate", "right"), ("delta", "right"), ("CI", "right"),
-                            ("margin", "right"), ("p_adj", "right"), ("status", "left")):
+    for column, justify in (
+        ("dimension", "left"),
+        ("n", "right"),
+        ("baseline", "right"),
+        ("candidate", "right"),
+        ("delta", "right"),
+        ("CI", "right"),
+        ("margin", "right"),
+        ("p_adj", "right"),
+        ("status", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in report.rows:
         table.add_row(*table_cells(row))
@@ -70,8 +79,7 @@ def print_report(report: GateReport, console: Console | None = None) -> None:
     console.print(render_table(report))
     for row in report.rows:
         if row.status in ("FAIL", "WARN", "SKIPPED"):
-            console.print(f"  {row.status:<8} {row.name}: {row.reason}", highlight=False,
-                          markup=False)
+            console.print(f"  {row.status:<8} {row.name}: {row.reason}", highlight=False, markup=False)
     console.print(summary_line(report), highlight=False, markup=False)
 
 
@@ -79,8 +87,7 @@ def summary_line(report: GateReport) -> str:
     counts: dict[str, int] = {}
     for row in report.rows:
         counts[row.status] = counts.get(row.status, 0) + 1
-    tally = ", ".join(f"{counts[s]} {s}" for s in ("FAIL", "WARN", "IMPROVED", "PASS", "SKIPPED")
-                      if s in counts)
+    tally = ", ".join(f"{counts[s]} {s}" for s in ("FAIL", "WARN", "IMPROVED", "PASS", "SKIPPED") if s in counts)
     failed = f"; regressed: {', '.join(report.failed)}" if report.failed else ""
     strict = " (strict: WARN fails)" if report.strict and report.status == "WARN" else ""
     return f"gate {report.status}{strict}: {tally}{failed} -> exit {report.exit_code}"

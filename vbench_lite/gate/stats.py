@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import stats  # type: ignore[import-untyped]
 
 # Bound the bootstrap's working memory: resamples are drawn in batches of at most this many
 # values per data array (10000 resamples x 1000 prompts x 32 arrays would need 2.6 GB at once).
@@ -85,8 +85,7 @@ def paired_bootstrap(
     base_mean = float(coefficients @ np.nanmean(baseline, axis=1))
     diff = cand_mean - base_mean
     if n < 2:
-        return PairedResult(n, base_mean, cand_mean, diff, None, None, None,
-                            "fewer than 2 paired prompts: no interval")
+        return PairedResult(n, base_mean, cand_mean, diff, None, None, None, "fewer than 2 paired prompts: no interval")
 
     def combined_difference(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
         cand, base = np.stack(arrays[:rows]), np.stack(arrays[rows:])
@@ -111,8 +110,9 @@ def paired_bootstrap(
         )
     distribution = result.bootstrap_distribution
     if np.isnan(distribution).any():
-        return PairedResult(n, base_mean, cand_mean, diff, None, None, None,
-                            "too few shared prompts per dimension for a bootstrap")
+        return PairedResult(
+            n, base_mean, cand_mean, diff, None, None, None, "too few shared prompts per dimension for a bootstrap"
+        )
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     if not (np.isfinite(low) and np.isfinite(high)):
         # BCa is undefined for a degenerate distribution; the percentile interval is exact there.
@@ -149,15 +149,14 @@ def adjust_p_values(p_values: list[float], correction: str) -> list[float]:
     return [float(v) for v in adjusted]
 
 
-def mean_interval(values: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[
-    float | None, float | None
-]:
+def mean_interval(values: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[float | None, float | None]:
     """A 95% bootstrap interval of a mean over prompts (shown in baseline files, not gated)."""
     values = np.asarray(values, dtype=float)
     if values.size < 2:
         return None, None
     if np.ptp(values) == 0:
         return float(values[0]), float(values[0])
-    result = stats.bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=0.95,
-                             method="BCa", rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (values,), np.mean, n_resamples=resamples, confidence_level=0.95, method="BCa", rng=np.random.default_rng(seed)
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)

@@ -1,0 +1,98 @@
+"""Appearance style (Semantic), spec §4.15: does every frame show the requested style?
+
+Per frame: x = clip_transform_Image(frame) (through PIL: bicubic short side → 224, centre crop,
+ToTensor, CLIP norm); with CLIP ViT-B/32 features f(x) and t(style phrase), both L2-normalised,
+    s = logit / 100 = exp(logit_scale) · cos(f, t) / 100
+(exactly VBench's `logits_per_text / 100`; exp(logit_scale) is 100 for OpenAI's weights, so s is the
+cosine). The text is the style phrase from the suite's auxiliary info (`aux["appearance_style"]`,
+e.g. "Van Gogh style"), not the prompt. value = mean over the video's frames.
+Aggregate: Σ over all frames of all videos / number of frames (frame-weighted, VBench's
+single-process result); per-video `frame_results` (every s) and `cur_sim` (the last frame's s)
+are stored as in VBench's JSON. Videos without a style phrase are skipped with the reason.
+
+Backend: "vbench" only (OpenAI `ViT-B-32.pt`), the CLIP instance shared with background_consistency.
+Deviation: VBench runs CLIP once per frame; here frames of several videos share batches.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
+from dimensions.backbones.no_embedded import vbench_backend_only
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.video import Video
+from vbench_lite.weights import WeightSpec
+
+CLIP_ARCH = "ViT-B-32"
+AUX_KEY = "appearance_style"
+LOGIT_DIVISOR = 100.0  # VBench divides CLIP's logit by 100
+FRAME_RESULTS, CUR_SIM = "frame_results", "cur_sim"  # VBench's per-video JSON keys
+
+
+class AppearanceStyle(Dimension):
+    name: ClassVar[str] = "appearance_style"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "semantic"
+    frames: ClassVar[FrameNeeds] = FrameNeeds("all")
+    needs_aux: ClassVar[str | None] = AUX_KEY
+    backends: ClassVar[tuple[str, ...]] = ("vbench",)
+    description: ClassVar[str] = "CLIP similarity of each frame to the style phrase"
+
+    def weights(self) -> list[WeightSpec]:
+        return [clip_weight_spec(CLIP_ARCH)]
+
+    def weights_sha256(self) -> str | None:
+        return self._clip.weights_sha256() if getattr(self, "_clip", None) else None
+
+    def setup(self) -> None:
+        self.backend = vbench_backend_only(self.context, self.name)
+        self._clip = load_clip(self.context, CLIP_ARCH)
+        self._style_features: dict[str, torch.Tensor] = {}
+
+    def _style(self, phrase: str) -> torch.Tensor:
+        if phrase not in self._style_features:
+            features = self._clip.encode_text([phrase])
+            self._style_features[phrase] = features / features.norm(dim=1, keepdim=True)
+        return self._style_features[phrase]
+
+    @torch.no_grad()
+    def _frame_similarities(self, video: Video, images: torch.Tensor) -> list[float]:
+        text = self._style(str(video.aux[AUX_KEY]))
+        logits = self._clip.logit_scale * images @ text.t()  # VBench's order of operations
+        return [float(s) / LOGIT_DIVISOR for s in logits[:, 0].cpu()]
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        scores: list[VideoScore | None] = [None] * len(videos)
+        scoring = []
+        for index, video in enumerate(videos):
+            reason = self.skip_reason(video)
+            if reason:
+                scores[index] = VideoScore(value=None, skipped=reason)
+            else:
+                scoring.append(index)
+        for index, images in zip(scoring, self._image_features([videos[i] for i in scoring])):
+            frame_results = self._frame_similarities(videos[index], images)
+            scores[index] = VideoScore(value=float(np.mean(frame_results)), extra={
+                FRAME_RESULTS: frame_results, CUR_SIM: frame_results[-1]})
+        return scores  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _image_features(self, videos: list[Video]) -> list[torch.Tensor]:
+        """L2-normalised CLIP features per video, frames of all videos in shared batches."""
+        frames = [frame for video in videos for frame in video.frames]  # sizes may differ
+        batch = self.context.batch_size
+        features = torch.cat([
+            self._clip.encode_image(clip_transform_pil(frames[start:start + batch]))
+            for start in range(0, len(frames), batch)
+        ]) if frames else torch.empty(0, 1)
+        features = features / features.norm(dim=1, keepdim=True)
+        return list(torch.split(features, [v.num_frames for v in videos]))
+
+    def aggregate(self, scores: list[VideoScore]) -> float:
+        frames = [s for score in scores if score.value is not None for s in score.extra[FRAME_RESULTS]]
+        return float(sum(frames) / len(frames)) if frames else float("nan")

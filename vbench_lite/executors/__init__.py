@@ -1,0 +1,1 @@
+"""Executors run the scoring (and generation) stages: `local` in this process, `ray` on a cluster."""
