@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import ClassVar
 
 from clips import clip_folder
 from typer.testing import CliRunner
 
+from vbench_lite import registry
 from vbench_lite.cli import app
+from vbench_lite.dimension import Dimension
+from vbench_lite.weights import WeightSpec
 
 
 def run(*args: str):
@@ -88,3 +94,38 @@ def test_import_adds_a_run_directory_to_another_store(tmp_path) -> None:
     store = ResultStore(other)
     (run_id,) = store.run_ids()
     assert len(store.scores_frame(run_id)) == 2
+
+
+class NeedsAFile(Dimension):
+    name: ClassVar[str] = "needs_a_file"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "extra"
+    backends: ClassVar[tuple[str, ...]] = ("vbench",)
+
+    def weights(self) -> list[WeightSpec]:
+        return [WeightSpec(key="w", file="tiny.pth", backend="vbench", vbench_subdir="tiny_model",
+                           sha256=hashlib.sha256(b"right bytes").hexdigest())]
+
+    def score_batch(self, videos):
+        return []
+
+
+def test_weights_checks_sha256_and_says_where_a_missing_file_goes(tmp_path, monkeypatch) -> None:
+    real = registry._entry_points
+    point = EntryPoint("needs_a_file", f"{__name__}:NeedsAFile", registry.DIMENSIONS_GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda group: {
+        **real(group), **({"needs_a_file": point} if group == registry.DIMENSIONS_GROUP else {})})
+    monkeypatch.setenv("VBL_WEIGHTS_DIR", str(tmp_path))
+    missing = CliRunner().invoke(app, ["weights"], terminal_width=250)
+    assert "tiny.pth" in missing.output and "missing" in missing.output
+    assert str(tmp_path) in missing.output
+
+    (tmp_path / "tiny_model").mkdir()
+    (tmp_path / "tiny_model" / "tiny.pth").write_bytes(b"right bytes")
+    assert "sha256 ok" in CliRunner().invoke(app, ["weights"], terminal_width=250).output
+    (tmp_path / "tiny_model" / "tiny.pth").write_bytes(b"wrong bytes")
+    assert "sha256 mismatch" in CliRunner().invoke(app, ["weights"], terminal_width=250).output
+
+    code = CliRunner().invoke(app, ["evaluate", "--videos", str(tmp_path), "--dims", "needs_a_file",
+                                    "--out", str(tmp_path / "run")])
+    assert code.exit_code == 2  # an empty folder: checked before any model is touched

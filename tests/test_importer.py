@@ -477,7 +477,7 @@ def test_an_imported_run_directory_reads_exactly_like_the_run_the_runner_stored(
         assert original.run_ids() == [run_id]
         pd.testing.assert_frame_equal(store.scores_frame(), original.scores_frame())
         pd.testing.assert_frame_equal(store.aggregates_frame(), original.aggregates_frame())
-        facts = ["run_id", "video_key", "path", "prompt_id", "prompt", "sample_index", "status"]
+        facts = ["run_id", "video_key", "path", "prompt_id", "prompt", "sample_index", "status", "error"]
         pd.testing.assert_frame_equal(store.videos_frame()[facts], original.videos_frame()[facts])
         same = [c for c in original.runs_frame().columns if c != "finished_at"]
         pd.testing.assert_frame_equal(store.runs_frame()[same], original.runs_frame()[same])

@@ -30,8 +30,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Rich console; when output goes to a file or CI log, tables get 140 columns, not 80."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 140
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -240,12 +250,19 @@ def weights_list(ctx: typer.Context) -> None:
         return
     from rich.table import Table
 
-    from vbench_lite.weights import find_weight, search_dirs
+    from vbench_lite.weights import find_weight, search_dirs, sha256_of
 
     table = Table("file", "backend", "used by", "status", "put it in")
     for used_by, spec in _all_weight_specs():
         found = find_weight(spec)
-        status = f"[green]found[/] {found}" if found else "[yellow]missing[/]"
+        if found is None:
+            status = "[yellow]missing[/]"
+        elif not spec.sha256:
+            status = f"[green]found[/] {found}"
+        elif sha256_of(found) == spec.sha256:
+            status = f"[green]found, sha256 ok[/] {found}"
+        else:
+            status = f"[red]sha256 mismatch[/] {found} (expected {spec.sha256[:12]}…)"
         table.add_row(spec.file, spec.backend, used_by, status, str(search_dirs(spec)[0]))
     out.print(table)
     out.print("Search order: --weights DIR, $VBL_WEIGHTS_DIR (flat or VBench sub-folder), "
