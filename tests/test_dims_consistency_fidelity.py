@@ -51,7 +51,9 @@ def test_subject_consistency_equals_vbench(tmp_path, clips):
     for score, reference in zip(ours, expected):
         assert score.value == pytest.approx(reference["video_results"], abs=1e-6)
     assert dimension.aggregate(ours) == pytest.approx(expected_all, abs=1e-6)
-    assert ours[0].value > ours[2].value  # the shuffled clip is less consistent
+    print("subject", [s.value for s in ours])
+    # The values spread enough for a wrong transform or formula to show far above 1e-6.
+    assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-3
 
 
 def test_background_consistency_equals_vbench(tmp_path, clips):
@@ -74,3 +76,5 @@ def test_background_consistency_equals_vbench(tmp_path, clips):
         assert score.extra["video_sim"] == pytest.approx(reference["video_sim"], abs=1e-5)
         assert score.extra["cnt_per_video"] == reference["cnt_per_video"]
     assert dimension.aggregate(ours) == pytest.approx(expected_all, abs=1e-6)
+    print("background", [s.value for s in ours])
+    assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-3

@@ -23,6 +23,7 @@ from vbench_lite import registry, runner
 from vbench_lite.cli import app
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.executors import local
+from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.store import ResultStore
 from vbench_lite.video import Video, write_mp4
 
@@ -296,3 +297,67 @@ def test_manifest_records_provenance(tmp_path) -> None:
     assert manifest["environment"]["torch"] and manifest["environment"]["device"] == "cpu"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["quality"] is None and "subject_consistency" in summary["missing"]["quality"]
+
+
+# -- generation ------------------------------------------------------------------------------
+
+GENERATED: list[str] = []
+
+
+class SlidingSquare(Generator):
+    """Test generator: a square that slides with a speed drawn from the request's seed."""
+
+    name: ClassVar[str] = "sliding-square"
+    licence: ClassVar[str] = "Test-NonCommercial"
+    licence_needs_acceptance: ClassVar[bool] = True
+
+    def load(self, device, dtype, weights) -> None:
+        self.loaded = True
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GeneratedVideo]:
+        results = []
+        for request in requests:
+            speed = 1 + np.random.default_rng(request.seed).integers(0, 4)
+            frames = np.zeros((9, 64, 64, 3), np.uint8)
+            for t in range(9):
+                frames[t, 20:36, 4 + speed * t : 20 + speed * t] = 200
+            write_mp4(request.out_path, frames, 8)
+            GENERATED.append(request.prompt)
+            results.append(GeneratedVideo(request=request, path=request.out_path, fps=8, num_frames=9,
+                                          params={"speed": int(speed)}))
+        return results
+
+
+@pytest.fixture
+def square_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = registry._entry_points
+    point = EntryPoint("sliding-square", f"{__name__}:SlidingSquare", registry.GENERATORS_GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda group: {
+        **real(group), **({"sliding-square": point} if group == registry.GENERATORS_GROUP else {})})
+    GENERATED.clear()
+
+
+def test_a_model_with_a_restrictive_licence_needs_accept_license(square_generator, tmp_path) -> None:
+    code, output = evaluate("--model", "sliding-square", "--dims", "temporal_flickering", "--out", str(tmp_path / "r"))
+    assert code == 2 and "--accept-license sliding-square" in output and "Test-NonCommercial" in output
+    assert GENERATED == []
+
+
+def test_generate_then_evaluate_resume_scores_without_regenerating(square_generator, tmp_path) -> None:
+    flags = ["--model", "sliding-square", "--accept-license", "sliding-square", "--dims", "temporal_flickering",
+             "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, ["generate", *flags])
+    assert result.exit_code == 0, result.output
+    made = sorted((tmp_path / "run" / "videos").glob("*.mp4"))
+    assert len(made) == len(GENERATED) >= 10  # vbl-mini: ≥5 temporal-flickering prompts × 2 samples
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert len(manifest["seeds"]) == len(made) and len(set(manifest["seeds"].values())) == len(made)
+    assert all("speed" in g["params"] for g in manifest["generation"].values())
+
+    GENERATED.clear()
+    code, output = evaluate(*flags, "--resume")
+    assert code == 0, output
+    assert GENERATED == []  # nothing regenerated
+    results = eval_results(tmp_path / "run")["temporal_flickering"][1]
+    assert len(results) == len(made)
+    assert all(r["video_results"] < 1.0 for r in results)  # the squares move: frames differ

@@ -192,9 +192,7 @@ def test_recording_the_same_video_twice_keeps_one_row_per_pair_with_the_latest_v
     store: ResultStore,
 ):
     store.begin_run("run-a", MANIFEST)
-    store.record_video(
-        "run-a", video("p-0.mp4"), [score("p-0.mp4", "d1", 0.1), score("p-0.mp4", "d2", 0.2)]
-    )
+    store.record_video("run-a", video("p-0.mp4"), [score("p-0.mp4", "d1", 0.1), score("p-0.mp4", "d2", 0.2)])
     store.record_video("run-a", video("p-0.mp4", seed=9), [score("p-0.mp4", "d1", 0.5)])
 
     scores = store.scores_frame("run-a")
@@ -237,9 +235,7 @@ def test_finished_pairs_lists_exactly_the_recorded_pairs_after_a_partial_run(sto
         video("p-0.mp4"),
         [score("p-0.mp4", "d1", 0.1), score("p-0.mp4", "d2", None, status="skipped")],
     )
-    store.record_video(
-        "run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", None, status="failed", error="boom")]
-    )
+    store.record_video("run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", None, status="failed", error="boom")])
     store.record_video("run-b", video("p-2.mp4"), [score("p-2.mp4", "d1", 0.3)])
 
     assert store.finished_pairs("run-a") == {
@@ -272,9 +268,7 @@ def test_record_video_rejected_by_the_database_rolls_back_its_video_row(store: R
 
     # An unknown status passes Python but breaks the table's CHECK constraint on the second INSERT.
     with pytest.raises(sa.exc.IntegrityError):
-        store.record_video(
-            "run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", 0.2, status="finished")]
-        )
+        store.record_video("run-a", video("p-1.mp4"), [score("p-1.mp4", "d1", 0.2, status="finished")])
 
     assert store.videos_frame("run-a")["video_key"].tolist() == ["p-0.mp4"]
     assert store.finished_pairs("run-a") == {("p-0.mp4", "d1")}
@@ -296,9 +290,7 @@ def test_record_video_refuses_scores_of_another_video(store: ResultStore):
 def test_finish_run_replaces_the_aggregates_of_that_run_only(store: ResultStore):
     for run_id in ("run-a", "run-b"):
         store.begin_run(run_id, {**MANIFEST, "run_id": run_id})
-        store.finish_run(
-            run_id, "complete", [AggregateRow("d1", 0.1, 0.2, 3), AggregateRow("d2", 0.3, 0.4, 3)]
-        )
+        store.finish_run(run_id, "complete", [AggregateRow("d1", 0.1, 0.2, 3), AggregateRow("d2", 0.3, 0.4, 3)])
     store.finish_run("run-a", "failed", [AggregateRow("total", 0.9, 0.8, 2, group="summary")])
 
     aggregates = store.aggregates_frame()
@@ -489,6 +481,15 @@ def test_two_writers_on_one_store_both_commit_every_video(store_url: str):
     assert errors == []
     with ResultStore(store_url) as store:
         assert len(store.finished_pairs("run-a")) == 30
+
+
+@pytest.mark.postgres
+def test_safe_url_masks_the_password(fresh_postgres_url: str):
+    with_password = fresh_postgres_url.replace("postgres@", "postgres:pw@")  # trust auth ignores it
+    with ResultStore(with_password) as store:
+        assert store.url == with_password
+        assert "pw" not in store.safe_url and "***" in store.safe_url
+        assert "pw" not in repr(store)
 
 
 def test_default_db_url_prefers_vbl_db_then_a_file_in_vbl_home(monkeypatch, tmp_path: Path):

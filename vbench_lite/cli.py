@@ -94,6 +94,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="base seed; each (prompt, sample) derives its own")] = 0,
     model_option: Annotated[list[str], typer.Option(help="generator option key=value (repeatable)")] = [],  # noqa: B006
     option: Annotated[list[str], typer.Option(help="dimension option key=value (repeatable)")] = [],  # noqa: B006
+    accept_license: Annotated[list[str], typer.Option(help="accept a model's restrictive licence (repeatable)")] = [],  # noqa: B006
 ) -> None:
     """Generate (with --model) or read (with --videos) videos, score them, store and print the result."""
     from vbench_lite.runner import EvaluateOptions
@@ -106,11 +107,42 @@ def evaluate(
         prompt_file=prompt_file, resume=resume, device=device, batch_size=batch_size,
         videos_per_batch=max(1, videos_per_batch), backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
-        dimension_options=_key_values(option),
+        dimension_options=_key_values(option), accept_license=accept_license,
     )
     report = run(options, console=err)
     _print_report(report)
     raise typer.Exit(report.exit_code)
+
+
+@app.command()
+@user_errors
+def generate(
+    model: Annotated[str, typer.Option(help="generator to run (see `vbl models`)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="run directory; videos go to RUN_DIR/videos")],
+    prompts: Annotated[str | None, typer.Option(help="prompt suite (default vbl-mini)")] = None,
+    dims: Annotated[str, typer.Option(help="generate the prompts tagged with these dimensions")] = "all",
+    samples: Annotated[int | None, typer.Option(help="videos per prompt (default: the suite's)")] = None,
+    seed: Annotated[int, typer.Option(help="base seed; each (prompt, sample) derives its own")] = 0,
+    weights: Annotated[Path | None, typer.Option(help="the model's weights folder")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 …")] = "cpu",
+    db: Annotated[str | None, typer.Option(help="results store URL")] = None,
+    resume: Annotated[bool, typer.Option(help="continue: only videos not yet on disk are made")] = False,
+    model_option: Annotated[list[str], typer.Option(help="generator option key=value (repeatable)")] = [],  # noqa: B006
+    accept_license: Annotated[list[str], typer.Option(help="accept a model's restrictive licence")] = [],  # noqa: B006
+) -> None:
+    """Only the first half of `evaluate --model`: generate the suite's videos into the run directory.
+
+    `vbl evaluate` with the same flags and --resume then scores them without regenerating.
+    """
+    from vbench_lite.runner import EvaluateOptions, evaluate as run
+
+    options = EvaluateOptions(
+        out=out_dir, dims=dims, model=model, prompts=prompts, resume=resume, device=device, db=db,
+        weights=weights, samples=samples, seed=seed, model_options=_key_values(model_option),
+        accept_license=accept_license, generate_only=True,
+    )
+    report = run(options, console=err)
+    out.print(f"videos in {report.run_dir / 'videos'}; score them with the same flags on `vbl evaluate --resume`")
 
 
 def _print_report(report: Any) -> None:

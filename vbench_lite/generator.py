@@ -54,6 +54,8 @@ class Generator(ABC):
     name: ClassVar[str]
     task: ClassVar[Literal["t2v", "i2v"]] = "t2v"
     licence: ClassVar[str] = ""
+    # Non-commercial or territorial licences: the user must name the model in --accept-license.
+    licence_needs_acceptance: ClassVar[bool] = False
     defaults: ClassVar[dict[str, Any]] = {}
     constraints: ClassVar[FrameRule] = FrameRule()
     description: ClassVar[str] = ""

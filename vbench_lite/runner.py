@@ -50,6 +50,7 @@ class EvaluateOptions:
     model_options: dict[str, Any] = field(default_factory=dict)
     dimension_options: dict[str, Any] = field(default_factory=dict)
     generate_only: bool = False
+    accept_license: list[str] = field(default_factory=list)
 
     def config(self, dims: list[str], suite: Any) -> dict[str, Any]:
         """The settings that can change a number: the config hash covers exactly these."""
@@ -225,7 +226,13 @@ def _work_list(
         samples = options.samples or suite.samples_per_prompt
         return None, standard_mode(options.videos, suite, dims, samples, options.seed)
     assert options.model is not None
-    generator = registry.load_generator_class(options.model)(options.model_options)
+    generator_class = registry.load_generator_class(options.model)
+    if generator_class.licence_needs_acceptance and options.model not in options.accept_license:
+        raise InputError(
+            f"{options.model} is licensed under {generator_class.licence}; read it, then pass "
+            f"--accept-license {options.model} to use the model"
+        )
+    generator = generator_class(options.model_options)
     samples = options.samples or suite.samples_per_prompt
     items = suite_requests(suite, dims, samples, options.seed)
     for item in items:

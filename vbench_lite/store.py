@@ -124,9 +124,7 @@ runs_table = sa.Table(
 videos_table = sa.Table(
     "videos",
     metadata,
-    sa.Column(
-        "run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     sa.Column("video_key", sa.String, primary_key=True),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("prompt_id", sa.String, nullable=False),
@@ -154,9 +152,7 @@ scores_table = sa.Table(
     sa.Column("value", sa.Double),
     sa.Column("error", sa.Text),
     sa.Column("extra", sa.Text, nullable=False),  # JSON text
-    sa.ForeignKeyConstraint(
-        ["run_id", "video_key"], ["videos.run_id", "videos.video_key"], ondelete="CASCADE"
-    ),
+    sa.ForeignKeyConstraint(["run_id", "video_key"], ["videos.run_id", "videos.video_key"], ondelete="CASCADE"),
     sa.CheckConstraint("status IN ('ok', 'failed', 'skipped')", name="scores_status_known"),
     sa.Index("scores_by_dimension", "run_id", "dimension"),
 )
@@ -164,9 +160,7 @@ scores_table = sa.Table(
 aggregates_table = sa.Table(
     "aggregates",
     metadata,
-    sa.Column(
-        "run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("run_id", sa.String, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("raw", sa.Double),
     sa.Column("normalised", sa.Double),
@@ -322,17 +316,13 @@ def _sqlite_engine(parsed: URL, shown: str, read_only: bool) -> Engine:
             if not path.exists():
                 raise StoreUnreachable(shown, f"no database file at {path}")
             # A driver-level read-only open: even a bug cannot write through this engine.
-            parsed = URL.create(
-                "sqlite", database=path.as_uri(), query={"mode": "ro", "uri": "true"}
-            )
+            parsed = URL.create("sqlite", database=path.as_uri(), query={"mode": "ro", "uri": "true"})
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 reason = error.strerror or type(error).__name__
-                raise StoreUnreachable(
-                    shown, f"cannot create folder {path.parent}: {reason}"
-                ) from None
+                raise StoreUnreachable(shown, f"cannot create folder {path.parent}: {reason}") from None
             parsed = parsed.set(database=str(path))
     engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
@@ -384,13 +374,10 @@ def _create_engine(url: str, shown: str, read_only: bool) -> Engine:
             if parsed.get_backend_name() == "postgresql"
             else f"pip install {error.name}"
         )
-        raise StoreUnreachable(
-            shown, f"database driver '{error.name}' is not installed; {fix}"
-        ) from None
+        raise StoreUnreachable(shown, f"database driver '{error.name}' is not installed; {fix}") from None
     raise StoreUnreachable(
         shown,
-        f"unsupported database kind '{parsed.drivername}'; use "
-        "sqlite:///FILE or postgresql://USER@HOST/DB",
+        f"unsupported database kind '{parsed.drivername}'; use sqlite:///FILE or postgresql://USER@HOST/DB",
     )
 
 
@@ -427,6 +414,11 @@ class ResultStore:
             return make_url(url).render_as_string(hide_password=True)
         except sa.exc.ArgumentError:
             return url
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked: the one to print or log."""
+        return self._shown_url
 
     def __repr__(self) -> str:
         return f"ResultStore({self._shown_url!r}, read_only={self.read_only})"
@@ -505,9 +497,7 @@ class ResultStore:
         statement = insert(table)
         if update:
             changed = {
-                c.name: statement.excluded[c.name]
-                for c in table.columns
-                if c.name not in keys and c.name not in keep
+                c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys and c.name not in keep
             }
             statement = statement.on_conflict_do_update(index_elements=keys, set_=changed)
         else:
@@ -634,9 +624,7 @@ class ResultStore:
     def scores_frame(self, run_id: str | None = None) -> pd.DataFrame:
         """Long format, one row per (run, video, dimension), with the video's prompt and seed."""
         s, v = scores_table.c, videos_table.c
-        joined = scores_table.outerjoin(
-            videos_table, sa.and_(v.run_id == s.run_id, v.video_key == s.video_key)
-        )
+        joined = scores_table.outerjoin(videos_table, sa.and_(v.run_id == s.run_id, v.video_key == s.video_key))
         query = (
             sa.select(
                 s.run_id,

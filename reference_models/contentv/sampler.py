@@ -2,8 +2,8 @@
 
 Convention: x_σ = (1−σ)·x₀ + σ·ε, the model predicts v ≈ ε − x₀. Schedule: σ = linspace(1, 0, N+1)
 without the final 0 (N values from 1 to 1/N), shifted σ' = s·σ / (1 + (s−1)·σ), then a terminal 0.
-The model is given the float timestep 1000·σ' (trap 3). Each Euler step runs in fp32 and is cast
-back to the model dtype, as the official scheduler does.
+The model is given the float timestep 1000·σ' (trap 3). Each Euler step adds in fp32 and is cast
+back to the model dtype, as the official scheduler does (see `euler_step`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ def model_timesteps(sigmas: torch.Tensor) -> torch.Tensor:
 
 
 def euler_step(sample: torch.Tensor, velocity: torch.Tensor, sigma: float, sigma_next: float) -> torch.Tensor:
-    """x ← x + (σ'_{i+1} − σ'_i)·v in fp32, cast to the velocity's dtype."""
+    """x ← x + (σ'_{i+1} − σ'_i)·v, cast to the velocity's dtype, as diffusers' scheduler does it:
+    the sample is upcast to fp32 but dt·v stays in the velocity's dtype (a 0-dim fp32 dt does not
+    promote a bf16 tensor), so with a bf16 model the product is rounded to bf16 before the add."""
     dt = torch.tensor(sigma_next, dtype=torch.float32) - torch.tensor(sigma, dtype=torch.float32)
-    return (sample.float() + dt * velocity.float()).to(velocity.dtype)
+    return (sample.float() + dt.to(velocity.device) * velocity).to(velocity.dtype)
 
 
 def cfg_combine(v_uncond: torch.Tensor, v_cond: torch.Tensor, guidance: float) -> torch.Tensor:
