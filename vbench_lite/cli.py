@@ -209,7 +209,7 @@ def import_results(
 
     store = ResultStore(db or default_db_url())
     run_id = import_path(store, path, model_name=model_name)
-    out.print(f"imported {path} as run {run_id} into {store.url}")
+    out.print(f"imported {path} as run {run_id} into {store.safe_url}")
 
 
 @app.command()
@@ -336,16 +336,14 @@ def _all_weight_specs() -> list[tuple[str, Any]]:
     return specs
 
 
-def _register_plugins() -> None:
-    """Command groups that live in their own modules register themselves here."""
-    try:
-        from vbench_lite.gate.commands import register as register_gate
-    except ImportError:
-        return
+def _register_command_groups() -> None:
+    """Command groups that live in their own modules register themselves (none imports torch)."""
+    from vbench_lite.gate.commands import register as register_gate
+
     register_gate(app)
 
 
-_register_plugins()
+_register_command_groups()
 
 
 def main() -> None:
