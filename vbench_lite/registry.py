@@ -7,8 +7,13 @@ torch or any model code.
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from vbench_lite.errors import UnknownName
+
+if TYPE_CHECKING:
+    from vbench_lite.dimension import Dimension
+    from vbench_lite.generator import Generator
 
 DIMENSIONS_GROUP = "vbench_lite.dimensions"
 GENERATORS_GROUP = "vbench_lite.generators"
@@ -26,14 +31,14 @@ def generator_names() -> list[str]:
     return sorted(_entry_points(GENERATORS_GROUP))
 
 
-def load_dimension_class(name: str) -> type:
+def load_dimension_class(name: str) -> type[Dimension]:
     points = _entry_points(DIMENSIONS_GROUP)
     if name not in points:
         raise UnknownName("dimension", name, list(points))
     return points[name].load()
 
 
-def load_generator_class(name: str) -> type:
+def load_generator_class(name: str) -> type[Generator]:
     points = _entry_points(GENERATORS_GROUP)
     if name not in points:
         raise UnknownName("model", name, list(points))

@@ -77,7 +77,7 @@ def custom_input(
     if not folder.exists():
         raise InputError(f"video folder {folder} does not exist; pass --videos with an existing folder")
     if folder.is_file():
-        candidates, ignored = [folder], []
+        candidates, ignored = [folder], list[Path]()
         folder = folder.parent
     else:
         candidates, ignored = _videos_in(folder)

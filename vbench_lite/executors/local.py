@@ -109,8 +109,8 @@ def _describe(error: Exception) -> str:
 
 
 def score_row(item: VideoItem, dimension: Dimension, result: VideoScore | str) -> ScoreRow:
-    common = dict(video_key=item.video_key, dimension=dimension.name, backend=dimension.backend,
-                  dimension_version=dimension.version)
+    common: dict[str, Any] = dict(video_key=item.video_key, dimension=dimension.name, backend=dimension.backend,
+                                  dimension_version=dimension.version)
     if isinstance(result, str):
         return ScoreRow(**common, status="failed", value=None, error=result)
     if result.skipped:

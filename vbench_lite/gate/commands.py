@@ -50,10 +50,10 @@ def gate(
         GithubMode,
         typer.Option(help="GitHub annotations + step summary; auto: when GITHUB_ACTIONS=true."),
     ] = GithubMode.auto,
-    strict: Annotated[bool, typer.Option(help="WARN fails the gate too.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="WARN fails the gate too.")] = False,
     seed: Annotated[int, typer.Option(help="Bootstrap seed; same seed, same report.")] = 0,
     allow_mismatch: Annotated[
-        bool, typer.Option(help="Compare only the overlap of differing inputs, with warnings.")
+        bool, typer.Option("--allow-mismatch", help="Compare only the overlap of differing inputs, with warnings.")
     ] = False,
 ) -> None:
     try:
