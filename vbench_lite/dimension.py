@@ -110,12 +110,14 @@ class Dimension(ABC):
     def resolve_backend(self) -> str:
         """The backend `context.backend` selects, per the rule of `--backend`.
 
-        auto: the VBench-exact backend when all its weight files are found, else the first
-        backend that needs no download; embedded: the first backend other than "vbench";
-        vbench: "vbench". Every backend that is not "vbench" counts as embedded.
+        Every backend other than "vbench" counts as embedded, and a backend is ready when all its
+        weight files are found (most embedded ones need none). auto: "vbench" when ready, else the
+        first ready embedded backend; embedded: the first ready embedded backend; vbench: "vbench".
+        Where nothing is ready, the preferred backend is returned and `setup` names the missing file.
         """
         choice = self.context.backend
         embedded = [b for b in self.backends if b != "vbench"]
+        ready = [b for b in embedded if not self.missing_weights(b)]
         if choice == "vbench" or (choice == "auto" and not embedded):
             if "vbench" not in self.backends:
                 raise VblError(f"{self.name} has no VBench-exact backend; use --backend auto")
@@ -124,10 +126,10 @@ class Dimension(ABC):
             if not embedded:
                 files = ", ".join(w.file for w in self.weights()) or "its weights"
                 raise VblError(f"{self.name} has no embedded backend; it needs {files} (see `vbl weights`)")
-            return embedded[0]
-        if "vbench" in self.backends and self.missing_weights("vbench") == []:
+            return (ready or embedded)[0]
+        if "vbench" in self.backends and not self.missing_weights("vbench"):
             return "vbench"
-        return embedded[0]
+        return (ready or embedded)[0]
 
     def missing_weights(self, backend: str) -> list[WeightSpec]:
         return [
