@@ -183,7 +183,7 @@ def backend_kind(backends: dict[str, str]) -> str:
 
 
 def _run_backends(aggregates: pd.DataFrame, scores: pd.DataFrame, manifest: dict) -> dict[str, str]:
-    rows = aggregates[aggregates["name"].map(lambda n: n not in SUMMARY_NAMES)]
+    rows = aggregates[~aggregates["name"].isin(SUMMARY_NAMES)]
     found = {canonical_dimension_name(n): _text(b) for n, b in zip(rows["name"], rows["backend"], strict=True)}
     for dim, backend in scores.drop_duplicates("dimension")[["dimension", "backend"]].itertuples(index=False):
         found.setdefault(canonical_dimension_name(dim), _text(backend))

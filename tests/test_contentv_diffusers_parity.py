@@ -127,3 +127,38 @@ def test_flow_match_schedule_and_euler_steps_match_diffusers_scheduler(shift):
         ours = sampler.euler_step(ours, velocity, float(sigmas[i]), float(sigmas[i + 1]))
         assert ours.dtype == theirs.dtype == torch.bfloat16
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+
+
+def test_whole_mmdit_on_one_frame_matches_diffusers_sd3_transformer():
+    """With one latent frame, ContentV's MMDiT is SD3's, except for the position table: fill the
+    crop of diffusers' fixed table with our encoding and the whole forward pass must agree."""
+    from reference_models.contentv.config import MMDiTConfig
+    from reference_models.contentv.mmdit import VideoMMDiT
+
+    theirs = diffusers.SD3Transformer2DModel(
+        sample_size=8, patch_size=2, in_channels=16, num_layers=2, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=64, caption_projection_dim=DIM, pooled_projection_dim=32,
+        out_channels=16, pos_embed_max_size=8, qk_norm="rms_norm",
+    ).eval()  # fmt: skip
+    ours = VideoMMDiT(MMDiTConfig(num_layers=2, num_attention_heads=HEADS, attention_head_dim=HEAD_DIM,
+                                  joint_attention_dim=64, caption_projection_dim=DIM,
+                                  pooled_projection_dim=32)).eval()  # fmt: skip
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, param in theirs.named_parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+        table = torch.zeros(8, 8, DIM)
+        table[2:6, 2:6] = sincos_3d(1, 4, 4, DIM).view(4, 4, DIM)  # the centre crop of a 4×4 patch grid
+        theirs.pos_embed.pos_embed.copy_(table.view(1, 64, DIM))
+    state = {k: v for k, v in theirs.state_dict().items() if k != "pos_embed.pos_embed"}
+    ours.load_state_dict(state, strict=True)
+
+    latents = torch.randn(2, 16, 8, 8, generator=generator)
+    text, pooled = torch.randn(2, 7, 64, generator=generator), torch.randn(2, 32, generator=generator)
+    timesteps = torch.tensor([1000.0, 412.5])
+    with torch.no_grad():
+        their_out = theirs(hidden_states=latents, encoder_hidden_states=text, pooled_projections=pooled,
+                           timestep=timesteps).sample  # fmt: skip
+        our_out = ours(latents[:, :, None], text, pooled, timesteps)
+    assert our_out.shape == (2, 16, 1, 8, 8)
+    torch.testing.assert_close(our_out[:, :, 0], their_out, rtol=1e-4, atol=1e-4)

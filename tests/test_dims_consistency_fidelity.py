@@ -51,9 +51,8 @@ def test_subject_consistency_equals_vbench(tmp_path, clips):
     for score, reference in zip(ours, expected):
         assert score.value == pytest.approx(reference["video_results"], abs=1e-6)
     assert dimension.aggregate(ours) == pytest.approx(expected_all, abs=1e-6)
-    print("subject", [s.value for s in ours])
     # The values spread enough for a wrong transform or formula to show far above 1e-6.
-    assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-3
+    assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-4
 
 
 def test_background_consistency_equals_vbench(tmp_path, clips):
@@ -62,12 +61,20 @@ def test_background_consistency_equals_vbench(tmp_path, clips):
 
     from dimensions.background_consistency import BackgroundConsistency
 
-    path = write_tiny_openai_clip(tmp_path / "clip_model", "ViT-B-32", "torchscript")
+    path = write_tiny_openai_clip(tmp_path / "clip_model", "ViT-B-32", "state_dict")
+    state = torch.load(path, weights_only=True)
+    state["visual.conv1.weight"] *= 50  # content-driven features: values that spread out
+    state["visual.class_embedding"] *= 0
+    state["visual.positional_embedding"] *= 0
+    torch.save(state, path)
     dimension = BackgroundConsistency(ScoringContext(backend="vbench", weights_dir=tmp_path, batch_size=4))
     dimension.setup()
     assert dimension.backend == "vbench"
     ours = dimension.score_batch(_videos(clips))
-    clip_model, preprocess = openai_clip.load(str(path), device="cpu")  # VBench's own loader
+    # What `clip.load(path, device="cpu")` does for a state-dict file (its file-handle fallback
+    # after the failed TorchScript attempt cannot re-read the file, so call its steps directly).
+    clip_model = openai_clip.model.build_model(torch.load(path, weights_only=True)).float().eval()
+    preprocess = None  # only used in read_frame mode
     expected_all, expected = vbench_background.background_consistency(
         clip_model, preprocess, [str(p) for p in clips], "cpu", False
     )
@@ -76,5 +83,4 @@ def test_background_consistency_equals_vbench(tmp_path, clips):
         assert score.extra["video_sim"] == pytest.approx(reference["video_sim"], abs=1e-5)
         assert score.extra["cnt_per_video"] == reference["cnt_per_video"]
     assert dimension.aggregate(ours) == pytest.approx(expected_all, abs=1e-6)
-    print("background", [s.value for s in ours])
-    assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-3
+    assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-4  # 100× the tolerance

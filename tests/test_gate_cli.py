@@ -328,3 +328,20 @@ def test_the_vbl_cli_has_the_gate_and_never_imports_torch(runs: dict[str, Path])
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_documented_workflow_uses_real_gate_options() -> None:
+    """docs/examples/github-actions-gate.yml parses, and its `vbl gate` flags exist."""
+    import re
+
+    import yaml
+
+    from vbench_lite.cli import app as vbl_app
+
+    workflow = Path(__file__).parents[1] / "docs" / "examples" / "github-actions-gate.yml"
+    steps = yaml.safe_load(workflow.read_text())["jobs"]["gate"]["steps"]
+    gate_step = next(s["run"] for s in steps if "vbl gate" in s.get("run", ""))
+    used = set(re.findall(r"(--[a-z-]+)", gate_step))
+    command = typer.main.get_command(vbl_app).commands["gate"]  # type: ignore[attr-defined]
+    known = {opt for param in command.params for opt in param.opts}
+    assert used <= known, used - known

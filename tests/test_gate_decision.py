@@ -142,6 +142,9 @@ def test_quality_semantic_total_are_gated_and_match_the_aggregation(tmp_path: Pa
     assert rows["quality_score"].status == "FAIL" and rows["total_score"].status == "FAIL"
     assert rows["semantic_score"].status == "PASS"
     assert {rows[d].status for d in VBENCH_GROUPS if d != "temporal_flickering"} == {"PASS"}
+    # Asking for the Total alone still pairs (and checks) all sixteen dimensions behind it.
+    only_total = run_gate(tmp_path / "c", tmp_path / "b", policy=load_policy(), dims="total_score")
+    assert [(row.name, row.status) for row in only_total.rows] == [("total_score", "FAIL")]
 
 
 def test_dims_option_restricts_the_gated_rows(tmp_path: Path) -> None:

@@ -88,3 +88,35 @@ def test_a_flickering_checkpoint_fails_and_names_temporal_flickering(
     # ...and the promoted baseline still passes its own rerun.
     code, output = vbl("gate", "--candidate", evaluated["rerun"], "--baseline", baseline)
     assert code == 0, output
+
+
+# -- the same on the tiny reference generator, with a checkpoint whose decoder flickers ---------
+
+TINY = "reference-tiny"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from vbench_lite.registry import generator_names
+
+    if TINY not in generator_names():
+        pytest.skip(f"generator {TINY} is not installed (entry point vbench_lite.generators)")
+    root = tmp_path_factory.mktemp("gate-e2e-tiny")
+    db = f"sqlite:///{root / 'vbl.db'}"
+    runs = {}
+    for name, options in (("baseline", ()), ("rerun", ()), ("flicker", ("--model-option", "flicker=0.1"))):
+        code, output = vbl(
+            "evaluate", "--model", TINY, "--prompts", "vbl-mini", "--samples", "1",
+            "--dims", "temporal_flickering", "--out", root / name, "--db", db, *options,
+        )  # fmt: skip
+        assert code == 0, output
+        runs[name] = root / name
+    return runs
+
+
+def test_tiny_generator_rerun_passes_and_flickering_checkpoint_fails(generated: dict[str, Path]) -> None:
+    code, output = vbl("gate", "--candidate", generated["rerun"], "--baseline", generated["baseline"])
+    assert code == 0, output
+    code, output = vbl("gate", "--candidate", generated["flicker"], "--baseline", generated["baseline"])
+    assert code == 1, output
+    assert "regressed: temporal_flickering" in output

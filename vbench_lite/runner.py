@@ -51,6 +51,17 @@ class EvaluateOptions:
     dimension_options: dict[str, Any] = field(default_factory=dict)
     generate_only: bool = False
     accept_license: list[str] = field(default_factory=list)
+    executor: str = "local"  # local | ray (issue 8); not in config(): either executor resumes a run
+    ray_address: str | None = None  # None/"local": Ray on this host; "auto" or HOST:PORT: a cluster
+
+    def __post_init__(self) -> None:
+        if self.executor not in ("local", "ray"):
+            raise InputError(f"--executor must be local or ray, not '{self.executor}'")
+        if self.executor == "ray":
+            from vbench_lite.executors.ray_executor import import_ray, require_shared_store
+
+            import_ray()
+            require_shared_store(self.ray_address, self.db or default_db_url())
 
     def config(self, dims: list[str], suite: Any) -> dict[str, Any]:
         """The settings that can change a number: the config hash covers exactly these."""
@@ -109,7 +120,7 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
         console.print(f"note: ignored {len(work.ignored)} non-video file(s) in the folder, e.g. {work.ignored[0]}")
 
     if generator is not None:
-        _generate(generator, work.items, options.weights, manifest, store, run_id, console)
+        _generate(generator, work.items, options, manifest, store, run_id, console)
         write_json_atomic(run_dir / "manifest.json", manifest)
         if options.generate_only:
             manifest["status"] = "generated"
@@ -123,13 +134,13 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
     ]
     pending = [(item, names) for item, names in pending if names]
     needed = {name for _, names in pending for name in names}
-    active = _set_up(dimensions, needed, manifest, report, console)
+    active = _set_up(dimensions, needed, manifest, report, console, options.executor)
     write_json_atomic(run_dir / "manifest.json", manifest)
     store.begin_run(run_id, manifest)
 
     todo = [(item, [n for n in names if n in active]) for item, names in pending]
     todo = [(item, names) for item, names in todo if names]
-    _score(todo, active, store, run_id, options, console)
+    _score(todo, active, store, run_id, options, console, manifest, report)
 
     scores = store.scores_frame(run_id)
     report.failed_videos = int(scores.loc[scores["status"] == "failed", "video_key"].nunique())
@@ -243,9 +254,13 @@ def _work_list(
 
 def _set_up(
     dimensions: dict[str, Dimension], needed: set[str], manifest: dict[str, Any],
-    report: RunReport, console: Console,
+    report: RunReport, console: Console, executor: str = "local",
 ) -> dict[str, Dimension]:
-    """Load each needed dimension once; one that cannot run is reported and left out."""
+    """Load each needed dimension once; one that cannot run is reported and left out.
+
+    Under Ray the driver loads no model: it resolves the backend, and the scorer replicas load
+    the models and report their weights' sha256 (ray_executor.score_on_ray).
+    """
     active = {}
     for name, dimension in dimensions.items():
         recorded = manifest["dimensions"].get(name)
@@ -255,7 +270,10 @@ def _set_up(
             reason = dimension.unavailable_reason()
             if reason:
                 raise VblError(f"{name}: {reason}")
-            dimension.setup()
+            if executor == "ray":
+                dimension.backend = dimension.resolve_backend()
+            else:
+                dimension.setup()
         except VblError as error:
             message = str(error) if str(error).startswith(name) else f"{name}: {error}"
             report.unavailable[name] = message
@@ -280,7 +298,7 @@ def _set_up(
 
 
 def _generate(
-    generator: Generator, items: list[VideoItem], weights: Path | None, manifest: dict[str, Any],
+    generator: Generator, items: list[VideoItem], options: EvaluateOptions, manifest: dict[str, Any],
     store: ResultStore, run_id: str, console: Console,
 ) -> None:
     """Generate the videos not yet on disk; an mp4 appears only once complete (atomic write)."""
@@ -289,7 +307,12 @@ def _generate(
         manifest["seeds"][item.video_key] = item.seed
     if not todo:
         return
-    generator.load(manifest["environment"]["device"], "auto", weights)
+    if options.executor == "ray":
+        from vbench_lite.executors.ray_executor import generate_on_ray
+
+        generate_on_ray(generator, todo, options, manifest, store, run_id, console)
+        return
+    generator.load(manifest["environment"]["device"], "auto", options.weights)
     manifest["model"].update(generator.provenance())
     with progress_bar(console) as progress:
         task = progress.add_task("generating", total=len(todo))
@@ -316,7 +339,13 @@ def _generate(
 def _score(
     todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension],
     store: ResultStore, run_id: str, options: EvaluateOptions, console: Console,
+    manifest: dict[str, Any], report: RunReport,
 ) -> None:
+    if options.executor == "ray":  # replicas report their weights into manifest, failures into report
+        from vbench_lite.executors.ray_executor import score_on_ray
+
+        score_on_ray(todo, dimensions, store, run_id, options, console, manifest, report)
+        return
     from vbench_lite.executors.local import score_locally
 
     score_locally(todo, dimensions, store, run_id, options.videos_per_batch, console)

@@ -35,13 +35,14 @@ from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
 
-# VBench's download URLs (spec §3; `vbench/utils.py:init_submodules`), used by `vbl weights download`.
-_OPENAI_URLS = {
-    "ViT-B-32": "https://openaipublic.azureedge.net/clip/models/"
-    "40d3715913c3a1d68c4ee4a6c5ac0a6ec40b1a1fd0fb0849a9b4ca6a5d4d6f2c/ViT-B-32.pt",
-    "ViT-L-14": "https://openaipublic.azureedge.net/clip/models/"
-    "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+# OpenAI's files are published under their own sha256 (the URL's folder); VBench downloads these
+# URLs (spec §3; `vbench/utils.py:init_submodules`), and `vbl weights download` may too.
+_OPENAI_SHA256 = {
+    "ViT-B-32": "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+    "ViT-L-14": "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
 }
+_OPENAI_URLS = {arch: f"https://openaipublic.azureedge.net/clip/models/{digest}/{arch}.pt"
+                for arch, digest in _OPENAI_SHA256.items()}
 # The same weights as open_clip checkpoints on the Hugging Face hub (an accepted alternative).
 _OPEN_CLIP_REPOS = {
     "ViT-B-32": "timm/vit_base_patch32_clip_224.openai",
@@ -63,6 +64,7 @@ def clip_weight_spec(arch: str) -> WeightSpec:
         file=f"{arch}.pt",
         backend="vbench",
         vbench_subdir="clip_model",
+        sha256=_OPENAI_SHA256[arch],
         url=_OPENAI_URLS[arch],
         licence="MIT",
         what=f"OpenAI CLIP {arch}",

@@ -114,9 +114,40 @@ def pad_frames(pixels: torch.Tensor, divisor: int) -> torch.Tensor:
 @torch.no_grad()
 def raft_flow(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Flow first→second for padded float 0–255 frames [B, 3, H, W] (H, W multiples of 8)."""
-    flows = model(2 * (first / 255.0) - 1.0, 2 * (second / 255.0) - 1.0,
-                  num_flow_updates=RAFT_ITERATIONS)
-    return flows[-1].float()
+    frames = torch.cat([first, second])
+    rows = list(range(len(first)))
+    return raft_flows_for_pairs(model, frames, [(i, i + len(first)) for i in rows])
+
+
+@torch.no_grad()
+def raft_flows_for_pairs(model: torch.nn.Module, frames: torch.Tensor,
+                         pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """Final RAFT flows [P, 2, H, W] for (row i → row j) pairs of padded 0–255 frames [K, 3, H, W].
+
+    torchvision's `RAFT.forward` with two savings that leave the final flow bit-for-bit the same:
+    each frame goes through the feature encoder once, however many pairs it is in (instance norm
+    is per image), and the convex-upsampling mask and upsampled flow are computed only after the
+    last iteration (torchvision and the original RAFT compute them after every one of the 20).
+    """
+    from torchvision.models.optical_flow._utils import make_coords_grid, upsample_flow
+
+    pixels = 2 * (frames / 255.0) - 1.0
+    firsts = [i for i, _ in pairs]
+    seconds = [j for _, j in pairs]
+    feature_maps = model.feature_encoder(pixels)
+    model.corr_block.build_pyramid(feature_maps[firsts], feature_maps[seconds])
+    context_out = model.context_encoder(pixels[firsts])
+    hidden_size = model.update_block.hidden_state_size
+    hidden, context = torch.split(context_out, [hidden_size, context_out.shape[1] - hidden_size], dim=1)
+    hidden, context = torch.tanh(hidden), F.relu(context)
+    batch, _, height, width = feature_maps[firsts].shape
+    coords0 = make_coords_grid(batch, height, width).to(frames.device)
+    coords1 = make_coords_grid(batch, height, width).to(frames.device)
+    for _ in range(RAFT_ITERATIONS):
+        corr_features = model.corr_block.index_pyramid(centroids_coords=coords1)
+        hidden, delta_flow = model.update_block(hidden, context, corr_features, coords1 - coords0)
+        coords1 = coords1 + delta_flow
+    return upsample_flow(flow=coords1 - coords0, up_mask=model.mask_predictor(hidden)).float()
 
 
 def pairs_per_batch(height: int, width: int, budget_bytes: float) -> int:
@@ -185,9 +216,12 @@ def cached_raft_flows(
             found[pair] = hit.to(padded.device)
     for start in range(0, len(todo), batch_pairs):
         chunk = todo[start : start + batch_pairs]
-        first = padded[[row_of[i] for i, _ in chunk]]
-        second = padded[[row_of[j] for _, j in chunk]]
-        for pair, flow in zip(chunk, raft_flow(model, first, second)):
+        needed = sorted({row_of[k] for pair in chunk for k in pair})
+        local = {row: n for n, row in enumerate(needed)}
+        flows = raft_flows_for_pairs(
+            model, padded[needed], [(local[row_of[i]], local[row_of[j]]) for i, j in chunk]
+        )
+        for pair, flow in zip(chunk, flows):
             found[pair] = flow
             cache.put((video_key, *pair, *size), flow)
     return [found[pair] for pair in pairs]

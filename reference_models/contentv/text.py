@@ -70,12 +70,7 @@ class SD3TextStack:
     def __init__(self, folder: Path, device: str, dtype: torch.dtype, max_sequence_length: int = 256):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            from transformers import (
-                CLIPTextModelWithProjection,
-                CLIPTokenizer,
-                T5EncoderModel,
-                T5TokenizerFast,
-            )
+            from transformers import AutoTokenizer, CLIPTextModelWithProjection, CLIPTokenizer, T5EncoderModel
         except ImportError:
             raise InputError("the contentv-8b text stack needs `pip install transformers`") from None
         folder = Path(folder)
@@ -93,7 +88,8 @@ class SD3TextStack:
         ]
         self.t5 = self.t5_tokenizer = None
         if (folder / "text_encoder_3").is_dir():  # SD3 uses zeros when T5 is absent
-            self.t5_tokenizer = T5TokenizerFast.from_pretrained(folder / "tokenizer_3", **local)
+            # AutoTokenizer: the class named in tokenizer_config.json (T5TokenizerFast in ContentV's folder)
+            self.t5_tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer_3", **local)
             self.t5 = T5EncoderModel.from_pretrained(folder / "text_encoder_3", torch_dtype=dtype, **local)
             self.t5 = self.t5.to(device).eval()
         self.joint_dim = self.t5.config.d_model if self.t5 is not None else 4096

@@ -85,7 +85,10 @@ def run_gate(
     baseline = load_source(baseline_path, "baseline")
     scheme = _scheme_of(candidate)
     dim_names, aggregate_names = resolve_scope(dims, candidate, baseline, scheme)
-    pairing = check_compatibility(candidate, baseline, dim_names, allow_mismatch)
+    # A group score needs its dimensions paired even when only the score itself was asked for.
+    present = set(candidate.per_prompt) | set(baseline.per_prompt)
+    group_dims = [d for a in aggregate_names for g in AGGREGATE_GROUPS[a] for d in scheme.group_dims(g) if d in present]
+    pairing = check_compatibility(candidate, baseline, list(dict.fromkeys(dim_names + group_dims)), allow_mismatch)
     warnings = list(pairing.warnings)
 
     rows = [_dimension_row(d, candidate, baseline, pairing, policy, scheme, seed, warnings) for d in dim_names]

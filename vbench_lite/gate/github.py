@@ -60,7 +60,16 @@ def step_summary(report: GateReport) -> str:
         cells = table_cells(row)
         cells[-1] = _status_mark(row.status)
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    lines.append("")
+    defaults = report.policy.defaults
+    lines += [
+        "",
+        f"Normalised {report.scheme.name} units; CI: {1 - 2 * defaults.alpha:.0%} paired bootstrap over "
+        f"prompts; p_adj: {defaults.correction}; seed {report.seed}.",
+        "",
+    ]
+    for row in report.rows:
+        if row.status in ("FAIL", "WARN"):
+            lines.append(f"- **{row.status}** `{row.name}`: {_cell(row.reason)}")
     for warning in report.warnings:
         lines.append(f"- warning: {_cell(warning)}")
     lines += ["", f"`{summary_line(report)}`", ""]

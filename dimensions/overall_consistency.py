@@ -1,0 +1,73 @@
+"""Overall consistency (Semantic), spec §4.8: does the video match its whole prompt?
+
+Per video: 8 frames by VBench's "middle" sampler; each uint8 frame → clip_transform (short side →
+224 bicubic on uint8, as VBench's decord tensors, centre crop, ÷255, CLIP norm); v = ViCLIP video
+embedding of the 8-frame clip, t = ViCLIP text embedding of the full prompt (32-token CLIP BPE),
+both L2-normalised; value = v·t (raw cosine, not ×100). Aggregate: mean over videos.
+Text features are computed once per prompt.
+
+Backend: "vbench" only (`ViClip-InternVid-10M-FLT.pth`; see dimensions/backbones/no_embedded.py).
+Deviation: VBench encodes one video per forward; here `batch_size // 8` videos share a forward.
+temporal_style (§4.16) is the same procedure on its own prompts (dimensions/temporal_style.py).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from dimensions.backbones.no_embedded import vbench_backend_only
+from dimensions.backbones.preprocess import clip_transform
+from dimensions.backbones.viclip import VICLIP_WEIGHTS, load_viclip
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.video import Video
+from vbench_lite.weights import WeightSpec
+
+CLIP_FRAMES = 8  # ViCLIP's clip length; VBench samples them with "middle"
+
+
+class OverallConsistency(Dimension):
+    name: ClassVar[str] = "overall_consistency"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "semantic"
+    frames: ClassVar[FrameNeeds] = FrameNeeds("middle", count=CLIP_FRAMES)
+    needs_prompt: ClassVar[bool] = True
+    backends: ClassVar[tuple[str, ...]] = ("vbench",)
+    description: ClassVar[str] = "ViCLIP video–prompt cosine similarity"
+
+    def weights(self) -> list[WeightSpec]:
+        return [VICLIP_WEIGHTS]
+
+    def weights_sha256(self) -> str | None:
+        return self._viclip.weights_sha256() if getattr(self, "_viclip", None) else None
+
+    def setup(self) -> None:
+        self.backend = vbench_backend_only(self.context, self.name)
+        self._viclip = load_viclip(self.context)
+        self._prompt_features: dict[str, torch.Tensor] = {}
+
+    def _prompt(self, prompt: str) -> torch.Tensor:
+        if prompt not in self._prompt_features:
+            features = self._viclip.encode_text([prompt])
+            self._prompt_features[prompt] = features / features.norm(dim=-1, keepdim=True)
+        return self._prompt_features[prompt]
+
+    def _clip_pixels(self, video: Video) -> torch.Tensor:
+        frames = torch.from_numpy(video.frames).to(self.context.device).permute(0, 3, 1, 2)
+        return clip_transform(frames)  # uint8 in: VBench resizes decord's uint8 tensors
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        reasons = [self.skip_reason(video) for video in videos]
+        scored = [video for video, reason in zip(videos, reasons) if reason is None]
+        per_forward = max(1, self.context.batch_size // CLIP_FRAMES)
+        similarities: list[float] = []
+        for start in range(0, len(scored), per_forward):
+            group = scored[start:start + per_forward]
+            features = self._viclip.encode_video(torch.stack([self._clip_pixels(v) for v in group]))
+            features = features / features.norm(dim=-1, keepdim=True)
+            for video, feature in zip(group, features):
+                similarities.append(float(feature[None] @ self._prompt(video.prompt).T))
+        values = iter(similarities)
+        return [VideoScore(value=None, skipped=reason) if reason else VideoScore(value=next(values))
+                for reason in reasons]

@@ -1,0 +1,31 @@
+"""The vbl leaderboard: `streamlit run leaderboard/app.py` (or `vbl leaderboard`).
+
+A router only (spec/ecosystem.md §2.1): `st.navigation` picks the page; the pages read the store
+through `leaderboard.ui` and compute through the pure `leaderboard.data` / `leaderboard.charts`.
+The store is opened read-only; settings come from environment variables (`leaderboard.settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from leaderboard.ui import settings
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="vbl leaderboard", page_icon=":material/leaderboard:", layout="wide")
+
+pages = [
+    st.Page(HERE / "pages" / "main_table.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
+    st.Page(HERE / "pages" / "model.py", title="Model", icon=":material/model_training:"),
+    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/movie:"),
+    st.Page(HERE / "pages" / "import_results.py", title="Import", icon=":material/upload_file:"),
+]
+page = st.navigation(pages)
+current = settings()
+st.sidebar.caption(f"Store (read-only): `{current.shown_db_url}`")
+st.sidebar.caption(f"Videos from: `{current.results_root or 'not configured'}`")
+page.run()

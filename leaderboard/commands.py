@@ -1,0 +1,103 @@
+"""`vbl leaderboard`: start the Streamlit app on a results store (issue 6, item 6).
+
+`register(app)` adds the command to the `vbl` CLI. Only typer and the standard library are
+imported here, so `vbl --help` never imports Streamlit (or torch). The app runs as a
+`streamlit run leaderboard/app.py` subprocess and gets its settings through environment
+variables (see `leaderboard.settings`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+APP_PATH = Path(__file__).with_name("app.py")
+DEFAULT_PORT = 8501
+
+
+def register(app: typer.Typer) -> None:
+    app.command("leaderboard", help="Start the leaderboard web app (Streamlit) on a results store.")(leaderboard)
+
+
+def app_environment(
+    db: str | None,
+    results: Path | None,
+    published: Path | None = None,
+    allow_import: bool = False,
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of the app process: the caller's, plus the leaderboard settings."""
+    env = dict(os.environ if base is None else base)
+    if db:
+        env["VBL_DB"] = db
+    if results is not None:
+        env["VBL_RESULTS_ROOT"] = str(results.expanduser().resolve())
+    if published is not None:
+        env["VBL_PUBLISHED"] = str(published.expanduser().resolve())
+    if allow_import:
+        # The import page opens its own writable store on this URL; the rest of the app stays read-only.
+        env["VBL_IMPORT_DB"] = db or env.get("VBL_DB", "")
+    else:
+        env.pop("VBL_IMPORT_DB", None)
+    env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+    return env
+
+
+def streamlit_command(port: int, address: str = "127.0.0.1", headless: bool = True) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        "--server.port", str(port),
+        "--server.address", address,
+        "--server.headless", "true" if headless else "false",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",  # no "Deploy" button on a results board
+    ]
+
+
+def leaderboard(
+    db: Annotated[str | None, typer.Option(help="results store URL (default: $VBL_DB or ~/.vbl/vbl.db)")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="results root: the only folder videos are played from")
+    ] = None,
+    port: Annotated[int, typer.Option(help="port to serve on")] = DEFAULT_PORT,
+    address: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for a team server)")] = "127.0.0.1",
+    published: Annotated[
+        Path | None, typer.Option(help="CSV/JSON of published VBench rows to show next to our runs")
+    ] = None,
+    allow_import: Annotated[
+        bool, typer.Option("--allow-import", help="let the Import page write accepted bundles into --db")
+    ] = False,
+    browser: Annotated[bool, typer.Option("--browser", help="open a browser tab")] = False,
+) -> None:
+    problem = _problem(results, published, port)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"leaderboard on http://{address}:{port} (Ctrl+C stops it)", err=True)
+    try:
+        completed = subprocess.run(
+            streamlit_command(port, address, headless=not browser),
+            env=app_environment(db, results, published, allow_import),
+            check=False,
+        )
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    raise typer.Exit(completed.returncode)
+
+
+def _problem(results: Path | None, published: Path | None, port: int) -> str | None:
+    if importlib.util.find_spec("streamlit") is None:
+        return "the leaderboard needs Streamlit: pip install 'vbench-lite[app]'"
+    if results is not None and not results.is_dir():
+        return f"--results {results} is not a folder; give the folder that holds your run directories"
+    if published is not None and not published.is_file():
+        return f"--published {published} is not a file; give a CSV or JSON of published rows"
+    if not 0 < port < 65536:
+        return f"--port {port} is not a TCP port (1-65535)"
+    return None

@@ -1,0 +1,67 @@
+"""Compare two runs: paired per-dimension deltas, win/tie/loss, and where they disagree most (issue 6, item 3)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from leaderboard import charts, data, ui
+
+st.title("Compare two runs")
+board = ui.board_or_stop()
+finished = board.finished_runs()
+if len(finished) < 2:
+    ui.show_unfinished(board)
+    st.info("Comparing needs two finished runs; the store holds fewer. Evaluate or import another run.")
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    run_a = ui.pick_run(board, "Run A (baseline)", "run_a", finished_only=True, default_index=1)
+with right:
+    run_b = ui.pick_run(board, "Run B (candidate)", "run_b", finished_only=True, default_index=0)
+if run_a == run_b:
+    st.warning("Pick two different runs.")
+    st.stop()
+tie = st.slider("Tie tolerance (percent points per prompt)", 0.0, 5.0, data.TIE_TOLERANCE, 0.1, key="tie")
+
+compared = data.paired_compare(board.scores, run_a, run_b, tie_tolerance=tie)
+if compared.empty:
+    st.info("The two runs share no scored dimension, so there is nothing to compare.")
+    st.stop()
+apart = compared[~compared["comparable"]]
+if not apart.empty:
+    st.warning(
+        "Not compared, because the two runs scored them with different backends: "
+        + ", ".join(f"{r.dimension} ({r.backend_a} vs {r.backend_b})" for r in apart.itertuples())
+    )
+suites = board.runs.set_index("run_id").loc[[run_a, run_b], "prompt_suite_sha256"]
+if suites.nunique(dropna=False) > 1:
+    st.warning("The runs used different prompt suites: only the prompts both scored are paired.")
+
+wins, ties, losses = data.win_tie_loss(compared)
+a_label, b_label = ui.run_label(board.runs, run_a), ui.run_label(board.runs, run_b)
+c1, c2, c3 = st.columns(3)
+c1.metric("B wins", wins)
+c2.metric("Ties", ties)
+c3.metric("B losses", losses)
+st.caption("Counted per (prompt, dimension) over shared prompts; higher is better on every VBench dimension.")
+
+shown = compared.rename(columns={
+    "dimension": "Dimension", "shared_prompts": "Shared prompts", "mean_a": "A (%)", "mean_b": "B (%)",
+    "delta": "Δ B−A", "delta_lo": "Δ CI low", "delta_hi": "Δ CI high", "wins": "Wins", "ties": "Ties",
+    "losses": "Losses", "backend_a": "Backend A", "backend_b": "Backend B", "comparable": "Comparable",
+})
+st.dataframe(shown.round(3), hide_index=True, width="stretch", key="deltas")
+st.plotly_chart(charts.compare_deltas(compared, "A", "B"), key="delta_chart")
+
+st.subheader("Where they disagree most")
+disagree = data.disagreements(board.scores, run_a, run_b)
+st.dataframe(disagree.drop(columns=["run_dir_a", "run_dir_b"]).round(3), hide_index=True, width="stretch",
+             key="disagreements")
+for item in disagree.head(3).itertuples():
+    st.markdown(f"**{item.prompt}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
+    video_a, video_b = st.columns(2)
+    with video_a:
+        ui.show_video(item.video_a, ui.run_dir_of(board, run_a), caption=f"A: {a_label}")
+    with video_b:
+        ui.show_video(item.video_b, ui.run_dir_of(board, run_b), caption=f"B: {b_label}")

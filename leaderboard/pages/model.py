@@ -1,0 +1,78 @@
+"""Model page: radar, bars against the board median, provenance, trend across checkpoints (issue 6, item 2)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from vbench_lite.aggregate import load_scheme
+
+from leaderboard import charts, data, ui
+
+MIN_RADAR_DIMS = 3  # fewer spokes draw a line, not a shape
+
+st.title("Model")
+board = ui.board_or_stop(allow_empty=True)
+ours = ui.rows_or_stop(board)
+published = ui.published_rows()
+rows = pd.concat([ours, published], ignore_index=True) if not published.empty else ours
+if rows.empty:
+    ui.show_unfinished(board)
+    st.info("No finished run to show yet. Evaluate or import a run, then reload.")
+    st.stop()
+
+# Our runs first, published rows after them.
+models = sorted(ours["model"].unique()) if not ours.empty else []
+models += sorted(m for m in rows["model"].unique() if m not in models)
+wanted = st.query_params.get("model")
+model = st.selectbox("Model", models, index=models.index(wanted) if wanted in models else 0, key="model")
+st.query_params["model"] = model
+mine = rows[rows["model"] == model].sort_values("created_at", ascending=False, na_position="last")
+labels = {
+    run_id: f"{rev or '(no revision)'} · {suite or 'no suite'} · {agg} · {run_id}"
+    for run_id, rev, suite, agg in zip(mine["run_id"], mine["revision"], mine["suite"], mine["aggregation"], strict=True)
+}
+run_id = st.selectbox("Revision / checkpoint", list(labels), key="revision", format_func=labels.get)
+row = mine[mine["run_id"] == run_id].iloc[0]
+
+scheme = load_scheme()
+dims = data.column_group(rows, scheme, "all")
+dims = [d for d in dims if pd.notna(row.get(f"{d}:normalised"))]
+peers = rows[data.rank_groups(rows) == data.rank_groups(rows).loc[row.name]]
+median = data.board_median(peers, dims)
+
+cols = st.columns(4)
+for column, name in zip(cols, data.SUMMARY_NAMES, strict=False):
+    value = row.get(name)
+    column.metric(data.pretty(name), "—" if pd.isna(value) else f"{value:.2f}%")
+counted = pd.notna(row.get("prompts"))
+cols[3].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else "—")
+if row["backend_kind"] == "published":
+    st.info(f"A published VBench row (source: {row['source']}): VBench's own evaluation, ranked apart from our runs.")
+
+if not dims:
+    st.info("This run has no normalised dimension scores to chart.")
+else:
+    st.caption(f"Board median over the {len(peers)} comparable row(s) of this row's group.")
+    left, right = st.columns(2)
+    if len(dims) >= MIN_RADAR_DIMS:
+        left.plotly_chart(charts.radar(row, dims, median=median), key="radar")
+    else:
+        left.info(f"A radar needs at least {MIN_RADAR_DIMS} dimensions; this run scored {len(dims)}.")
+    right.plotly_chart(charts.bars_vs_median(row, median, dims), key="bars")
+
+trend = data.checkpoint_trend(rows, model, row["suite"], row["aggregation"])
+if len(trend) > 1:
+    st.subheader("Across checkpoints")
+    st.plotly_chart(charts.checkpoint_trend(trend, dims), key="trend")
+    st.dataframe(data.view_table(trend, dims, "normalised", "none"), hide_index=True, key="trend_table")
+
+st.subheader("Provenance")
+manifest = board.manifests.get(run_id, {}) if not board.empty else {}
+st.dataframe(data.provenance(manifest, row), hide_index=True, width="stretch", key="provenance")
+st.subheader("Scorers")
+scorers = data.scorer_table(manifest)
+if scorers.empty:
+    st.info("No scorer information: a published row or an imported file without a manifest.")
+else:
+    st.dataframe(scorers, hide_index=True, width="stretch", key="scorers")

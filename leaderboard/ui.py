@@ -1,0 +1,135 @@
+"""Streamlit glue shared by the pages: cached loading, the empty and broken states, run pickers.
+
+Every store problem ends as an `st.error` / `st.info` line and `st.stop()`, never a traceback
+(issue 6, item 7). The loaders are cached per store URL for `CACHE_TTL_S` seconds, so a run that
+finishes shows up without restarting the app.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.errors import StoreUnreachable, VblError
+
+from leaderboard import data
+from leaderboard.paths import VideoRefused, resolve_video
+from leaderboard.published import load_published
+from leaderboard.settings import Settings, settings_from_env
+
+CACHE_TTL_S = 30
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner="Reading the results store…")
+def cached_board(url: str) -> data.Board:
+    return data.load_board(url)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner="Computing bootstrap intervals…")
+def cached_rows(url: str) -> pd.DataFrame:
+    return data.board_rows(cached_board(url))
+
+
+@st.cache_data(show_spinner=False)
+def cached_published(path: str) -> pd.DataFrame:
+    return load_published(path, load_scheme())
+
+
+def settings() -> Settings:
+    return settings_from_env()
+
+
+def board_or_stop(allow_empty: bool = False) -> data.Board:
+    """The store's contents, or a clear message and the end of this page's run."""
+    url = settings().db_url
+    try:
+        board = cached_board(url)
+    except StoreUnreachable as error:
+        st.error(f"The results store cannot be reached. {error}")
+        st.info("Start the app with a reachable store: `vbl leaderboard --db URL` (sqlite:///FILE or postgresql://…).")
+        st.stop()
+    except (sa.exc.SQLAlchemyError, OSError) as error:
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+        st.error(f"Reading the results store failed: {reason}")
+        st.stop()
+    if board.empty and not allow_empty:
+        st.info(
+            "The results store holds no runs yet. Add some with `vbl evaluate --videos DIR --out RUN_DIR` "
+            "or `vbl import RUN_DIR` (or the Import page), then reload."
+        )
+        st.stop()
+    return board
+
+
+def rows_or_stop(board: data.Board) -> pd.DataFrame:
+    return cached_rows(settings().db_url) if not board.empty else pd.DataFrame()
+
+
+def published_rows() -> pd.DataFrame:
+    """Published VBench rows: from VBL_PUBLISHED and from an upload on the Import page."""
+    frames = []
+    path = settings().published
+    if path:
+        try:
+            frames.append(cached_published(path))
+        except VblError as error:
+            st.warning(f"Published rows not shown: {error}")
+    uploaded = st.session_state.get("published_upload_rows")
+    if isinstance(uploaded, pd.DataFrame):
+        frames.append(uploaded)
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last") if frames else pd.DataFrame()
+
+
+def show_unfinished(board: data.Board) -> None:
+    """A note on runs still being written (or interrupted): they are left out of the ranking."""
+    unfinished = board.unfinished_runs()
+    for run in unfinished.itertuples(index=False):
+        progress = data.run_progress(board, run.run_id)
+        expected = f" of {progress['videos_expected']}" if progress["videos_expected"] else ""
+        st.info(
+            f"Run {run.run_id} ({run.model_name or 'unnamed model'}) is {run.status}: "
+            f"{progress['videos_scored']}{expected} videos scored so far, "
+            f"{progress['scores']} scores over {progress['dimensions']} dimension(s). "
+            "It is not ranked until it finishes (`vbl evaluate --resume`); its scores are on the Prompts page."
+        )
+
+
+def run_label(runs: pd.DataFrame, run_id: str) -> str:
+    run = runs[runs["run_id"] == run_id].iloc[0]
+    revision = f" @ {run['model_revision']}" if isinstance(run["model_revision"], str) and run["model_revision"] else ""
+    status = "" if run["status"] in data.FINISHED else f" [{run['status']}]"
+    return f"{run['model_name'] or 'unnamed'}{revision} · {run_id}{status}"
+
+
+def pick_run(board: data.Board, label: str, key: str, finished_only: bool, default_index: int = 0) -> str:
+    newest_first = board.runs.sort_values("created_at", ascending=False)
+    finished = newest_first["status"].isin(data.FINISHED)
+    options = list(newest_first.loc[finished, "run_id"])
+    if not finished_only:
+        options += list(newest_first.loc[~finished, "run_id"])  # unfinished runs last
+    wanted = st.query_params.get(key)
+    index = options.index(wanted) if wanted in options else min(default_index, len(options) - 1)
+    chosen = st.selectbox(label, options, index=index, key=key, format_func=lambda r: run_label(board.runs, r))
+    st.query_params[key] = chosen  # a shareable URL (spec/ecosystem.md §1.5 P1)
+    return chosen
+
+
+def show_video(stored_path: str, run_dir: str | None, caption: str = "") -> None:
+    """`st.video` of a file inside the results root, or a warning saying why it is not shown."""
+    try:
+        path = resolve_video(settings().results_root, stored_path, run_dir)
+    except VideoRefused as refusal:
+        st.warning(f"Video not shown: {refusal}")
+        return
+    st.video(str(path))
+    if caption:
+        st.caption(caption)
+
+
+def run_dir_of(board: data.Board, run_id: str) -> str | None:
+    found = board.runs.loc[board.runs["run_id"] == run_id, "run_dir"]
+    value = found.iloc[0] if len(found) else None
+    return value if isinstance(value, str) and value else None

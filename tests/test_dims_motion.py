@@ -1,0 +1,138 @@
+"""dynamic_degree and motion_smoothness: thresholds, backends, flow reuse, real clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from clips import sample_frames
+from dimensions.dynamic_degree import DynamicDegree, is_dynamic, kept_frame_pairs, top_magnitude_mean
+from dimensions.motion_smoothness import MotionSmoothness, interpolation_pairs, smoothness
+from tiny_dims1_models import write_torchvision_raft
+from vbench_lite.dimension import ScoringContext
+from vbench_lite.errors import WeightsMissing
+from vbench_lite.video import Video
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def no_weights_on_this_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("VBENCH_CACHE_DIR", str(tmp_path / "vbench-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("VBL_WEIGHTS_DIR", raising=False)
+
+
+def real_video(name: str, count: int, start: int = 0, step: int = 2, order=None, fps=None) -> Video:
+    frames, native_fps = sample_frames(name)
+    clip = frames[start : start + count, ::step, ::step]
+    if order is not None:
+        clip = clip[order]
+    return Video(frames=np.ascontiguousarray(clip), fps=fps or native_fps,
+                 path=Path(f"{name}-{start}-{count}-{order is not None}.mp4"))
+
+
+@pytest.mark.parametrize("frames,fps,height,width,kept,tau,count", [
+    (16, 8, 512, 512, 16, 12.0, 4),  # spec §4.5 worked values
+    (49, 8, 480, 720, 49, 11.25, 12),
+    (129, 24, 720, 1280, 43, 16.875, 11),
+])
+def test_thresholds_follow_the_spec_worked_values(frames, fps, height, width, kept, tau, count):
+    indices, pairs = kept_frame_pairs(frames, fps)
+    assert len(indices) == kept and len(pairs) == kept - 1
+    _, threshold, required = is_dynamic([0.0] * len(pairs), height, width, len(indices))
+    assert (threshold, required) == (tau, count)
+
+
+def test_moving_needs_c_pairs_strictly_above_tau():
+    assert is_dynamic([12.0, 12.5, 13, 14, 15], 512, 512, 16)[0] is True  # 4 above 12
+    assert is_dynamic([12.0, 12.0, 13, 14, 15], 512, 512, 16)[0] is False  # 12.0 is not above
+    assert is_dynamic([0.0], 512, 512, 2)[0] is True  # c = round(0.5) = 0: any pair moves
+    assert is_dynamic([], 512, 512, 1)[0] is False  # no pair, no motion
+
+
+def test_pair_score_is_the_mean_of_the_top_5_percent_magnitudes():
+    flow = torch.zeros(2, 10, 20)
+    flow[0, 0, :10] = 3.0
+    flow[1, 0, :10] = 4.0  # ten pixels of magnitude 5 = exactly 5 % of 200
+    assert top_magnitude_mean(flow) == pytest.approx(5.0)
+    flow[0, 1, 0] = 30.0  # one larger pixel displaces a 5
+    assert top_magnitude_mean(flow) == pytest.approx((30 + 9 * 5) / 10)
+
+
+def test_interpolation_compares_midpoints_of_even_pairs_only():
+    assert interpolation_pairs(7) == [(0, 2), (2, 4), (4, 6)]
+    assert interpolation_pairs(6) == [(0, 2), (2, 4)]  # the last odd frame has no prediction
+    real = np.full((2, 4, 4, 3), 100, np.uint8)
+    predicted = real.copy()
+    predicted[1] += 51
+    value, per_pair = smoothness(predicted, real)
+    assert per_pair == [0.0, 51.0] and value == pytest.approx((255 - 25.5) / 255)
+
+
+def test_embedded_frozen_clip_is_static_and_smooth():
+    frames, fps = sample_frames("bigbuckbunny")
+    frozen = Video(frames=np.repeat(frames[40:41, ::2, ::2], 17, axis=0), fps=fps, path=Path("f.mp4"))
+    dynamic = DynamicDegree(ScoringContext(backend="embedded"))
+    motion = MotionSmoothness(ScoringContext(backend="embedded"))
+    dynamic.setup()
+    motion.setup()
+    assert dynamic.score_batch([frozen])[0].value is False
+    assert motion.score_batch([frozen])[0].value >= 0.99
+
+
+def test_embedded_clip_with_real_motion_is_dynamic():
+    dimension = DynamicDegree(ScoringContext(backend="embedded"))
+    dimension.setup()
+    (score,) = dimension.score_batch([real_video("bikes", 32, step=1)])
+    assert score.value is True
+
+
+def test_embedded_shuffled_clip_is_less_smooth_than_in_order():
+    order = np.random.default_rng(5).permutation(17)
+    dimension = MotionSmoothness(ScoringContext(backend="embedded"))
+    dimension.setup()
+    ordered, shuffled = dimension.score_batch(
+        [real_video("bikes", 17, 20), real_video("bikes", 17, 20, order=order)]
+    )
+    assert shuffled.value < ordered.value
+
+
+def test_auto_without_weights_is_embedded_and_vbench_is_one_clear_error(tmp_path):
+    for dimension_class, missing in ((DynamicDegree, "raft-things.pth"), (MotionSmoothness, "amt-s.pth")):
+        auto = dimension_class(ScoringContext(backend="auto", weights_dir=tmp_path))
+        auto.setup()
+        assert auto.backend == "embedded" and auto.weights_sha256() is None
+        with pytest.raises(WeightsMissing, match=missing):
+            dimension_class(ScoringContext(backend="vbench", weights_dir=tmp_path)).setup()
+
+
+def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
+    write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
+    context = ScoringContext(backend="vbench", options={"motion_smoothness.backend": "raft"})
+    # 16 fps → dynamic degree keeps every 2nd frame: the same (2k, 2k+2) pairs motion smoothness uses
+    video = real_video("carphone_pristine", 7, fps=16.0, step=1)
+    dynamic, motion = DynamicDegree(context), MotionSmoothness(context)
+    dynamic.setup()
+    motion.setup()
+    assert (dynamic.backend, motion.backend) == ("vbench", "raft")
+    assert dynamic.weights_sha256() == motion.weights_sha256()
+    dynamic.score_batch([video])
+    assert motion._cache is dynamic._cache and motion._cache.hits == 0
+    (score,) = motion.score_batch([video])
+    assert motion._cache.hits == 3  # (0,2), (2,4), (4,6) forward flows; only backward ones computed
+    assert 0.0 < score.value <= 1.0
+    assert sum(key[0] == "raft-large" for key in context.backbones.loads) == 1  # one shared RAFT
+
+
+def test_weight_specs_are_vbench_files_and_folders():
+    raft, torchvision_raft = DynamicDegree().weights()
+    amt, _ = MotionSmoothness().weights()
+    assert (raft.file, raft.vbench_subdir) == ("raft-things.pth", "raft_model/models")
+    assert raft.url == "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
+    assert torchvision_raft.file == "raft_large_C_T_V1-22a6c225.pth"
+    assert (amt.file, amt.vbench_subdir) == ("amt-s.pth", "amt_model")
+    assert amt.url == "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth"

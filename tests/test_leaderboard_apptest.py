@@ -1,0 +1,383 @@
+"""The leaderboard app in Streamlit's headless AppTest: every page and widget path, the empty and
+broken stores, asserting on the DataFrames and the Plotly figure data (spec/ecosystem.md §2.3)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from leaderboard import data
+from leaderboard_store import PROMPTS, SAMPLES, build_store, manifest, write_manifest_dir
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.samples import sample_clip_dir
+from vbench_lite.store import ResultStore, ScoreRow, VideoRow
+
+APP = Path(__file__).resolve().parent.parent / "leaderboard" / "app.py"
+PUBLISHED = Path(__file__).parent / "data" / "published_vbench_rows.json"
+DIMS = list(load_scheme().dims)
+TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A store with five runs whose videos are real (tiny) mp4 files inside a results root."""
+    root = tmp_path_factory.mktemp("results")
+    videos = root / "clips"
+    videos.mkdir()
+    clip = sample_clip_dir() / "carphone_distorted.mp4"  # 7 kB of real h264
+    for prompt in PROMPTS:
+        for sample in range(SAMPLES):
+            shutil.copy(clip, videos / f"{prompt}-{sample}.mp4")
+    url = f"sqlite:///{root / 'vbl.db'}"
+    build_store(url, video_root=videos)
+    return url, root
+
+
+def start(monkeypatch: pytest.MonkeyPatch, url: str, root: Path | None = None, published: bool = False,
+          import_db: str | None = None, page: str | None = None) -> AppTest:
+    monkeypatch.setenv("VBL_DB", url)
+    for name, value in (("VBL_RESULTS_ROOT", root), ("VBL_PUBLISHED", PUBLISHED if published else None),
+                        ("VBL_IMPORT_DB", import_db)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, str(value))
+    st.cache_data.clear()  # caches are process-global
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def table(app: AppTest, index: int = 0) -> pd.DataFrame:
+    return app.dataframe[index].value
+
+
+def figure(app: AppTest, index: int = 0) -> dict:
+    return json.loads(app.get("plotly_chart")[index].proto.spec)
+
+
+def texts(elements) -> str:  # noqa: ANN001
+    return " | ".join(e.value for e in elements)
+
+
+# -- main table ------------------------------------------------------------------------------------
+
+
+def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0])
+    board = table(app)
+    assert list(board["Model"]) == ["alpha", "alpha", "beta", "gamma"]
+    assert list(board["Revision"]) == ["ckpt-2000", "ckpt-1000", "v1", "v1"]
+    assert list(board["Rank"]) == [1, 2, 3, 1]  # gamma (mixed backends) is first of its own group
+    assert board["Comparable group"].nunique() == 2
+    assert "must not be ranked together" in texts(app.warning)
+    assert "Run delta (delta) is running: 4 of 8 videos scored" in texts(app.info)
+    rows = data.board_rows(data.load_board(filled[0]))
+    best = rows[rows["run_id"] == "alpha-2000"].iloc[0]
+    assert board.loc[0, "Total"] == pytest.approx(best["total"], abs=0.01)
+    assert board.loc[0, "Total 95% CI"] == f"[{best['total:lo']:.2f}, {best['total:hi']:.2f}]"
+    assert board.loc[0, "Scene n"] == len(PROMPTS) * SAMPLES
+    assert len(app.get("download_button")) == 1
+
+
+def test_column_groups_raw_toggle_and_interval_switch(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0])
+    app.radio(key="columns").set_value("Quality").run()
+    columns = set(table(app).columns)
+    assert "Temporal flickering" in columns and "Scene" not in columns
+    app.radio(key="columns").set_value("Semantic").run()
+    assert "Scene" in table(app).columns and "Temporal flickering" not in table(app).columns
+    app.radio(key="columns").set_value("Custom").run()
+    app.multiselect(key="custom_dims").set_value(["temporal_flickering"]).run()
+    dims_shown = [c for c in table(app).columns if c in {data.pretty(d) for d in DIMS}]
+    assert dims_shown == ["Temporal flickering"]
+    normalised = table(app).loc[0, "Temporal flickering"]
+    app.radio(key="mode").set_value("raw").run()
+    raw = table(app).loc[0, "Temporal flickering"]
+    # raw 0.71 normalises to (0.71 - 0.6293) / (1 - 0.6293) = 21.8 %
+    assert raw == pytest.approx(71.0) and normalised == pytest.approx(100 * (0.71 - 0.6293) / (1 - 0.6293), abs=0.01)
+    app.checkbox(key="show_ci").uncheck().run()
+    assert not any(c.endswith(("95% CI", " n")) for c in table(app).columns)
+
+
+def test_filters_search_backend_suite_task_and_date(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0])
+    app.text_input(key="search").input("beta").run()
+    assert list(table(app)["Model"]) == ["beta"]
+    app.text_input(key="search").input("").run()
+    app.multiselect(key="backends").set_value(["mixed"]).run()
+    assert list(table(app)["Model"]) == ["gamma"]
+    assert "must not be ranked together" not in texts(app.warning)
+    app.multiselect(key="backends").set_value([]).run()
+    app.multiselect(key="suites").set_value(["vbl-mini"]).run()
+    app.multiselect(key="tasks").set_value(["t2v"]).run()
+    assert len(table(app)) == 4
+    import datetime as dt
+
+    app.date_input(key="dates").set_value((dt.date(2026, 11, 2), dt.date(2026, 11, 2))).run()
+    assert list(table(app)["Revision"]) == ["ckpt-2000"]
+
+
+def test_rank_by_a_dimension(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0])
+    app.selectbox(key="sort_by").set_value("temporal_flickering").run()
+    ranked = table(app)
+    ours = ranked[ranked["Backend"] == "vbench"]
+    assert list(ours["Temporal flickering"]) == sorted(ours["Temporal flickering"], reverse=True)
+
+
+def test_published_rows_sit_in_their_own_group_and_can_be_hidden(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], published=True)
+    board = table(app)
+    published = board[board["Backend"] == "published"]
+    assert len(published) == len(json.loads(PUBLISHED.read_text())["rows"])
+    assert published["Comparable group"].nunique() == 1
+    assert not set(published["Comparable group"]) & set(board.loc[board["Backend"] != "published", "Comparable group"])
+    assert published.iloc[0]["Model"] == "FlashVideo-24fps" and published.iloc[0]["Total"] == 83.29
+    app.checkbox(key="show_published").uncheck().run()
+    assert "published" not in set(table(app)["Backend"])
+
+
+# -- model page ------------------------------------------------------------------------------------
+
+
+def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/model.py")
+    app.selectbox(key="model").set_value("alpha").run()
+    rows = data.board_rows(data.load_board(filled[0]))
+    current = rows[rows["run_id"] == app.selectbox(key="revision").value].iloc[0]
+    radar, bars, trend = figure(app, 0), figure(app, 1), figure(app, 2)
+    assert radar["data"][0]["type"] == "scatterpolar" and radar["data"][0]["fill"] == "toself"
+    assert radar["data"][0]["r"][:len(DIMS)] == pytest.approx([current[f"{d}:normalised"] for d in DIMS])
+    assert bars["data"][0]["y"] == pytest.approx([current[f"{d}:normalised"] for d in DIMS])
+    assert bars["data"][1]["name"] == "board median"
+    assert trend["data"][0]["x"] == ["ckpt-1000", "ckpt-2000"]
+    provenance = table(app, len(app.dataframe) - 2).set_index("Field")["Value"]
+    assert provenance["Config hash"].startswith("cfg-alpha-")
+    assert (provenance["Sampled by"], provenance["Evaluated by"]) == ("team-a", "vbl-ci")
+    scorers = table(app, len(app.dataframe) - 1)
+    assert set(scorers["Dimension"]) == set(DIMS) and set(scorers["Backend"]) == {"vbench"}
+    app.selectbox(key="model").set_value("beta").run()
+    assert len(app.get("plotly_chart")) == 2  # one checkpoint: no trend chart
+    assert [m.value for m in app.metric][0] == f"{rows.loc[rows['model'] == 'beta', 'total'].iloc[0]:.2f}%"
+
+
+def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], published=True, page="pages/model.py")
+    app.selectbox(key="model").set_value("HunyuanVideo").run()
+    assert "A published VBench row" in texts(app.info)
+    radar = figure(app, 0)
+    assert radar["data"][0]["name"] == "HunyuanVideo" and len(radar["data"][0]["r"]) == len(DIMS) + 1
+
+
+# -- compare page ----------------------------------------------------------------------------------
+
+
+def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> None:
+    url, root = filled
+    app = start(monkeypatch, url, root=root, page="pages/compare.py")
+    app.selectbox(key="run_a").set_value("alpha-1000").run()
+    app.selectbox(key="run_b").set_value("alpha-2000").run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics == {"B wins": str(len(PROMPTS) * len(DIMS)), "Ties": "0", "B losses": "0"}
+    deltas = table(app, 0).set_index("Dimension")
+    assert deltas.loc["scene", "Δ B−A"] == pytest.approx(2.0) and deltas.loc["scene", "Shared prompts"] == len(PROMPTS)
+    chart = figure(app)
+    assert chart["data"][0]["y"] == pytest.approx([2.0] * len(DIMS))
+    assert len(table(app, 1)) == 10  # the largest disagreements
+    assert len(app.get("video")) == 6  # three prompts, both runs side by side
+    app.slider(key="tie").set_value(3.0).run()
+    assert {m.label: m.value for m in app.metric}["Ties"] == str(len(PROMPTS) * len(DIMS))
+
+
+def test_compare_page_says_which_dimensions_are_not_comparable(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/compare.py")
+    app.selectbox(key="run_a").set_value("alpha-1000").run()
+    app.selectbox(key="run_b").set_value("gamma").run()
+    assert "temporal_flickering (vbench vs efficientnet)" in texts(app.warning)
+    assert "Temporal flickering" not in [data.pretty(d) for d in figure(app)["data"][0]["x"]]
+    app.selectbox(key="run_b").set_value("alpha-1000").run()
+    assert "Pick two different runs." in texts(app.warning)
+
+
+# -- prompt drill-down -----------------------------------------------------------------------------
+
+
+def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
+    url, root = filled
+    app = start(monkeypatch, url, root=root, page="pages/prompts.py")
+    app.selectbox(key="run").set_value("beta").run()
+    app.selectbox(key="prompt").set_value("a red car").run()
+    assert [h.value for h in app.subheader] == ["a red car"]
+    scores = table(app)
+    assert list(scores["sample_index"]) == [0, 1] and set(DIMS) <= set(scores.columns)
+    videos = app.get("video")
+    assert len(videos) == SAMPLES and all(v.proto.url for v in videos)
+    assert not app.warning
+
+
+def test_prompt_page_refuses_videos_outside_the_root_and_without_root(monkeypatch, filled, tmp_path) -> None:
+    url, root = filled
+    app = start(monkeypatch, url, root=None, page="pages/prompts.py")
+    app.selectbox(key="run").set_value("beta").run()
+    assert "no results root is configured" in texts(app.warning) and not app.get("video")
+    outside = tmp_path / "other-root"
+    outside.mkdir()
+    app = start(monkeypatch, url, root=outside, page="pages/prompts.py")
+    app.selectbox(key="run").set_value("beta").run()
+    assert "absolute path outside the results root" in texts(app.warning) and not app.get("video")
+
+
+def test_prompt_page_shows_a_half_written_run_with_a_note(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/prompts.py")
+    app.selectbox(key="run").set_value("delta").run()
+    assert "Run delta is running" in texts(app.info)
+    assert list(app.selectbox(key="prompt").options) == sorted(PROMPTS[:2])
+
+
+def test_prompt_page_video_path_traversal_is_refused(monkeypatch, filled, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'evil.db'}"
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "secret.mp4").write_bytes(b"not for you")
+    with ResultStore(url) as store:
+        store.begin_run("evil", manifest("evil", "evil", "v1", {"scene": "vbench"}, "complete", 0))
+        store.record_video("evil", VideoRow("x", "../secret.mp4", "p", "p", 0, 0),
+                           [ScoreRow("x", "scene", "vbench", "1", "ok", 0.5)])
+        store.finish_run("evil", "complete", [])
+    app = start(monkeypatch, url, root=root, page="pages/prompts.py")
+    assert "refused '../secret.mp4'" in texts(app.warning) and not app.get("video")
+
+
+# -- import page -----------------------------------------------------------------------------------
+
+
+def _zip_run(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for file in folder.iterdir():
+            archive.write(file, f"{folder.name}/{file.name}")
+    return buffer.getvalue()
+
+
+def _bundle(tmp_path: Path, url: str, **changes) -> bytes:  # noqa: ANN003
+    content = manifest("imported-run", "omega", "r1", dict.fromkeys(DIMS, "vbench"), "complete", 7)
+    content.update(changes)
+    folder = write_manifest_dir(tmp_path / "omega-run", content)
+    scores = data.load_board(url).scores
+    scores[scores["run_id"] == "beta"].to_parquet(folder / "scores.parquet")
+    return _zip_run(folder)
+
+
+def test_import_page_rejects_a_bundle_and_says_why(monkeypatch, filled, tmp_path) -> None:
+    url = filled[0]
+    app = start(monkeypatch, url, page="pages/import_results.py")
+    bad = _bundle(tmp_path, url, prompt_suite={"name": "vbl-mini", "version": "1", "sha256": "ef" * 32})
+    app.file_uploader(key="bundle").set_value(("omega.zip", bad, "application/zip")).run()
+    assert "rejected" in texts(app.error) and "different prompts under one name" in texts(app.error)
+    findings = table(app)
+    assert "rejected" in set(findings["level"]) and "prompt suite" in set(findings.loc[findings["level"] == "rejected", "check"])
+    assert not app.button
+
+
+def test_import_page_accepts_and_imports_into_a_writable_store(monkeypatch, filled, tmp_path) -> None:
+    source_url = filled[0]
+    url = f"sqlite:///{tmp_path / 'writable.db'}"
+    build_store(url)
+    results = tmp_path / "results"
+    results.mkdir()
+    app = start(monkeypatch, url, root=results, import_db=url, page="pages/import_results.py")
+    app.file_uploader(key="bundle").set_value(("omega.zip", _bundle(tmp_path, source_url), "application/zip")).run()
+    assert "accepted" in texts(app.success)
+    app.button(key="do_import").click().run()
+    assert "Imported as run imported-run" in texts(app.success)
+    with ResultStore(url, read_only=True) as store:
+        runs = store.runs_frame().set_index("run_id")
+    assert runs.loc["imported-run", "model_name"] == "omega"
+    assert Path(runs.loc["imported-run", "run_dir"]).is_relative_to(results.resolve() / "imports")
+    app.switch_page("pages/main_table.py").run()
+    assert "omega" in set(table(app)["Model"])
+
+
+def test_import_page_is_read_only_unless_allowed(monkeypatch, filled, tmp_path) -> None:
+    app = start(monkeypatch, filled[0], page="pages/import_results.py")
+    app.file_uploader(key="bundle").set_value(("omega.zip", _bundle(tmp_path, filled[0]), "application/zip")).run()
+    assert "accepted" in texts(app.success) and "read-only" in texts(app.info)
+    assert not app.button
+
+
+def test_import_page_loads_published_rows_for_the_session(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/import_results.py")
+    csv = b"model,total,quality,semantic,subject consistency\nPaperModel,81.0,82.0,77.0,96.0\n"
+    app.file_uploader(key="published_upload").set_value(("rows.csv", csv, "text/csv")).run()
+    assert "1 published row(s) loaded" in texts(app.success)
+    assert list(table(app)["model"]) == ["PaperModel"]
+    app.switch_page("pages/main_table.py").run()
+    board = table(app)
+    assert board.loc[board["Model"] == "PaperModel", "Backend"].iloc[0] == "published"
+    app.switch_page("pages/import_results.py").run()
+    app.file_uploader(key="published_upload").set_value(("rows.csv", b"model,total\nX,880\n", "text/csv")).run()
+    assert "percentages" in texts(app.error)
+
+
+# -- empty and broken stores -----------------------------------------------------------------------
+
+PAGES = ["pages/main_table.py", "pages/model.py", "pages/compare.py", "pages/prompts.py"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again when the block ends
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_an_empty_store_says_so_on_every_page(monkeypatch, tmp_path, page) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    ResultStore(url).close()  # the schema, no runs
+    app = start(monkeypatch, url, page=page)
+    assert not app.exception and not app.error
+    assert "no runs yet" in texts(app.info) or "No finished run" in texts(app.info) or "fewer" in texts(app.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_missing_sqlite_file_is_an_error_message_not_a_traceback(monkeypatch, tmp_path, page) -> None:
+    app = start(monkeypatch, f"sqlite:///{tmp_path / 'nowhere' / 'vbl.db'}", page=page)
+    assert "cannot be reached" in texts(app.error) and "no database file" in texts(app.error)
+
+
+def test_a_postgres_store_on_a_closed_port_is_an_error_message(monkeypatch) -> None:
+    app = start(monkeypatch, f"postgresql://vbl@127.0.0.1:{_closed_port()}/vbl")
+    assert "cannot be reached" in texts(app.error) and not app.dataframe
+
+
+def test_a_store_holding_only_a_half_written_run(monkeypatch, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'half.db'}"
+    from leaderboard_store import add_run
+
+    with ResultStore(url) as store:
+        add_run(store, "half", "delta", "wip", 0.0, day=0, finish=False)
+    app = start(monkeypatch, url)
+    assert "Run half (delta) is running" in texts(app.info) and "nothing to rank" in texts(app.info)
+    assert not app.error and not app.dataframe
+    app.switch_page("pages/compare.py").run()
+    assert "needs two finished runs" in texts(app.info)
+
+
+def test_import_page_works_when_the_store_is_unreachable(monkeypatch, tmp_path) -> None:
+    app = start(monkeypatch, f"sqlite:///{tmp_path / 'none.db'}", page="pages/import_results.py")
+    good = json.dumps({"scene": [0.5, [{"video_path": "p-0.mp4", "video_results": 0.5}]]}).encode()
+    app.file_uploader(key="bundle").set_value(("m_eval_results.json", good, "application/json")).run()
+    assert "not against the board" in texts(app.warning) and "accepted" in texts(app.success)

@@ -1,0 +1,498 @@
+"""Unit tests of the leaderboard's pure parts: data.py, charts.py, paths.py, published.py, bundle.py,
+commands.py. No Streamlit runs here (spec/ecosystem.md §2.2)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from leaderboard import charts, data
+from leaderboard.bundle import check_bundle, unpack_upload
+from leaderboard.commands import APP_PATH, app_environment, register, streamlit_command
+from leaderboard.paths import VideoRefused, resolve_video
+from leaderboard.published import PUBLISHED_KIND, load_published
+from leaderboard_store import PROMPTS, SAMPLES, SUITE, add_run, build_store, manifest, write_manifest_dir
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.errors import InputError
+from vbench_lite.store import ResultStore
+
+PUBLISHED = Path(__file__).parent / "data" / "published_vbench_rows.json"
+SCHEME = load_scheme()
+DIMS = list(SCHEME.dims)
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('board') / 'vbl.db'}"
+    build_store(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def board(store_url: str) -> data.Board:
+    return data.load_board(store_url)
+
+
+@pytest.fixture(scope="module")
+def rows(board: data.Board) -> pd.DataFrame:
+    return data.board_rows(board)
+
+
+# -- bootstrap ---------------------------------------------------------------------------------
+
+
+def test_bootstrap_of_identical_prompts_has_no_spread() -> None:
+    draws = data.bootstrap_means(np.full((6, 2), 0.7))
+    assert draws.shape == (data.N_BOOTSTRAP, 2)
+    assert np.allclose(draws, 0.7)
+
+
+def test_bootstrap_interval_widens_with_spread_and_narrows_with_more_prompts() -> None:
+    rng = np.random.default_rng(1)
+    few = rng.normal(0.8, 0.05, size=(8, 1))
+    many = rng.normal(0.8, 0.05, size=(200, 1))
+    width = {}
+    for name, matrix in (("few", few), ("many", many)):
+        frame = pd.DataFrame(matrix, columns=["temporal_flickering"])
+        point = float(matrix.mean())
+        low, high = data.run_intervals(frame, {"temporal_flickering": point}, {}, SCHEME)["temporal_flickering"]
+        assert low < point < high
+        width[name] = high - low
+    assert width["many"] < width["few"] / 2  # ~ 1/sqrt(n): 5x the prompts, well under half the width
+
+
+def test_bootstrap_skips_prompts_a_dimension_did_not_score() -> None:
+    matrix = np.array([[0.5, np.nan], [0.7, 0.9], [0.6, 0.9]])
+    draws = data.bootstrap_means(matrix, n_boot=200)
+    assert np.nanmin(draws[:, 1]) == pytest.approx(0.9)
+    assert 0.5 <= draws[:, 0].min() and draws[:, 0].max() <= 0.7
+
+
+# -- the main table ------------------------------------------------------------------------------
+
+
+def test_one_row_per_model_revision_suite_and_aggregation_without_the_running_run(rows: pd.DataFrame) -> None:
+    keys = set(zip(rows["model"], rows["revision"], rows["suite"], rows["aggregation"], strict=True))
+    assert keys == {
+        ("alpha", "ckpt-1000", "vbl-mini", "vbench-v1"),
+        ("alpha", "ckpt-2000", "vbl-mini", "vbench-v1"),
+        ("beta", "v1", "vbl-mini", "vbench-v1"),
+        ("gamma", "v1", "vbl-mini", "vbench-v1"),
+    }
+    assert "delta" not in set(rows["model"])  # status "running": listed apart, never ranked
+
+
+def test_row_values_are_the_stored_aggregates_in_percent(board: data.Board, rows: pd.DataFrame) -> None:
+    row = rows[rows["run_id"] == "alpha-2000"].iloc[0]
+    stored = board.aggregates[board.aggregates["run_id"] == "alpha-2000"].set_index("name")
+    assert row["total"] == pytest.approx(100 * stored.loc["total", "normalised"])
+    assert row["temporal_flickering:raw"] == pytest.approx(100 * stored.loc["temporal_flickering", "raw"])
+    assert row["dynamic_degree:normalised"] == pytest.approx(100 * stored.loc["dynamic_degree", "normalised"])
+    assert row["temporal_flickering:n"] == len(PROMPTS) * SAMPLES
+    assert row["prompts"] == len(PROMPTS) and row["videos"] == len(PROMPTS) * SAMPLES
+    for name in ("total", "quality", "semantic"):
+        assert row[f"{name}:lo"] < row[name] < row[f"{name}:hi"]
+    assert row["temporal_flickering:raw_lo"] < row["temporal_flickering:raw"] < row["temporal_flickering:raw_hi"]
+
+
+def test_a_later_run_of_the_same_key_replaces_the_row_and_counts_runs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vbl.db'}"
+    with ResultStore(url) as store:
+        add_run(store, "first", "alpha", "ckpt-1", 0.0, day=0)
+        add_run(store, "second", "alpha", "ckpt-1", 0.03, day=1)
+        add_run(store, "other-rev", "alpha", "ckpt-2", 0.0, day=2)
+    rows = data.board_rows(data.load_board(url), n_boot=50)
+    same = rows[rows["revision"] == "ckpt-1"]
+    assert list(same["run_id"]) == ["second"] and list(same["runs"]) == [2]
+    assert len(rows) == 2
+
+
+def test_backend_kind_and_rank_groups_keep_mixed_and_published_rows_apart(rows: pd.DataFrame) -> None:
+    kinds = dict(zip(rows["model"] + "@" + rows["revision"], rows["backend_kind"], strict=True))
+    assert kinds == {"alpha@ckpt-1000": "vbench", "alpha@ckpt-2000": "vbench", "beta@v1": "vbench", "gamma@v1": "mixed"}
+    published = load_published(PUBLISHED, SCHEME)
+    both = pd.concat([rows, published], ignore_index=True)
+    groups = data.rank_groups(both)
+    assert groups[both["model"] == "gamma"].nunique() == 1
+    assert groups[both["model"] == "gamma"].iloc[0] != groups[both["model"] == "alpha"].iloc[0]
+    assert set(groups[both["backend_kind"] == PUBLISHED_KIND]).isdisjoint(set(groups[both["backend_kind"] != PUBLISHED_KIND]))
+    ranked = data.ranked(both, "total")
+    ours = ranked[ranked["backend_kind"] == "vbench"]
+    assert list(ours["revision"]) == ["ckpt-2000", "ckpt-1000", "v1"] and list(ours["rank"]) == [1, 2, 3]
+    assert list(ranked.loc[ranked["model"] == "gamma", "rank"]) == [1]  # first of its own group
+    assert ranked.loc[ranked["backend_kind"] == PUBLISHED_KIND, "rank"].min() == 1
+
+
+def test_backend_kind_of_a_backend_map() -> None:
+    assert data.backend_kind({"a": "vbench", "b": "vbench"}) == "vbench"
+    assert data.backend_kind({"a": "niqe", "b": "efficientnet"}) == "embedded"
+    assert data.backend_kind({"a": "vbench", "b": "niqe"}) == "mixed"
+    assert data.backend_kind({}) == "unknown"
+
+
+def test_filters_by_text_backend_suite_and_date(rows: pd.DataFrame) -> None:
+    assert set(data.filter_rows(rows, data.Filters(text="ALPHA"))["model"]) == {"alpha"}
+    assert set(data.filter_rows(rows, data.Filters(text="ckpt-2000"))["run_id"]) == {"alpha-2000"}
+    assert set(data.filter_rows(rows, data.Filters(backend_kinds=["mixed"]))["model"]) == {"gamma"}
+    assert data.filter_rows(rows, data.Filters(suites=["another-suite"])).empty
+    assert data.filter_rows(rows, data.Filters(tasks=["i2v"])).empty
+    dated = data.filter_rows(rows, data.Filters(since=date(2026, 11, 2), until=date(2026, 11, 3)))
+    assert set(dated["run_id"]) == {"alpha-2000", "beta"}
+    assert len(data.filter_rows(rows, data.Filters())) == len(rows)
+
+
+def test_column_groups_follow_the_scheme(rows: pd.DataFrame) -> None:
+    quality = data.column_group(rows, SCHEME, "quality")
+    semantic = data.column_group(rows, SCHEME, "semantic")
+    assert quality == SCHEME.group_dims("quality") and semantic == SCHEME.group_dims("semantic")
+    assert data.column_group(rows, SCHEME, "all") == quality + semantic
+    assert data.column_group(rows, SCHEME, "custom", ["scene", "color"]) == ["color", "scene"]
+
+
+def test_view_table_shows_raw_or_normalised_with_intervals_and_n(rows: pd.DataFrame) -> None:
+    ranked = data.ranked(rows, "total")
+    normalised = data.view_table(ranked, ["temporal_flickering"], "normalised", "text")
+    raw = data.view_table(ranked, ["temporal_flickering"], "raw", "text")
+    assert list(normalised.columns[:8]) == ["Rank", "Comparable group", "Model", "Revision", "Suite", "Backend", "Date", "Status"]
+    assert {"Total", "Total 95% CI", "Temporal flickering", "Temporal flickering 95% CI", "Temporal flickering n"} <= set(normalised.columns)
+    first = ranked.iloc[0]
+    assert normalised.loc[0, "Temporal flickering"] == pytest.approx(first["temporal_flickering:normalised"], abs=0.01)
+    assert raw.loc[0, "Temporal flickering"] == pytest.approx(first["temporal_flickering:raw"], abs=0.01)
+    assert raw.loc[0, "Total"] == normalised.loc[0, "Total"]  # Total is always VBench's normalised mean
+    assert normalised.loc[0, "Total 95% CI"] == f"[{first['total:lo']:.2f}, {first['total:hi']:.2f}]"
+    numbers = data.view_table(ranked, ["temporal_flickering"], "raw", "numbers")
+    parsed = pd.read_csv(io.StringIO(numbers.to_csv(index=False)))
+    assert parsed.loc[0, "Temporal flickering CI low"] == pytest.approx(first["temporal_flickering:raw_lo"], abs=1e-3)
+    with pytest.raises(ValueError):
+        data.view_table(ranked, [], "percentile")
+
+
+def test_checkpoint_trend_orders_revisions_by_date(rows: pd.DataFrame) -> None:
+    trend = data.checkpoint_trend(rows, "alpha", "vbl-mini", "vbench-v1")
+    assert list(trend["revision"]) == ["ckpt-1000", "ckpt-2000"]
+    figure = charts.checkpoint_trend(trend, ["temporal_flickering"])
+    assert list(figure.data[0].x) == ["ckpt-1000", "ckpt-2000"] and figure.data[0].name == "Total"
+    assert list(figure.data[0].y) == pytest.approx(list(trend["total"]))
+
+
+def test_provenance_names_versions_hashes_hardware_and_people(board: data.Board) -> None:
+    table = data.provenance(board.manifests["alpha-2000"]).set_index("Field")["Value"]
+    assert table["Model revision"] == "ckpt-2000"
+    assert table["Model weights sha256"] == "alpha-ckpt-2000-sha"
+    assert table["Config hash"] == "cfg-alpha-ckpt-2000"
+    assert table["vbl version"].startswith("0.1.0 0123456789ab")
+    assert table["Prompt suite"].startswith("vbl-mini v1 (sha256 abababababab")
+    assert "device cpu" in table["Hardware"]
+    assert (table["Sampled by"], table["Evaluated by"]) == ("team-a", "vbl-ci")
+    scorers = data.scorer_table(board.manifests["gamma"]).set_index("Dimension")
+    assert scorers.loc["temporal_flickering", "Backend"] == "efficientnet"
+    assert scorers.loc["scene", "Weights sha256"] == "w-scene"
+
+
+# -- compare --------------------------------------------------------------------------------------
+
+
+def test_paired_compare_counts_wins_and_gives_the_paired_interval(board: data.Board) -> None:
+    compared = data.paired_compare(board.scores, "alpha-1000", "alpha-2000").set_index("dimension")
+    assert len(compared) == len(DIMS)
+    flicker = compared.loc["temporal_flickering"]
+    assert flicker["shared_prompts"] == len(PROMPTS)
+    assert flicker["delta"] == pytest.approx(2.0)  # ckpt-2000 is +0.02 on every video
+    assert (flicker["delta_lo"], flicker["delta_hi"]) == (pytest.approx(2.0), pytest.approx(2.0))
+    assert (flicker["wins"], flicker["ties"], flicker["losses"]) == (len(PROMPTS), 0, 0)
+    assert data.win_tie_loss(compared.reset_index()) == (len(PROMPTS) * len(DIMS), 0, 0)
+    reverse = data.paired_compare(board.scores, "alpha-2000", "alpha-1000")
+    assert data.win_tie_loss(reverse) == (0, 0, len(PROMPTS) * len(DIMS))
+    tolerant = data.paired_compare(board.scores, "alpha-1000", "alpha-2000", tie_tolerance=3.0)
+    assert data.win_tie_loss(tolerant) == (0, len(PROMPTS) * len(DIMS), 0)
+
+
+def test_paired_compare_refuses_dimensions_scored_by_different_backends(board: data.Board) -> None:
+    compared = data.paired_compare(board.scores, "alpha-1000", "gamma").set_index("dimension")
+    assert not compared.loc["temporal_flickering", "comparable"]
+    assert math.isnan(compared.loc["temporal_flickering", "delta"])
+    assert compared.loc["scene", "comparable"] and compared.loc["scene", "delta"] == pytest.approx(1.0)
+    figure = charts.compare_deltas(compared.reset_index(), "A", "B")
+    assert "Temporal flickering" not in list(figure.data[0].x) and len(figure.data[0].x) == len(DIMS) - 1
+
+
+def test_disagreements_sorted_by_size_with_both_videos(board: data.Board) -> None:
+    worst = data.disagreements(board.scores, "beta", "alpha-2000", limit=5)
+    assert len(worst) == 5
+    assert list(worst["delta"].abs()) == sorted(worst["delta"].abs(), reverse=True)
+    assert worst["delta"].iloc[0] == pytest.approx(7.0)
+    assert worst["video_a"].str.endswith("-0.mp4").all() and worst["video_b"].str.endswith("-0.mp4").all()
+    assert set(worst["prompt"]) <= set(PROMPTS)
+
+
+# -- prompt drill-down ----------------------------------------------------------------------------
+
+
+def test_prompt_videos_one_row_per_sample_with_every_dimension(board: data.Board) -> None:
+    prompts = data.prompts_of(board.scores, "alpha-1000")
+    assert list(prompts["prompt_id"]) == sorted(PROMPTS) and set(prompts["videos"]) == {SAMPLES}
+    table = data.prompt_videos(board.scores, "alpha-1000", "a dog")
+    assert list(table["sample_index"]) == [0, 1]
+    assert set(DIMS) <= set(table.columns)
+    assert table.loc[1, "temporal_flickering"] - table.loc[0, "temporal_flickering"] == pytest.approx(1.0)
+    details = data.video_details(board.scores, "alpha-1000", table.loc[0, "video_key"])
+    assert details["temporal_flickering"]["per_frame"][0] == pytest.approx(table.loc[0, "temporal_flickering"] / 100)
+
+
+def test_progress_of_a_half_written_run(board: data.Board) -> None:
+    progress = data.run_progress(board, "delta")
+    assert progress == {"videos_scored": 4, "scores": 4 * len(DIMS), "dimensions": len(DIMS), "videos_expected": 8}
+
+
+# -- charts ---------------------------------------------------------------------------------------
+
+
+def test_radar_and_bars_carry_the_row_and_median_values(rows: pd.DataFrame) -> None:
+    row = rows[rows["run_id"] == "beta"].iloc[0]
+    dims = ["temporal_flickering", "scene", "color"]
+    median = data.board_median(rows, dims)
+    radar = charts.radar(row, dims, median=median)
+    assert list(radar.data[0].theta) == ["Temporal flickering", "Scene", "Color", "Temporal flickering"]
+    assert list(radar.data[0].r)[:3] == pytest.approx([row[f"{d}:normalised"] for d in dims])
+    assert radar.data[0].fill == "toself" and radar.data[1].name == "board median"
+    assert list(radar.data[1].r)[:3] == pytest.approx([rows[f"{d}:normalised"].median() for d in dims])
+    bars = charts.bars_vs_median(row, median, dims)
+    assert list(bars.data[0].y) == pytest.approx([row[f"{d}:normalised"] for d in dims])
+    assert list(bars.data[0].error_y.array) == pytest.approx([row[f"{d}:normalised_hi"] - row[f"{d}:normalised"] for d in dims])
+    assert list(bars.data[1].y) == pytest.approx(list(median))
+
+
+# -- video paths ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def results_root(tmp_path: Path) -> Path:
+    root = tmp_path / "results"
+    (root / "runs" / "r1" / "videos").mkdir(parents=True)
+    (root / "runs" / "r1" / "videos" / "a.mp4").write_bytes(b"mp4")
+    (tmp_path / "secret.mp4").write_bytes(b"secret")
+    return root
+
+
+def test_video_paths_inside_the_root_resolve(results_root: Path) -> None:
+    run_dir = str(results_root / "runs" / "r1")
+    expected = (results_root / "runs" / "r1" / "videos" / "a.mp4").resolve()
+    assert resolve_video(results_root, "videos/a.mp4", run_dir) == expected
+    assert resolve_video(results_root, "runs/r1/videos/a.mp4") == expected
+    assert resolve_video(results_root, str(expected)) == expected
+    (results_root / "link.mp4").symlink_to(expected)  # a symlink that stays inside is fine
+    assert resolve_video(results_root, "link.mp4") == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        ("../secret.mp4", "'..'"),
+        ("runs/r1/../../../secret.mp4", "'..'"),
+        ("runs/r1/videos/../videos/a.mp4", "'..'"),  # even when it would land back inside
+        ("/etc/passwd", "absolute path outside"),
+    ],
+)
+def test_video_paths_that_leave_the_root_are_refused(results_root: Path, stored: str, reason: str) -> None:
+    with pytest.raises(VideoRefused, match=reason):
+        resolve_video(results_root, stored)
+
+
+def test_absolute_path_to_a_file_outside_the_root_is_refused(results_root: Path) -> None:
+    with pytest.raises(VideoRefused, match="absolute path outside"):
+        resolve_video(results_root, str(results_root.parent / "secret.mp4"))
+
+
+def test_symlink_pointing_out_of_the_root_is_refused(results_root: Path) -> None:
+    (results_root / "runs" / "r1" / "videos" / "escape.mp4").symlink_to(results_root.parent / "secret.mp4")
+    with pytest.raises(VideoRefused, match="symlink leads to .*outside the results root"):
+        resolve_video(results_root, "videos/escape.mp4", str(results_root / "runs" / "r1"))
+    (results_root / "outside").symlink_to(results_root.parent, target_is_directory=True)
+    with pytest.raises(VideoRefused, match="outside the results root"):
+        resolve_video(results_root, "outside/secret.mp4")
+
+
+def test_missing_file_or_no_root_is_refused_with_a_reason(results_root: Path) -> None:
+    with pytest.raises(VideoRefused, match="does not exist"):
+        resolve_video(results_root, "runs/r1/videos/gone.mp4")
+    with pytest.raises(VideoRefused, match="no results root"):
+        resolve_video(None, "runs/r1/videos/a.mp4")
+
+
+def test_a_run_dir_outside_the_root_does_not_widen_it(results_root: Path) -> None:
+    # Relative paths of a run whose folder lies outside the root are read against the root.
+    with pytest.raises(VideoRefused, match="does not exist"):
+        resolve_video(results_root, "secret.mp4", str(results_root.parent))
+
+
+# -- published rows -------------------------------------------------------------------------------
+
+
+def test_published_json_rows_load_with_percent_and_normalised_values() -> None:
+    source = json.loads(PUBLISHED.read_text())["rows"]
+    rows = load_published(PUBLISHED, SCHEME)
+    assert list(rows["model"]) == [r["model"] for r in source]
+    hunyuan = rows[rows["model"] == "HunyuanVideo"].iloc[0]
+    assert (hunyuan["total"], hunyuan["quality"], hunyuan["semantic"]) == (83.24, 85.09, 75.82)
+    assert hunyuan["subject_consistency:raw"] == 97.37
+    expected = 100 * (0.9737 - SCHEME.dims["subject_consistency"].min) / (1 - SCHEME.dims["subject_consistency"].min)
+    assert hunyuan["subject_consistency:normalised"] == pytest.approx(expected)
+    assert set(rows["backend_kind"]) == {PUBLISHED_KIND} and set(rows["status"]) == {PUBLISHED_KIND}
+    assert hunyuan["source"].startswith("https://arxiv.org/")
+
+
+def test_published_quality_is_the_weighted_mean_of_its_normalised_dimensions() -> None:
+    # The loader's normalisation agrees with VBench's own published Quality (spec §6 golden rows).
+    rows = load_published(PUBLISHED, SCHEME)
+    quality_dims = SCHEME.group_dims("quality")
+    weights = np.array([SCHEME.dims[d].weight for d in quality_dims])
+    for _, row in rows.iterrows():
+        values = np.array([row[f"{d}:normalised"] for d in quality_dims])
+        assert float(weights @ values / weights.sum()) == pytest.approx(row["quality"], abs=0.02)
+
+
+def test_published_csv_with_vbench_column_names_and_percent_signs() -> None:
+    csv = "Model,Total Score,Quality Score,subject consistency,Dynamic Degree,source\nX-Video,80.1%,82.0,96.5%,70.0,paper\n"
+    rows = load_published(csv.encode(), SCHEME, name="board.csv")
+    row = rows.iloc[0]
+    assert row["model"] == "X-Video" and row["subject_consistency:raw"] == 96.5 and row["dynamic_degree:raw"] == 70.0
+    assert math.isnan(row["total"])  # "Total Score" is not a column the loader knows: never guessed
+    assert row["source"] == "paper"
+
+
+def test_published_rows_that_are_not_percentages_or_unnamed_are_rejected() -> None:
+    with pytest.raises(InputError, match="not a number"):
+        load_published(b"model,subject_consistency\nA,high\n", SCHEME, name="x.csv")
+    with pytest.raises(InputError, match="percentages"):
+        load_published(b'{"rows": [{"model": "A", "total": 8324}]}', SCHEME, name="x.json")
+    with pytest.raises(InputError, match="no model name"):
+        load_published(b'[{"total": 80}]', SCHEME, name="x.json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_published(b'{"rows": [', SCHEME, name="x.json")
+
+
+# -- bundles (the import page) --------------------------------------------------------------------
+
+
+def _run_bundle(tmp_path: Path, board: data.Board, run_id: str = "alpha-1000", **changes: object) -> Path:
+    content = manifest(run_id + "-copy", "alpha", "ckpt-3000", dict.fromkeys(DIMS, "vbench"), "complete", 9)
+    content.update(changes)
+    folder = write_manifest_dir(tmp_path / "bundle", content)
+    board.scores[board.scores["run_id"] == run_id].to_parquet(folder / "scores.parquet")
+    return folder
+
+
+def test_a_consistent_run_bundle_is_accepted(tmp_path: Path, board: data.Board) -> None:
+    check = check_bundle(_run_bundle(tmp_path, board), board)
+    assert check.accepted, check.table()
+    assert check.kind == "run directory" and check.model == "alpha"
+    assert {"schema", "prompt suite", "scorer version"} <= set(check.table()["check"])
+
+
+def test_bundles_with_wrong_schema_status_suite_or_scorer_version_are_rejected(tmp_path: Path, board: data.Board) -> None:
+    cases = {
+        "schema_version": ({"schema_version": 2}, "schema_version is 2"),
+        "running": ({"status": "running"}, "half-written"),
+        "suite": ({"prompt_suite": {**SUITE, "sha256": "cd" * 32}}, "different prompts under one name"),
+        "scorer": (
+            {"dimensions": {d: {"version": "2", "backend": "vbench"} for d in DIMS}},
+            "scores say backend vbench v1, the manifest says vbench v2",
+        ),
+    }
+    for name, (changes, reason) in cases.items():
+        check = check_bundle(_run_bundle(tmp_path / name, board, **changes), board)
+        rejected = check.table().query("level == 'rejected'")
+        assert not check.accepted and rejected["detail"].str.contains(reason, regex=False).any(), (name, rejected)
+
+
+def test_scorer_version_differing_from_the_board_is_rejected(tmp_path: Path, board: data.Board) -> None:
+    folder = _run_bundle(tmp_path, board, dimensions={d: {"version": "2", "backend": "vbench"} for d in DIMS})
+    scores = pd.read_parquet(folder / "scores.parquet").assign(dimension_version="2")
+    scores.to_parquet(folder / "scores.parquet")
+    check = check_bundle(folder, board)
+    details = check.table().query("level == 'rejected'")["detail"]
+    assert details.str.contains("scorer v2 here, v1 on the board").any()
+
+
+def test_eval_results_upload_is_checked_by_the_importer_parser(tmp_path: Path) -> None:
+    good = {"temporal_flickering": [0.97, [{"video_path": "a-0.mp4", "video_results": 0.97}]]}
+    path = unpack_upload("model_eval_results.json", json.dumps(good).encode(), tmp_path)
+    check = check_bundle(path, None)
+    assert check.accepted and check.kind == "VBench eval_results.json" and check.model == "model"
+    bad = unpack_upload("bad_eval_results.json", b'{"temporal_flickering": 0.9}', tmp_path / "bad")
+    check = check_bundle(bad, None)
+    assert not check.accepted and "expected VBench's layout" in check.table()["detail"].iloc[0]
+
+
+def test_zip_bundles_unpack_to_the_run_folder_and_refuse_escaping_members(tmp_path: Path, board: data.Board) -> None:
+    folder = _run_bundle(tmp_path / "src", board)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for file in folder.iterdir():
+            archive.write(file, f"myrun/{file.name}")
+    unpacked = unpack_upload("myrun.zip", buffer.getvalue(), tmp_path / "up")
+    assert unpacked.name == "myrun" and (unpacked / "manifest.json").exists()
+    assert check_bundle(unpacked, board).accepted
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../../escaped.txt", "x")
+    with pytest.raises(InputError, match="outside the bundle folder"):
+        unpack_upload("evil.zip", evil.getvalue(), tmp_path / "evil")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_folder_without_manifest_is_rejected(tmp_path: Path) -> None:
+    check = check_bundle(tmp_path, None)
+    assert not check.accepted and check.kind == "unknown"
+
+
+# -- the CLI command ------------------------------------------------------------------------------
+
+
+def test_app_environment_passes_store_results_root_and_import_permission(tmp_path: Path) -> None:
+    env = app_environment("sqlite:///x.db", tmp_path, base={"VBL_IMPORT_DB": "stale", "PATH": "/bin"})
+    assert env["VBL_DB"] == "sqlite:///x.db" and env["VBL_RESULTS_ROOT"] == str(tmp_path.resolve())
+    assert "VBL_IMPORT_DB" not in env and env["PATH"] == "/bin"
+    assert app_environment("sqlite:///x.db", None, allow_import=True, base={})["VBL_IMPORT_DB"] == "sqlite:///x.db"
+    command = streamlit_command(8765)
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == str(APP_PATH)
+    assert command[command.index("--server.port") + 1] == "8765"
+    assert command[command.index("--server.headless") + 1] == "true"
+
+
+def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+
+    @app.command()
+    def other() -> None:  # a second command, so typer keeps the sub-command name
+        pass
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["leaderboard", "--help"])
+    assert shown.exit_code == 0 and "--results" in shown.output and "--allow-import" in shown.output
+    missing = runner.invoke(app, ["leaderboard", "--results", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "is not a folder" in missing.output
+
+
+def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_no_torch() -> None:
+    code = (
+        "import sys, leaderboard.commands; assert 'streamlit' not in sys.modules, 'streamlit'; "
+        "import leaderboard.data, leaderboard.charts, leaderboard.bundle, leaderboard.published, leaderboard.ui; "
+        "assert 'torch' not in sys.modules, 'torch'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

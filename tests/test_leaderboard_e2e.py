@@ -1,0 +1,225 @@
+"""The real leaderboard in a real browser: `streamlit run` on a free port, driven by Playwright in
+Debian's headless Chromium (spec/ecosystem.md §2.4). The store holds real runs: `vbl evaluate`'s
+runner scored tiny real clips on temporal flickering, and the run directories were imported.
+
+Screenshots go to test-artifacts/ (git-ignored). Skipped only where /usr/bin/chromium is missing
+and CI is not set; in CI a missing browser fails the test.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clips import cut_clip
+from leaderboard.commands import app_environment, streamlit_command
+from vbench_lite.importer import import_path
+from vbench_lite.runner import EvaluateOptions, evaluate
+from vbench_lite.store import ResultStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PUBLISHED = Path(__file__).parent / "data" / "published_vbench_rows.json"
+# Two checkpoints of one model: the same prompts, clips cut from different places of the footage.
+CHECKPOINTS = {"ckpt-1": 0, "ckpt-2": 40}
+PROMPTS = {"a cyclist on a road": "bikes", "a man on the phone": "carphone_pristine"}
+SERVER_START_S = 60
+UI_TIMEOUT_MS = 30_000
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A results root holding clips, two real run directories and the store they went into."""
+    root = tmp_path_factory.mktemp("results")
+    url = f"sqlite:///{root / 'vbl.db'}"
+    for revision, start in CHECKPOINTS.items():
+        folder = root / "clips" / revision
+        for prompt, sample in PROMPTS.items():
+            cut_clip(sample, folder / f"{prompt}-0.mp4", frames=8, start=start, size=(176, 144))
+        run_dir = root / "runs" / revision
+        evaluate(EvaluateOptions(out=run_dir, dims="temporal_flickering", videos=folder, db=url))
+        # Name the checkpoint in the manifest, as a team does before `vbl import`.
+        manifest_path = run_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["model"].update(name="team-model", revision=revision)
+        manifest_path.write_text(json.dumps(manifest))
+        with ResultStore(url) as store:
+            import_path(store, run_dir)
+    return url, root
+
+
+@pytest.fixture(scope="module")
+def server(results: tuple[str, Path]) -> Iterator[str]:
+    url, root = results
+    port = _free_port()
+    env = app_environment(url, root, published=PUBLISHED)
+    log = root / "streamlit.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(streamlit_command(port), env=env, stdout=output, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.read().decode() == "ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # noqa: ANN001
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user-data dir
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            accept_downloads=True,
+            viewport={"width": 1600, "height": 1000},
+        )
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+
+
+def _open(page, base: str, path: str = "") -> None:  # noqa: ANN001
+    page.goto(f"{base}/{path}")
+    page.get_by_test_id("stAppViewContainer").wait_for()
+    page.get_by_test_id("stSidebarNav").wait_for()
+
+
+def _idle(page) -> None:  # noqa: ANN001
+    # Streamlit shows a "running" status widget while the script reruns; wait until it is gone.
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+
+
+def _download_csv(page) -> list[dict[str, str]]:  # noqa: ANN001
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_main_table_filter_and_csv_download(browser_page, server: str) -> None:  # noqa: ANN001
+    page = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    _open(page, server)
+    page.get_by_role("heading", name="Leaderboard").wait_for()
+    page.get_by_test_id("stDataFrame").first.wait_for()
+    _idle(page)
+    page.screenshot(path=str(ARTIFACTS / "leaderboard-main.png"), full_page=True)
+
+    everything = _download_csv(page)
+    ours = [r for r in everything if r["Backend"] == "vbench"]
+    assert sorted(r["Revision"] for r in ours) == ["ckpt-1", "ckpt-2"]
+    assert all(r["Model"] == "team-model" and r["Temporal flickering n"] == "2" for r in ours)
+    assert any(r["Backend"] == "published" for r in everything)
+    for row in ours:  # real scores: a raw flickering score in (0, 100], normalised by VBench's bounds
+        assert 0 < float(row["Temporal flickering"]) <= 100
+
+    search = page.get_by_label("Search model, revision or run")
+    search.fill("ckpt-2")
+    search.press("Enter")
+    _idle(page)
+    filtered = _download_csv(page)
+    assert [r["Revision"] for r in filtered] == ["ckpt-2"]
+
+
+def test_model_page_draws_the_charts(browser_page, server: str) -> None:  # noqa: ANN001
+    page = browser_page
+    _open(page, server)
+    page.get_by_test_id("stSidebarNav").get_by_text("Model", exact=True).click()
+    page.get_by_role("heading", name="Model").first.wait_for()
+    charts = page.locator(".js-plotly-plot")
+    charts.first.wait_for()
+    _idle(page)
+    assert charts.count() >= 3  # radar, bars vs median, trend across the two checkpoints
+    assert page.locator(".js-plotly-plot .scatterpolar, .js-plotly-plot g.trace").count() > 0
+    page.get_by_text("Provenance").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "leaderboard-model.png"), full_page=True)
+
+
+def test_prompt_page_plays_a_video_from_the_results_root(browser_page, server: str) -> None:  # noqa: ANN001
+    page = browser_page
+    _open(page, server)
+    page.get_by_test_id("stSidebarNav").get_by_text("Prompts", exact=True).click()
+    video = page.locator("video").first
+    video.wait_for()
+    _idle(page)
+    state = page.evaluate(
+        """async () => {
+            const v = document.querySelector('video');
+            if (v.readyState < 1) {
+                await new Promise((ok, fail) => {
+                    v.addEventListener('loadedmetadata', ok, {once: true});
+                    v.addEventListener('error', () => fail(new Error('video error ' + (v.error && v.error.code))), {once: true});
+                });
+            }
+            v.muted = true;
+            await v.play();
+            await new Promise(ok => setTimeout(ok, 400));
+            return {readyState: v.readyState, duration: v.duration, time: v.currentTime, src: v.currentSrc};
+        }"""
+    )
+    assert state["readyState"] >= 1 and state["duration"] > 0, state
+    assert state["time"] > 0, state  # it actually played
+    assert "/media/" in state["src"]  # served by Streamlit from the file under the results root
+    page.screenshot(path=str(ARTIFACTS / "leaderboard-prompts.png"), full_page=True)
+
+
+def test_compare_page_shows_win_tie_loss(browser_page, server: str) -> None:  # noqa: ANN001
+    page = browser_page
+    _open(page, server)
+    page.get_by_test_id("stSidebarNav").get_by_text("Compare", exact=True).click()
+    page.get_by_text("B wins").wait_for()
+    _idle(page)
+    metrics = page.get_by_test_id("stMetricValue").all_inner_texts()
+    assert sum(int(m) for m in metrics) == len(PROMPTS)  # one dimension, two shared prompts
+    assert page.locator("video").count() == 2 * len(PROMPTS)
+    page.screenshot(path=str(ARTIFACTS / "leaderboard-compare.png"), full_page=True)
+
