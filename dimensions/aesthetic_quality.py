@@ -43,6 +43,7 @@ class AestheticQuality(Dimension):
         return [clip_weight_spec(CLIP_ARCH), LAION_AESTHETIC_HEAD]
 
     def weights_sha256(self) -> str | None:
+        """"<CLIP ViT-L/14 sha256>+<LAION head sha256>": the two files this backend reads."""
         if not getattr(self, "_clip", None):
             return None
         return f"{self._clip.weights_sha256()}+{sha256_of(self._head_path)}"

@@ -20,7 +20,6 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
 from dimensions.backbones.no_embedded import vbench_backend_only
@@ -75,7 +74,7 @@ class AppearanceStyle(Dimension):
                 scores[index] = VideoScore(value=None, skipped=reason)
             else:
                 scoring.append(index)
-        for index, images in zip(scoring, self._image_features([videos[i] for i in scoring])):
+        for index, images in zip(scoring, self._image_features([videos[i] for i in scoring]), strict=False):
             frame_results = self._frame_similarities(videos[index], images)
             scores[index] = VideoScore(value=float(np.mean(frame_results)), extra={
                 FRAME_RESULTS: frame_results, CUR_SIM: frame_results[-1]})

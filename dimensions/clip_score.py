@@ -67,12 +67,12 @@ class ClipScore(Dimension):
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         reasons = [self.skip_reason(video) for video in videos]
-        scored = [video for video, reason in zip(videos, reasons) if reason is None]
+        scored = [video for video, reason in zip(videos, reasons, strict=False) if reason is None]
         features = iter(video_features([v.frames for v in scored], clip_transform,
                                        self._normalised_images, self.context.batch_size,
                                        self.context.device))
         scores = []
-        for video, reason in zip(videos, reasons):
+        for video, reason in zip(videos, reasons, strict=False):
             if reason is not None:
                 scores.append(VideoScore(value=None, skipped=reason))
                 continue

@@ -63,7 +63,7 @@ def is_dynamic(pair_scores: list[float], height: int, width: int, kept_frames: i
 
 def kept_frame_pairs(num_frames: int, fps: float) -> tuple[list[int], list[tuple[int, int]]]:
     indices = list(range(0, num_frames, fps_interval(fps, TARGET_FPS)))
-    return indices, list(zip(indices[:-1], indices[1:]))
+    return indices, list(zip(indices[:-1], indices[1:], strict=True))
 
 
 class DynamicDegree(Dimension):
@@ -99,7 +99,7 @@ class DynamicDegree(Dimension):
         kept = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
         budget = float(self.context.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
         return cached_raft_flows(
-            self._raft, self._cache, str(video.path), kept, dict(zip(indices, range(len(indices)))),
+            self._raft, self._cache, str(video.path), kept, dict(zip(indices, range(len(indices)), strict=True)),
             pairs, pairs_per_batch(*kept.shape[-2:], budget),
         )
 

@@ -78,7 +78,7 @@ class ImagingQuality(Dimension):
         self.mode = str(ctx.options.get(PREPROCESSING_OPTION, "longer"))
         if self.mode not in PREPROCESSING_MODES:
             raise InputError(f"{PREPROCESSING_OPTION} must be one of {', '.join(PREPROCESSING_MODES)}")
-        present = pyiqa_available() and find_weight(MUSIQ_SPAQ, ctx.weights_dir) is not None
+        present = find_weight(MUSIQ_SPAQ, ctx.weights_dir) is not None and pyiqa_available()
         chosen = choose_backend(ctx, self.name, ("vbench", "embedded", "niqe"), present)
         self.backend = "niqe" if chosen == "embedded" else chosen
         if self.backend == "vbench":

@@ -125,12 +125,12 @@ class MotionSmoothness(Dimension):
         if self.backend == "raft":
             padded = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
             flows = cached_raft_flows(
-                self._raft, self._cache, str(video.path), padded, dict(zip(indices, range(len(indices)))),
+                self._raft, self._cache, str(video.path), padded, dict(zip(indices, range(len(indices)), strict=True)),
                 both_ways, pairs_per_batch(*padded.shape[-2:], self._budget),
             )
         else:
             gray = np.pad(to_gray(video.frames[indices]), ((0, 0), (top, bottom), (left, right)), mode="edge")
-            row = dict(zip(indices, range(len(indices))))
+            row = dict(zip(indices, range(len(indices)), strict=True))
             flows = dis_flows(gray, [(row[i], row[j]) for i, j in both_ways])
         count = len(pairs)
         forward = torch.stack(flows[:count]).to(self.context.device)

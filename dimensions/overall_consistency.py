@@ -59,14 +59,14 @@ class OverallConsistency(Dimension):
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         reasons = [self.skip_reason(video) for video in videos]
-        scored = [video for video, reason in zip(videos, reasons) if reason is None]
+        scored = [video for video, reason in zip(videos, reasons, strict=False) if reason is None]
         per_forward = max(1, self.context.batch_size // CLIP_FRAMES)
         similarities: list[float] = []
         for start in range(0, len(scored), per_forward):
             group = scored[start:start + per_forward]
             features = self._viclip.encode_video(torch.stack([self._clip_pixels(v) for v in group]))
             features = features / features.norm(dim=-1, keepdim=True)
-            for video, feature in zip(group, features):
+            for video, feature in zip(group, features, strict=False):
                 similarities.append(float(feature[None] @ self._prompt(video.prompt).T))
         values = iter(similarities)
         return [VideoScore(value=None, skipped=reason) if reason else VideoScore(value=next(values))

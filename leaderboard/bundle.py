@@ -25,11 +25,10 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from leaderboard.data import FINISHED, Board
 from vbench_lite.aggregate import canonical_dimension_name, known_schemes
 from vbench_lite.errors import InputError
 from vbench_lite.importer import read_eval_results
-
-from leaderboard.data import FINISHED, Board
 
 MAX_BUNDLE_BYTES = 2 * 1024**3  # unpacked size; a run's videos can be large, a zip bomb larger
 SCHEMA_VERSION = 1
@@ -145,18 +144,28 @@ def _check_run_dir(path: Path, board: Board | None) -> BundleCheck:
 def _check_manifest(check: BundleCheck, manifest: dict) -> None:
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
-        check.add("rejected", "schema", f"manifest schema_version is {version!r}; this vbl reads version {SCHEMA_VERSION}")
+        check.add(
+            "rejected", "schema", f"manifest schema_version is {version!r}; this vbl reads version {SCHEMA_VERSION}"
+        )
     missing = [key for key in ("run_id", "model", "dimensions", "status") if not manifest.get(key)]
     if missing:
         check.add("rejected", "schema", f"manifest lacks {', '.join(missing)}")
     status = manifest.get("status")
     if status and status not in FINISHED:
         check.add("rejected", "schema", f"run status is {status!r}: a half-written run; finish or resume it first")
-    aggregation = (manifest.get("aggregation") or {}).get("name") if isinstance(manifest.get("aggregation"), dict) else None
+    aggregation = (
+        (manifest.get("aggregation") or {}).get("name") if isinstance(manifest.get("aggregation"), dict) else None
+    )
     if aggregation and aggregation not in known_schemes():
-        check.add("rejected", "aggregation", f"unknown aggregation scheme {aggregation!r} (known: {', '.join(known_schemes())})")
+        check.add(
+            "rejected",
+            "aggregation",
+            f"unknown aggregation scheme {aggregation!r} (known: {', '.join(known_schemes())})",
+        )
     if not [f for f in check.findings if f.level == "rejected"]:
-        check.add("accepted", "schema", f"manifest v{version}, run {check.run_id}, model {check.model}, status {status}")
+        check.add(
+            "accepted", "schema", f"manifest v{version}, run {check.run_id}, model {check.model}, status {status}"
+        )
 
 
 def _check_scores(check: BundleCheck, path: Path, dims: dict) -> None:
@@ -192,7 +201,9 @@ def _check_scores(check: BundleCheck, path: Path, dims: dict) -> None:
                 f"{info.get('backend')} v{info.get('version')}",
             )
     if not any(f.level == "rejected" and f.check in ("schema", "scorer version") for f in check.findings):
-        check.add("accepted", "schema", f"scores.parquet: {len(scores)} scores of {scores['video_key'].nunique()} videos")
+        check.add(
+            "accepted", "schema", f"scores.parquet: {len(scores)} scores of {scores['video_key'].nunique()} videos"
+        )
 
 
 def _check_against_board(check: BundleCheck, manifest: dict, dims: dict, board: Board) -> None:

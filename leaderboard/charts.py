@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from leaderboard.data import pretty
 
-_LAYOUT = {"margin": {"l": 40, "r": 40, "t": 50, "b": 40}, "height": 420}
+_LAYOUT = {"margin": {"l": 90, "r": 90, "t": 60, "b": 40}, "height": 440}  # room for radar labels
 
 
 def radar(row: pd.Series, dims: list[str], title: str = "", median: pd.Series | None = None) -> go.Figure:
@@ -24,7 +24,9 @@ def radar(row: pd.Series, dims: list[str], title: str = "", median: pd.Series | 
     if shown:
         # Repeat the first point so the outline closes.
         figure.add_trace(
-            go.Scatterpolar(r=values + values[:1], theta=theta + theta[:1], fill="toself", name=str(row.get("model", "")))
+            go.Scatterpolar(
+                r=values + values[:1], theta=theta + theta[:1], fill="toself", name=str(row.get("model", ""))
+            )
         )
         if median is not None:
             med = [float(median.get(d, math.nan)) for d in shown]
@@ -59,7 +61,9 @@ def bars_vs_median(row: pd.Series, median: pd.Series, dims: list[str], mode: str
             go.Bar(x=names, y=[float(median.get(d, math.nan)) for d in dims], name="board median"),
         ]
     )
-    figure.update_layout(barmode="group", title=f"{mode.capitalize()} score vs board median (%)", yaxis_title="%", **_LAYOUT)
+    figure.update_layout(
+        barmode="group", title=f"{mode.capitalize()} score vs board median (%)", yaxis_title="%", **_LAYOUT
+    )
     return figure
 
 
@@ -93,5 +97,7 @@ def compare_deltas(compared: pd.DataFrame, label_a: str, label_b: str) -> go.Fig
             name=f"{label_b} − {label_a}",
         )
     )
-    figure.update_layout(title=f"{label_b} minus {label_a} (percent points, paired 95% CI)", yaxis_title="Δ points", **_LAYOUT)
+    figure.update_layout(
+        title=f"{label_b} minus {label_a} (percent points, paired 95% CI)", yaxis_title="Δ points", **_LAYOUT
+    )
     return figure

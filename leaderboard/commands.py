@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ import typer
 
 APP_PATH = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8501
+STOP_TIMEOUT_S = 10
 
 
 def register(app: typer.Typer) -> None:
@@ -51,20 +53,27 @@ def app_environment(
 
 def streamlit_command(port: int, address: str = "127.0.0.1", headless: bool = True) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
-        "--server.port", str(port),
-        "--server.address", address,
-        "--server.headless", "true" if headless else "false",
-        "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "minimal",  # no "Deploy" button on a results board
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button on a results board
     ]
 
 
 def leaderboard(
     db: Annotated[str | None, typer.Option(help="results store URL (default: $VBL_DB or ~/.vbl/vbl.db)")] = None,
-    results: Annotated[
-        Path | None, typer.Option(help="results root: the only folder videos are played from")
-    ] = None,
+    results: Annotated[Path | None, typer.Option(help="results root: the only folder videos are played from")] = None,
     port: Annotated[int, typer.Option(help="port to serve on")] = DEFAULT_PORT,
     address: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for a team server)")] = "127.0.0.1",
     published: Annotated[
@@ -80,15 +89,31 @@ def leaderboard(
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
     typer.echo(f"leaderboard on http://{address}:{port} (Ctrl+C stops it)", err=True)
+    process = subprocess.Popen(
+        streamlit_command(port, address, headless=not browser),
+        env=app_environment(db, results, published, allow_import),
+    )
+    raise typer.Exit(_wait(process))
+
+
+def _wait(process: subprocess.Popen) -> int:
+    """Wait for the app; a SIGTERM or Ctrl+C to `vbl` stops it too (no orphaned server)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        process.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        completed = subprocess.run(
-            streamlit_command(port, address, headless=not browser),
-            env=app_environment(db, results, published, allow_import),
-            check=False,
-        )
+        return process.wait()
     except KeyboardInterrupt:
-        raise typer.Exit(0) from None
-    raise typer.Exit(completed.returncode)
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _problem(results: Path | None, published: Path | None, port: int) -> str | None:

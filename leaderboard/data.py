@@ -108,12 +108,38 @@ def latest_runs(board: Board) -> pd.DataFrame:
     return runs.drop_duplicates(IDENTITY_COLUMNS, keep="last").reset_index(drop=True)
 
 
-def prompt_matrix(scores: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """Per-prompt mean of the ok per-video values: index prompt_id, one column per dimension."""
+def prompt_matrix(scores: pd.DataFrame, run_id: str, aggregates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-prompt mean of the ok per-video values: index prompt_id, one column per dimension.
+
+    With `aggregates`, each column is put in the units of the run's stored raw aggregate: scaled
+    by stored aggregate / mean of the per-video values. A dimension's aggregate may be a rescaled
+    mean (VBench's imaging quality stores MUSIQ's 0-100 per video and divides by 100) or a
+    weighted one (pair-weighted consistency); this keeps intervals and deltas in the units the
+    board shows, and leaves a plain-mean dimension untouched (factor 1).
+    """
     ok = scores[(scores["run_id"] == run_id) & (scores["status"] == "ok") & scores["value"].notna()]
     if ok.empty:
         return pd.DataFrame()
-    return ok.pivot_table(index="prompt_id", columns="dimension", values="value", aggfunc="mean")
+    matrix = ok.pivot_table(index="prompt_id", columns="dimension", values="value", aggfunc="mean")
+    for dim, factor in unit_factors(scores, aggregates, run_id).items():
+        if dim in matrix.columns:
+            matrix[dim] = matrix[dim] * factor
+    return matrix
+
+
+def unit_factors(scores: pd.DataFrame, aggregates: pd.DataFrame | None, run_id: str) -> dict[str, float]:
+    """Per dimension: stored raw aggregate / mean of the ok per-video values (1 for a plain mean)."""
+    if aggregates is None:
+        return {}
+    ok = scores[(scores["run_id"] == run_id) & (scores["status"] == "ok") & scores["value"].notna()]
+    mine = aggregates[aggregates["run_id"] == run_id]
+    stored = dict(zip(mine["name"].map(canonical_dimension_name), mine["raw"], strict=True))
+    factors = {}
+    for dim, mean in ok.groupby("dimension")["value"].mean().items():
+        target = stored.get(canonical_dimension_name(str(dim)))
+        if target is not None and not pd.isna(target) and mean != 0:
+            factors[str(dim)] = float(target) / float(mean)
+    return factors
 
 
 def bootstrap_means(matrix: np.ndarray, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
@@ -156,9 +182,7 @@ def run_intervals(
     values = matrix.to_numpy(dtype=float)
     plugin = np.nanmean(values, axis=0)
     draws = bootstrap_means(values, n_boot, seed)
-    intervals = {
-        dim: _interval(stored_raw.get(dim, math.nan), draws[:, i], plugin[i]) for i, dim in enumerate(dims)
-    }
+    intervals = {dim: _interval(stored_raw.get(dim, math.nan), draws[:, i], plugin[i]) for i, dim in enumerate(dims)}
     if any(not math.isnan(stored_summary.get(name, math.nan)) for name in SUMMARY_NAMES):
         plugin_agg = aggregate(dict(zip(dims, plugin, strict=True)), scheme)
         resampled = [aggregate(dict(zip(dims, row, strict=True)), scheme) for row in draws]
@@ -221,6 +245,8 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
             "status": run.status,
             "created_at": run.created_at,
             "source": _text(run.source) or "vbl run",
+            "sampled_by": _text(manifest.get("sampled_by")),
+            "evaluated_by": _text(manifest.get("evaluated_by")),
             "backend_kind": backend_kind(backends),
             "backends": ", ".join(f"{d}={b}" for d, b in sorted(backends.items())),
             "prompts": int(scores["prompt_id"].nunique()),
@@ -244,7 +270,8 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
             row[f"{name}:backend"] = backends.get(name, "")
         for name in SUMMARY_NAMES:
             row[name] = 100 * stored_summary.get(name, math.nan)
-        intervals = run_intervals(prompt_matrix(scores, run_id), stored_raw, stored_summary, scheme, n_boot, seed)
+        matrix = prompt_matrix(scores, run_id, aggs)
+        intervals = run_intervals(matrix, stored_raw, stored_summary, scheme, n_boot, seed)
         for name, (low, high) in intervals.items():
             if name in SUMMARY_NAMES:
                 row[f"{name}:lo"], row[f"{name}:hi"] = 100 * low, 100 * high
@@ -262,7 +289,9 @@ def dimensions_in(rows: pd.DataFrame) -> list[str]:
     return [c.removesuffix(":raw") for c in rows.columns if c.endswith(":raw")]
 
 
-def column_group(rows: pd.DataFrame, scheme: AggregationScheme, group: str, custom: list[str] | None = None) -> list[str]:
+def column_group(
+    rows: pd.DataFrame, scheme: AggregationScheme, group: str, custom: list[str] | None = None
+) -> list[str]:
     """The dimensions a quick column group shows: quality, semantic, all, or a custom list.
 
     Dimensions the scheme does not weigh (extra dimensions) belong to "all" and "custom" only.
@@ -341,12 +370,15 @@ def pretty(name: str) -> str:
     return name.replace("_", " ").capitalize() if name not in SUMMARY_NAMES else name.capitalize()
 
 
-def view_table(rows: pd.DataFrame, dims: list[str], mode: str = "normalised", intervals: str = "text") -> pd.DataFrame:
+def view_table(
+    rows: pd.DataFrame, dims: list[str], mode: str = "normalised", intervals: str = "text", lead: str | None = None
+) -> pd.DataFrame:
     """The table a user sees (or downloads): friendly column names, values in percent.
 
     `mode` is "normalised" or "raw" (dimension columns only; Total / Quality / Semantic are
     always VBench's weighted means of normalised scores). `intervals` is "text" (one
     "[lo, hi]" column, for the screen), "numbers" (lo / hi columns, for the CSV) or "none".
+    `lead` names a dimension to show first, before Total (the one the table is ranked by).
     """
     if mode not in ("normalised", "raw"):
         raise ValueError(f"mode must be 'normalised' or 'raw', not {mode!r}")
@@ -356,7 +388,7 @@ def view_table(rows: pd.DataFrame, dims: list[str], mode: str = "normalised", in
             table[title] = rows[column]
     table["Model"] = rows["model"]
     table["Revision"] = rows["revision"]
-    table["Suite"] = rows["suite"]
+    table["Suite"] = rows["suite"].replace("", "(custom input)")
     table["Backend"] = rows["backend_kind"]
     table["Date"] = pd.to_datetime(rows["created_at"], utc=True).dt.strftime("%Y-%m-%d")
     table["Status"] = rows["status"]
@@ -367,18 +399,24 @@ def view_table(rows: pd.DataFrame, dims: list[str], mode: str = "normalised", in
         highs = rows.get(high, pd.Series(math.nan, index=rows.index)).astype(float)
         if intervals == "text":
             table[f"{title} 95% CI"] = [
-                "" if math.isnan(lo) or math.isnan(hi) else f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(lows, highs, strict=True)
+                "" if math.isnan(lo) or math.isnan(hi) else f"[{lo:.2f}, {hi:.2f}]"
+                for lo, hi in zip(lows, highs, strict=True)
             ]
         elif intervals == "numbers":
             table[f"{title} CI low"], table[f"{title} CI high"] = lows.round(3), highs.round(3)
         if n is not None and intervals != "none":
             table[f"{title} n"] = rows.get(n, pd.Series(pd.NA, index=rows.index)).astype("Int64")
 
+    if lead in dims:
+        add(pretty(lead), f"{lead}:{mode}", f"{lead}:{mode}_lo", f"{lead}:{mode}_hi", f"{lead}:n")
     for name in SUMMARY_NAMES:
         add(pretty(name), name, f"{name}:lo", f"{name}:hi", None)
-    for dim in dims:
+    for dim in [d for d in dims if d != lead]:
         add(pretty(dim), f"{dim}:{mode}", f"{dim}:{mode}_lo", f"{dim}:{mode}_hi", f"{dim}:n")
     table["Prompts"] = rows["prompts"].astype("Int64") if "prompts" in rows else pd.NA
+    # Who made the videos and who scored them (the VBench leaderboard states both for every row).
+    table["Sampled by"] = rows.get("sampled_by", pd.Series("", index=rows.index)).fillna("")
+    table["Evaluated by"] = rows.get("evaluated_by", pd.Series("", index=rows.index)).fillna("")
     table["Run"] = rows["run_id"]
     return table.reset_index(drop=True)
 
@@ -434,7 +472,15 @@ def provenance(manifest: dict, run: pd.Series | None = None) -> pd.DataFrame:
         ("Run directory", dig("run_dir")),
         ("Source", dig("source")),
     ]
-    if run is not None and "source" in run and not fields[-1][1]:
+    if run is not None and run.get("backend_kind") == "published":
+        # No manifest: VBench sampled and evaluated it; the row says where it was published.
+        fields = [
+            ("Model", _text(run.get("model"))),
+            ("Sampled by", "as the source states (not in the published row)"),
+            ("Evaluated by", "as the source states: a published VBench number, not a vbl run"),
+            ("Source", _text(run.get("source"))),
+        ]
+    elif run is not None and "source" in run and not fields[-1][1]:
         fields[-1] = ("Source", _text(run["source"]))
     return pd.DataFrame(fields, columns=["Field", "Value"])
 
@@ -462,7 +508,7 @@ def scorer_table(manifest: dict) -> pd.DataFrame:
 
 
 def paired_compare(
-    scores: pd.DataFrame,
+    board: Board,
     run_a: str,
     run_b: str,
     tie_tolerance: float = TIE_TOLERANCE,
@@ -471,12 +517,15 @@ def paired_compare(
 ) -> pd.DataFrame:
     """Per dimension, B minus A over the prompts both runs scored (percent points).
 
+    Per-prompt means are in the units of the stored aggregates (see `prompt_matrix`).
     A prompt is a win for B when its per-prompt mean beats A's by more than `tie_tolerance`
     points, a loss when it trails by more, else a tie. `delta_lo` / `delta_hi` are a paired
     percentile bootstrap over the shared prompts. Dimensions scored by different backends are
     listed with `comparable = False` and no numbers: they measure different things.
     """
-    matrix_a, matrix_b = prompt_matrix(scores, run_a), prompt_matrix(scores, run_b)
+    scores = board.scores
+    matrix_a = prompt_matrix(scores, run_a, board.aggregates)
+    matrix_b = prompt_matrix(scores, run_b, board.aggregates)
     backends_a = _backends_of(scores, run_a)
     backends_b = _backends_of(scores, run_b)
     dims = [d for d in matrix_a.columns if d in matrix_b.columns]
@@ -507,8 +556,19 @@ def paired_compare(
             )
         rows.append(row)
     columns = [
-        "dimension", "backend_a", "backend_b", "comparable", "shared_prompts",
-        "mean_a", "mean_b", "delta", "delta_lo", "delta_hi", "wins", "ties", "losses",
+        "dimension",
+        "backend_a",
+        "backend_b",
+        "comparable",
+        "shared_prompts",
+        "mean_a",
+        "mean_b",
+        "delta",
+        "delta_lo",
+        "delta_hi",
+        "wins",
+        "ties",
+        "losses",
     ]
     return pd.DataFrame(rows).reindex(columns=columns)
 
@@ -518,12 +578,25 @@ def _backends_of(scores: pd.DataFrame, run_id: str) -> dict[str, str]:
     return dict(zip(mine["dimension"], mine["backend"].map(_text), strict=True))
 
 
-def disagreements(scores: pd.DataFrame, run_a: str, run_b: str, limit: int = 10) -> pd.DataFrame:
+def disagreements(board: Board, run_a: str, run_b: str, limit: int = 10) -> pd.DataFrame:
     """Shared (prompt, dimension) pairs where the two runs differ most, with one video of each."""
-    matrix_a, matrix_b = prompt_matrix(scores, run_a), prompt_matrix(scores, run_b)
+    scores = board.scores
+    matrix_a = prompt_matrix(scores, run_a, board.aggregates)
+    matrix_b = prompt_matrix(scores, run_b, board.aggregates)
     backends_a, backends_b = _backends_of(scores, run_a), _backends_of(scores, run_b)
     dims = [d for d in matrix_a.columns if d in matrix_b.columns and backends_a.get(d) == backends_b.get(d)]
-    columns = ["prompt_id", "prompt", "dimension", "score_a", "score_b", "delta", "video_a", "video_b", "run_dir_a", "run_dir_b"]
+    columns = [
+        "prompt_id",
+        "prompt",
+        "dimension",
+        "score_a",
+        "score_b",
+        "delta",
+        "video_a",
+        "video_b",
+        "run_dir_a",
+        "run_dir_b",
+    ]
     if not dims:
         return pd.DataFrame(columns=columns)
     long_a = matrix_a[dims].stack().rename("score_a")
@@ -563,21 +636,25 @@ def prompts_of(scores: pd.DataFrame, run_id: str) -> pd.DataFrame:
     if mine.empty:
         return pd.DataFrame(columns=["prompt_id", "prompt", "videos"])
     grouped = mine.groupby("prompt_id", sort=True)
-    return pd.DataFrame(
-        {"prompt": grouped["prompt"].first(), "videos": grouped["video_key"].nunique()}
-    ).reset_index()
+    return pd.DataFrame({"prompt": grouped["prompt"].first(), "videos": grouped["video_key"].nunique()}).reset_index()
 
 
-def prompt_videos(scores: pd.DataFrame, run_id: str, prompt_id: str) -> pd.DataFrame:
+def prompt_videos(
+    scores: pd.DataFrame, run_id: str, prompt_id: str, aggregates: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per video of the prompt: sample, seed, path and each dimension's score (percent).
 
-    Failed or skipped scores show their status in a `<dim> status` column instead of a number.
+    With `aggregates`, values are in the board's units (see `unit_factors`), so a video's number
+    reads like the run's aggregate. Failed or skipped scores show their status in a
+    `<dim> status` column instead of a number.
     """
     mine = scores[(scores["run_id"] == run_id) & (scores["prompt_id"] == prompt_id)]
     if mine.empty:
         return pd.DataFrame(columns=["video_key", "sample_index", "seed", "video_path"])
     base = mine.drop_duplicates("video_key").set_index("video_key")[["sample_index", "seed", "video_path"]]
-    values = mine.assign(percent=100 * mine["value"].where(mine["status"] == "ok")).pivot_table(
+    factors = unit_factors(scores, aggregates, run_id)
+    scale = mine["dimension"].map(lambda d: factors.get(d, 1.0))
+    values = mine.assign(percent=100 * scale * mine["value"].where(mine["status"] == "ok")).pivot_table(
         index="video_key", columns="dimension", values="percent", aggfunc="first", dropna=False
     )
     table = base.join(values)

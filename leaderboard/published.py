@@ -9,7 +9,8 @@ Accepted layouts, all in percent as the leaderboard shows them (spec/ecosystem.m
 
 - JSON `{"rows": [{"model", "source", "total", "quality", "semantic", "dimensions": {dim: %}}]}`
   (tests/data/published_vbench_rows.json), or a bare list of such rows;
-- CSV with a `model` column, optional `source` / `total` / `quality` / `semantic` columns and one
+- CSV with a `model` column, optional `source` / `total` / `quality` / `semantic` columns (or the
+  VBench Space's "Total Score" / "Quality Score" / "Semantic Score") and one
   column per dimension, named as VBench writes them ("subject consistency") or with underscores.
 
 Percent signs and blank cells are tolerated; dimension values are raw scores (VBench's tables show
@@ -104,9 +105,13 @@ def published_rows(records: list[dict[str, Any]], scheme: AggregationScheme, lab
             "run_id": f"published:{model}",
             "created_at": pd.NaT,
             "source": str(by_name.get("source") or label),
+            "sampled_by": str(by_name.get("sampled_by") or ""),
+            "evaluated_by": str(by_name.get("evaluated_by") or "VBench (published)"),
         }
         for name in SUMMARY_NAMES:
-            row[name] = _percent(by_name.get(name), label, model, name)
+            # The VBench Space's own CSV headers say "Total Score", "Quality Score", ...
+            value = by_name.get(name, by_name.get(f"{name}_score"))
+            row[name] = _percent(value, label, model, name)
         found = 0
         for dim in scheme.dims:
             raw_percent = _percent(by_name.get(dim), label, model, dim)

@@ -11,13 +11,12 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from vbench_lite.aggregate import load_scheme
-from vbench_lite.errors import StoreUnreachable, VblError
-
 from leaderboard import data
 from leaderboard.paths import VideoRefused, resolve_video
 from leaderboard.published import load_published
 from leaderboard.settings import Settings, settings_from_env
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.errors import StoreUnreachable, VblError
 
 CACHE_TTL_S = 30
 

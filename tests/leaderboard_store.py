@@ -89,11 +89,12 @@ def add_run(
     raw = {d: sum(v) / len(v) for d, v in raw_sums.items()}
     result = aggregate(raw, scheme)
     rows = [
-        AggregateRow(d, raw[d], result.normalised[d], len(raw_sums[d]), backends[d], scheme.dims[d].group)
-        for d in dims
+        AggregateRow(d, raw[d], result.normalised[d], len(raw_sums[d]), backends[d], scheme.dims[d].group) for d in dims
     ]
-    rows += [AggregateRow(n, getattr(result, n), getattr(result, n), 0, group="summary")
-             for n in ("quality", "semantic", "total")]
+    rows += [
+        AggregateRow(n, getattr(result, n), getattr(result, n), 0, group="summary")
+        for n in ("quality", "semantic", "total")
+    ]
     store.finish_run(run_id, "complete", rows)
 
 

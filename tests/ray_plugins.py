@@ -22,6 +22,7 @@ SCORED_LOG = "scored_log"  # option: a file that gets one line per video a dimen
 CRASH_ON = "crash_on"  # option: a text in a video path that makes `crashy` kill its process
 CRASH_TIMES = "crash_times"  # option: how many times it does so (then it scores normally)
 CRASH_COUNT = "crash_count"  # option: the file that counts the crashes so far, across processes
+CRASH_IN_SETUP = "crash_in_setup"  # option: kill the process while "loading models", every time
 
 
 def _append_line(path: str, line: str) -> None:
@@ -54,6 +55,10 @@ class Crashy(Dimension):
     version: ClassVar[str] = "1"
     group: ClassVar = "extra"
     backends: ClassVar[tuple[str, ...]] = ("embedded",)
+
+    def setup(self) -> None:
+        if self.context.options.get(CRASH_IN_SETUP):
+            os._exit(1)
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         options = self.context.options

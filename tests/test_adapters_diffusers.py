@@ -44,17 +44,41 @@ def tiny_wan_folder(tmp_path_factory) -> Path:
     from transformers import UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(0)
-    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(WORDS), d_model=32, d_kv=8, d_ff=37, num_layers=2,
-                                             num_heads=4, relative_attention_num_buckets=8))  # fmt: skip
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=len(WORDS),
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+        )
+    )
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
-        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
-    )  # fmt: skip
-    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                           temperal_downsample=[False, True, True])  # fmt: skip
-    pipe = WanPipeline(tokenizer=_word_tokenizer(), text_encoder=text_encoder, transformer=transformer,
-                       vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))  # fmt: skip
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+    pipe = WanPipeline(
+        tokenizer=_word_tokenizer(),
+        text_encoder=text_encoder,
+        transformer=transformer,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+    )
     folder = tmp_path_factory.mktemp("weights") / "Wan2.1-T2V-1.3B-Diffusers"
     pipe.save_pretrained(folder)
     return folder
@@ -92,8 +116,7 @@ def test_weights_are_looked_up_locally_and_missing_ones_name_the_file(tmp_path, 
 
 
 def test_every_spec_declares_a_licence_and_a_frame_rule():
-    assert set(SPECS) == {"modelscope-t2v", "i2vgen-xl", "wan2.1-t2v", "cogvideox-2b", "cogvideox-5b",
-                          "hunyuanvideo"}  # fmt: skip
+    assert set(SPECS) == {"modelscope-t2v", "i2vgen-xl", "wan2.1-t2v", "cogvideox-2b", "cogvideox-5b", "hunyuanvideo"}
     for spec in SPECS.values():
         assert spec.licence and spec.frame_rule.frames(spec.defaults["num_frames"]) == spec.defaults["num_frames"]
     assert ModelScopeT2V.licence_needs_acceptance and not Wan21T2V.licence_needs_acceptance

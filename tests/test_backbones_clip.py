@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_clip_models import tiny_openai_clip, write_tiny_openai_clip
 
 from dimensions.backbones.clip import build_clip, clip_weight_spec, load_clip
-from tiny_clip_models import tiny_openai_clip, write_tiny_openai_clip
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError, WeightsMissing
 
@@ -99,3 +99,9 @@ def test_a_missing_file_is_one_line_naming_the_file_and_the_folder(weights_home:
     message = str(error.value)
     assert "ViT-L-14.pt" in message and "clip_model" in message and "\n" not in message
     assert clip_weight_spec("ViT-L-14").url.endswith("/ViT-L-14.pt")
+
+
+def test_an_open_clip_file_in_the_arch_folder_is_found(weights_home: Path) -> None:
+    folder = weights_home / "clip_model" / "ViT-L-14"
+    path = write_tiny_openai_clip(folder, "ViT-L-14", "open_clip_safetensors")
+    assert load_clip(ScoringContext(), "ViT-L-14").weights_path == path

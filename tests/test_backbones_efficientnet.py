@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from clips import sample_frames
 
 from dimensions.backbones.efficientnet import (
     efficientnet_features,
@@ -13,7 +14,6 @@ from dimensions.backbones.efficientnet import (
     timm_state_from_lite0,
 )
 from dimensions.backbones.preprocess import efficientnet_transform, frames_to_tensor
-from clips import sample_frames
 from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_dims1_models import write_tiny_raft_things, write_torchvision_raft
 
 from dimensions.backbones.raft import (
     FlowCache,
@@ -14,7 +15,6 @@ from dimensions.backbones.raft import (
     raft_flow,
     torchvision_state_from_raft,
 )
-from tiny_dims1_models import write_tiny_raft_things, write_torchvision_raft
 from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)
@@ -45,7 +45,6 @@ def test_raft_things_key_map_covers_every_key_and_loads_strictly(tmp_path):
 def test_converted_raft_things_gives_the_original_raft_flow(tmp_path):
     pytest.importorskip("vbench")
     from easydict import EasyDict
-
     from vbench.third_party.RAFT.core.raft import RAFT
 
     path = write_tiny_raft_things(tmp_path)

@@ -36,8 +36,13 @@ def _copy_random_weights(ours: torch.nn.Module, theirs: torch.nn.Module, seed: i
 def test_one_joint_block_matches_diffusers(context_pre_only):
     from diffusers.models.attention import JointTransformerBlock
 
-    theirs = JointTransformerBlock(dim=DIM, num_attention_heads=HEADS, attention_head_dim=HEAD_DIM,
-                                   context_pre_only=context_pre_only, qk_norm="rms_norm").eval()  # fmt: skip
+    theirs = JointTransformerBlock(
+        dim=DIM,
+        num_attention_heads=HEADS,
+        attention_head_dim=HEAD_DIM,
+        context_pre_only=context_pre_only,
+        qk_norm="rms_norm",
+    ).eval()
     ours = JointBlock(DIM, HEADS, HEAD_DIM, context_pre_only=context_pre_only).eval()
     _copy_random_weights(ours, theirs, seed=1)
     video, text, temb = torch.randn(2, 20, DIM), torch.randn(2, 7, DIM), torch.randn(2, DIM)
@@ -74,14 +79,21 @@ def test_3d_sincos_matches_diffusers_get_3d_sincos_pos_embed():
     from diffusers.models.embeddings import get_3d_sincos_pos_embed
 
     frames, rows, cols = 3, 4, 5
-    theirs = get_3d_sincos_pos_embed(DIM, (cols, rows), frames, spatial_interpolation_scale=0.5,
-                                     temporal_interpolation_scale=1.0)  # fmt: skip
+    theirs = get_3d_sincos_pos_embed(
+        DIM, (cols, rows), frames, spatial_interpolation_scale=0.5, temporal_interpolation_scale=1.0
+    )
     ours = sincos_3d(frames, rows, cols, DIM)
     torch.testing.assert_close(ours, theirs.reshape(-1, DIM).float(), rtol=1e-5, atol=1e-5)
 
 
-TINY_WAN = dict(base_dim=16, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1, attn_scales=[],
-                temperal_downsample=[False, True, True])  # fmt: skip
+TINY_WAN = dict(
+    base_dim=16,
+    z_dim=16,
+    dim_mult=[1, 2, 2, 2],
+    num_res_blocks=1,
+    attn_scales=[],
+    temperal_downsample=[False, True, True],
+)
 
 
 def test_wan_vae_encode_and_chunked_decode_match_diffusers():
@@ -136,16 +148,32 @@ def test_whole_mmdit_on_one_frame_matches_diffusers_sd3_transformer():
     from reference_models.contentv.mmdit import VideoMMDiT
 
     theirs = diffusers.SD3Transformer2DModel(
-        sample_size=8, patch_size=2, in_channels=16, num_layers=2, attention_head_dim=HEAD_DIM,
-        num_attention_heads=HEADS, joint_attention_dim=64, caption_projection_dim=DIM, pooled_projection_dim=32,
-        out_channels=16, pos_embed_max_size=8, qk_norm="rms_norm",
-    ).eval()  # fmt: skip
-    ours = VideoMMDiT(MMDiTConfig(num_layers=2, num_attention_heads=HEADS, attention_head_dim=HEAD_DIM,
-                                  joint_attention_dim=64, caption_projection_dim=DIM,
-                                  pooled_projection_dim=32)).eval()  # fmt: skip
+        sample_size=8,
+        patch_size=2,
+        in_channels=16,
+        num_layers=2,
+        attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS,
+        joint_attention_dim=64,
+        caption_projection_dim=DIM,
+        pooled_projection_dim=32,
+        out_channels=16,
+        pos_embed_max_size=8,
+        qk_norm="rms_norm",
+    ).eval()
+    ours = VideoMMDiT(
+        MMDiTConfig(
+            num_layers=2,
+            num_attention_heads=HEADS,
+            attention_head_dim=HEAD_DIM,
+            joint_attention_dim=64,
+            caption_projection_dim=DIM,
+            pooled_projection_dim=32,
+        )
+    ).eval()
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
-        for name, param in theirs.named_parameters():
+        for param in theirs.parameters():
             param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
         table = torch.zeros(8, 8, DIM)
         table[2:6, 2:6] = sincos_3d(1, 4, 4, DIM).view(4, 4, DIM)  # the centre crop of a 4×4 patch grid
@@ -157,8 +185,9 @@ def test_whole_mmdit_on_one_frame_matches_diffusers_sd3_transformer():
     text, pooled = torch.randn(2, 7, 64, generator=generator), torch.randn(2, 32, generator=generator)
     timesteps = torch.tensor([1000.0, 412.5])
     with torch.no_grad():
-        their_out = theirs(hidden_states=latents, encoder_hidden_states=text, pooled_projections=pooled,
-                           timestep=timesteps).sample  # fmt: skip
+        their_out = theirs(
+            hidden_states=latents, encoder_hidden_states=text, pooled_projections=pooled, timestep=timesteps
+        ).sample
         our_out = ours(latents[:, :, None], text, pooled, timesteps)
     assert our_out.shape == (2, 16, 1, 8, 8)
     torch.testing.assert_close(our_out[:, :, 0], their_out, rtol=1e-4, atol=1e-4)

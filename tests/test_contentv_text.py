@@ -45,8 +45,9 @@ def _clip_tokenizer(folder: Path):
     folder.mkdir(parents=True)
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
-                              pad_token="<|endoftext|>", model_max_length=77)  # fmt: skip
+    tokenizer = CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>", model_max_length=77
+    )
     tokenizer.save_pretrained(folder)
     return tokenizer
 
@@ -74,13 +75,25 @@ def sd3_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     for index, sub in enumerate(("text_encoder", "text_encoder_2")):
         tokenizer = _clip_tokenizer(folder / ("tokenizer" if index == 0 else "tokenizer_2"))
-        config = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=16, projection_dim=16, num_hidden_layers=2,
-                                num_attention_heads=2, intermediate_size=32, max_position_embeddings=77,
-                                eos_token_id=1, bos_token_id=0, pad_token_id=1)  # fmt: skip
+        config = CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            projection_dim=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=77,
+            eos_token_id=1,
+            bos_token_id=0,
+            pad_token_id=1,
+        )
         CLIPTextModelWithProjection(config).save_pretrained(folder / sub)
     _t5_tokenizer().save_pretrained(folder / "tokenizer_3")
-    T5EncoderModel(T5Config(vocab_size=11, d_model=64, d_kv=16, d_ff=64, num_layers=2, num_heads=4,
-                            relative_attention_num_buckets=8)).save_pretrained(folder / "text_encoder_3")  # fmt: skip
+    T5EncoderModel(
+        T5Config(
+            vocab_size=11, d_model=64, d_kv=16, d_ff=64, num_layers=2, num_heads=4, relative_attention_num_buckets=8
+        )
+    ).save_pretrained(folder / "text_encoder_3")
     return folder
 
 
@@ -98,8 +111,17 @@ def test_sd3_stack_matches_diffusers_encode_prompt(sd3_checkpoint):
     load = {"local_files_only": True}
     pipe = diffusers.StableDiffusion3Pipeline(
         transformer=diffusers.SD3Transformer2DModel(
-            sample_size=8, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8, num_attention_heads=2,
-            joint_attention_dim=64, caption_projection_dim=16, pooled_projection_dim=32, out_channels=4),
+            sample_size=8,
+            patch_size=1,
+            in_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=2,
+            joint_attention_dim=64,
+            caption_projection_dim=16,
+            pooled_projection_dim=32,
+            out_channels=4,
+        ),
         vae=diffusers.AutoencoderKL(block_out_channels=[4], latent_channels=4, norm_num_groups=1),
         scheduler=diffusers.FlowMatchEulerDiscreteScheduler(),
         text_encoder=CLIPTextModelWithProjection.from_pretrained(sd3_checkpoint / "text_encoder", **load),
@@ -108,11 +130,12 @@ def test_sd3_stack_matches_diffusers_encode_prompt(sd3_checkpoint):
         tokenizer=CLIPTokenizer.from_pretrained(sd3_checkpoint / "tokenizer", **load),
         tokenizer_2=CLIPTokenizer.from_pretrained(sd3_checkpoint / "tokenizer_2", **load),
         tokenizer_3=AutoTokenizer.from_pretrained(sd3_checkpoint / "tokenizer_3", **load),
-    )  # fmt: skip
+    )
     prompts = ["a red car", "a dog on the moon"]
     with torch.no_grad():
-        theirs, _, their_pooled, _ = pipe.encode_prompt(prompts, None, None, do_classifier_free_guidance=False,
-                                                        max_sequence_length=MAX_T5)  # fmt: skip
+        theirs, _, their_pooled, _ = pipe.encode_prompt(
+            prompts, None, None, do_classifier_free_guidance=False, max_sequence_length=MAX_T5
+        )
     ours, our_pooled = SD3TextStack(sd3_checkpoint, "cpu", torch.float32, MAX_T5).encode(prompts)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(our_pooled, their_pooled, rtol=1e-5, atol=1e-5)

@@ -99,10 +99,20 @@ def test_trap5_joint_attention_is_video_then_text_and_splits_at_the_video_length
     video_out, text_out = attention(video, text)
     assert video_out.shape == (1, 5, 8) and text_out.shape == (1, 3, 8)
 
-    q = torch.cat([attention.norm_q(attention._heads(attention.to_q(video))),
-                   attention.norm_added_q(attention._heads(attention.add_q_proj(text)))], dim=2)  # fmt: skip
-    k = torch.cat([attention.norm_k(attention._heads(attention.to_k(video))),
-                   attention.norm_added_k(attention._heads(attention.add_k_proj(text)))], dim=2)  # fmt: skip
+    q = torch.cat(
+        [
+            attention.norm_q(attention._heads(attention.to_q(video))),
+            attention.norm_added_q(attention._heads(attention.add_q_proj(text))),
+        ],
+        dim=2,
+    )
+    k = torch.cat(
+        [
+            attention.norm_k(attention._heads(attention.to_k(video))),
+            attention.norm_added_k(attention._heads(attention.add_k_proj(text))),
+        ],
+        dim=2,
+    )
     v = torch.cat([attention._heads(attention.to_v(video)), attention._heads(attention.add_v_proj(text))], dim=2)
     weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(4), dim=-1)  # no mask, scale 1/sqrt(d)
     joint = (weights @ v).transpose(1, 2).reshape(1, 8, 8)
@@ -110,8 +120,9 @@ def test_trap5_joint_attention_is_video_then_text_and_splits_at_the_video_length
     torch.testing.assert_close(text_out, attention.to_add_out(joint[:, 5:]))
 
 
-TINY_VAE = WanVAEConfig(base_dim=8, dim_mult=(1, 2, 2, 2), num_res_blocks=1,
-                        latents_mean=(0.0,) * 16, latents_std=(1.0,) * 16)  # fmt: skip
+TINY_VAE = WanVAEConfig(
+    base_dim=8, dim_mult=(1, 2, 2, 2), num_res_blocks=1, latents_mean=(0.0,) * 16, latents_std=(1.0,) * 16
+)
 
 
 def test_trap6_first_latent_frame_decodes_to_one_frame_and_later_ones_to_four():
@@ -198,8 +209,9 @@ def test_trap8_sharded_checkpoint_loads_lazily_into_meta_and_casts_per_tensor(tm
     assert (folder / "diffusion_pytorch_model.safetensors.index.json").is_file()
 
     def peak_growth_kib(mode: str) -> dict:
-        result = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(folder), mode],
-                                capture_output=True, text=True, check=True)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", _MEMORY_PROBE, str(folder), mode], capture_output=True, text=True, check=True
+        )
         return json.loads(result.stdout)
 
     lazy, naive = peak_growth_kib("lazy"), peak_growth_kib("naive")

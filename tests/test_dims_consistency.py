@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from clips import sample_frames
-from dimensions.background_consistency import BackgroundConsistency
+from tiny_dims1_models import write_tiny_dino_pth
+
 from dimensions.backbones.consistency import consistency, pair_scores, video_features
 from dimensions.backbones.preprocess import clip_transform, dino_transform, frames_to_tensor
+from dimensions.background_consistency import BackgroundConsistency
 from dimensions.subject_consistency import SubjectConsistency
-from tiny_dims1_models import write_tiny_dino_pth
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.video import Video
@@ -92,7 +92,7 @@ def test_videos_sharing_a_batch_get_their_own_features():
     videos = [real_video(count=5, start=0), real_video("bikes", count=3), real_video(count=4, start=50)]
     encode = lambda pixels: pixels.mean(dim=(2, 3))  # noqa: E731 - a per-frame "network"
     shared = video_features([v.frames for v in videos], dino_transform, encode, 4, "cpu")
-    for video, features in zip(videos, shared):
+    for video, features in zip(videos, shared, strict=True):
         alone = encode(dino_transform(frames_to_tensor(video.frames)))
         torch.testing.assert_close(features, alone)
 

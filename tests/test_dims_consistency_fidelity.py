@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from clips import cut_clip
 from tiny_clip_models import write_tiny_openai_clip
 from tiny_dims1_models import write_tiny_dino_pth
+
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.video import Video, decode_video, write_mp4
 
@@ -48,7 +48,7 @@ def test_subject_consistency_equals_vbench(tmp_path, clips):
     ours = dimension.score_batch(_videos(clips))
     model = dimension._network  # the very module loaded from the .pth, handed to VBench too
     expected_all, expected = vbench_subject.subject_consistency(model, [str(p) for p in clips], "cpu", False)
-    for score, reference in zip(ours, expected):
+    for score, reference in zip(ours, expected, strict=True):
         assert score.value == pytest.approx(reference["video_results"], abs=1e-6)
     assert dimension.aggregate(ours) == pytest.approx(expected_all, abs=1e-6)
     # The values spread enough for a wrong transform or formula to show far above 1e-6.
@@ -78,7 +78,7 @@ def test_background_consistency_equals_vbench(tmp_path, clips):
     expected_all, expected = vbench_background.background_consistency(
         clip_model, preprocess, [str(p) for p in clips], "cpu", False
     )
-    for score, reference in zip(ours, expected):
+    for score, reference in zip(ours, expected, strict=True):
         assert score.value == pytest.approx(reference["video_results"], abs=1e-6)
         assert score.extra["video_sim"] == pytest.approx(reference["video_sim"], abs=1e-5)
         assert score.extra["cnt_per_video"] == reference["cnt_per_video"]

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from clips import sample_frames
+from tiny_dims1_models import write_torchvision_raft
+
 from dimensions.dynamic_degree import DynamicDegree, is_dynamic, kept_frame_pairs, top_magnitude_mean
 from dimensions.motion_smoothness import MotionSmoothness, interpolation_pairs, smoothness
-from tiny_dims1_models import write_torchvision_raft
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import WeightsMissing
 from vbench_lite.video import Video

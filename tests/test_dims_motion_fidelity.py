@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from clips import cut_clip, sample_frames
 from tiny_dims1_models import write_tiny_amt, write_tiny_raft_things
+
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.video import Video, decode_video, write_mp4
 
@@ -54,7 +54,7 @@ def test_dynamic_degree_equals_vbench(tmp_path, clips):
     dimension.setup()
     ours = dimension.score_batch(_videos(clips))
     assert [s.value for s in ours] == expected
-    for score, (reference_scores, params) in zip(ours, recorded):
+    for score, (reference_scores, params) in zip(ours, recorded, strict=True):
         assert score.extra["pair_scores"] == pytest.approx(reference_scores, rel=1e-4, abs=1e-4)
         assert score.extra["threshold"] == params["thres"]
         assert score.extra["required_pairs"] == params["count_num"]
@@ -72,6 +72,6 @@ def test_motion_smoothness_amt_equals_vbench(tmp_path, clips):
     dimension = MotionSmoothness(ScoringContext(backend="vbench", weights_dir=tmp_path))
     dimension.setup()
     ours = dimension.score_batch(_videos(clips))
-    for score, value in zip(ours, expected):
+    for score, value in zip(ours, expected, strict=True):
         assert score.value == pytest.approx(value, abs=1e-4)
     assert min(expected) < 0.99  # a random interpolator is visibly imperfect: a real comparison

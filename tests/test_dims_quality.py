@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from clips import sample_frames
+from tiny_clip_models import EMBED_DIM, write_tiny_aesthetic_head, write_tiny_openai_clip
+
 from dimensions.aesthetic_quality import AestheticQuality
 from dimensions.backbones.aesthetic_head import build_aesthetic_head
 from dimensions.backbones.niqe import luminance, niqe_of_luminance
 from dimensions.imaging_quality import ImagingQuality, niqe_quality
-from tiny_clip_models import EMBED_DIM, write_tiny_aesthetic_head, write_tiny_openai_clip
 from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.video import Video
@@ -145,5 +145,5 @@ def test_aesthetic_quality_scores_frames_of_several_videos(weights_home: Path) -
     together = dimension.score_batch(videos)
     alone = [dimension.score_batch([video])[0] for video in videos]
     assert dimension.backend == "vbench" and len(dimension.weights_sha256()) == 129
-    for joint, single in zip(together, alone):
+    for joint, single in zip(together, alone, strict=False):
         assert joint.value == pytest.approx(single.value, abs=1e-6)

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from clips import sample_frames
+from tiny_clip_models import write_tiny_openai_clip
+from tiny_viclip import TINY, randomise, write_checkpoint, write_tiny_viclip
+
 from dimensions.appearance_style import AppearanceStyle
 from dimensions.backbones.clip import load_clip
 from dimensions.backbones.preprocess import clip_transform, frames_to_tensor
@@ -16,8 +18,6 @@ from dimensions.backbones.viclip import ViClip, build_viclip
 from dimensions.clip_score import ClipScore
 from dimensions.overall_consistency import OverallConsistency
 from dimensions.temporal_style import TemporalStyle
-from tiny_clip_models import write_tiny_openai_clip
-from tiny_viclip import TINY, randomise, write_checkpoint, write_tiny_viclip
 from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.video import Video
@@ -74,7 +74,7 @@ def test_overall_consistency_batches_caches_prompts_and_skips_promptless(weights
     together = dimension.score_batch(videos)
     alone = [dimension.score_batch([video])[0] for video in videos]
     assert together[2].value is None and "prompt" in together[2].skipped
-    for joint, single in zip(together, alone):
+    for joint, single in zip(together, alone, strict=False):
         assert joint.value == pytest.approx(single.value, abs=1e-5)
     assert set(dimension._prompt_features) == {prompt, "a rabbit"}
     assert -1 <= together[0].value <= 1

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from clips import cut_clip
+from tiny_clip_models import write_tiny_openai_clip
+from tiny_viclip import vbench_tiny_viclip, write_checkpoint
+
 from dimensions.appearance_style import AppearanceStyle
 from dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 from dimensions.overall_consistency import OverallConsistency
-from tiny_clip_models import write_tiny_openai_clip
-from tiny_viclip import vbench_tiny_viclip, write_checkpoint
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.video import Video, decode_video
 
@@ -110,7 +110,7 @@ def test_overall_consistency_matches_vbench(weights_home: Path, real_clips: list
     dimension.setup()
     videos = _videos(real_clips, dimension)
     scores = dimension.score_batch(videos)
-    for video, score in zip(videos, scores):
+    for video, score in zip(videos, scores, strict=False):
         assert score.value == pytest.approx(expected_by_path[str(video.path)], abs=1e-4)
     assert dimension.aggregate(scores) == pytest.approx(expected_mean, abs=1e-4)
 
@@ -133,10 +133,10 @@ def test_appearance_style_matches_vbench(weights_home: Path, real_clips: list[Pa
     dimension = AppearanceStyle(ScoringContext(batch_size=7))
     dimension.setup()
     videos = _videos(real_clips, dimension)
-    for video, style in zip(videos, [styles[0], styles[1], styles[0]]):
+    for video, style in zip(videos, [styles[0], styles[1], styles[0]], strict=False):
         video.aux["appearance_style"] = style
     scores = dimension.score_batch(videos)
-    for video, score in zip(videos, scores):
+    for video, score in zip(videos, scores, strict=False):
         theirs = expected_by_path[str(video.path)]
         assert score.value == pytest.approx(theirs["video_results"], abs=1e-4)
         assert score.extra["frame_results"] == pytest.approx(theirs["frame_results"], abs=1e-4)

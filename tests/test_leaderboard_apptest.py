@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import streamlit as st
+from leaderboard_store import PROMPTS, SAMPLES, build_store, manifest, write_manifest_dir
 from streamlit.testing.v1 import AppTest
 
 from leaderboard import data
-from leaderboard_store import PROMPTS, SAMPLES, build_store, manifest, write_manifest_dir
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.samples import sample_clip_dir
 from vbench_lite.store import ResultStore, ScoreRow, VideoRow
@@ -42,11 +42,20 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return url, root
 
 
-def start(monkeypatch: pytest.MonkeyPatch, url: str, root: Path | None = None, published: bool = False,
-          import_db: str | None = None, page: str | None = None) -> AppTest:
+def start(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    root: Path | None = None,
+    published: bool = False,
+    import_db: str | None = None,
+    page: str | None = None,
+) -> AppTest:
     monkeypatch.setenv("VBL_DB", url)
-    for name, value in (("VBL_RESULTS_ROOT", root), ("VBL_PUBLISHED", PUBLISHED if published else None),
-                        ("VBL_IMPORT_DB", import_db)):
+    for name, value in (
+        ("VBL_RESULTS_ROOT", root),
+        ("VBL_PUBLISHED", PUBLISHED if published else None),
+        ("VBL_IMPORT_DB", import_db),
+    ):
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
@@ -89,7 +98,7 @@ def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch,
     assert board.loc[0, "Total"] == pytest.approx(best["total"], abs=0.01)
     assert board.loc[0, "Total 95% CI"] == f"[{best['total:lo']:.2f}, {best['total:hi']:.2f}]"
     assert board.loc[0, "Scene n"] == len(PROMPTS) * SAMPLES
-    assert len(app.get("download_button")) == 1
+    assert [b.proto.label for b in app.get("download_button")] == ["Download CSV", "Download JSON"]
 
 
 def test_column_groups_raw_toggle_and_interval_switch(monkeypatch, filled) -> None:
@@ -160,7 +169,7 @@ def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, fill
     current = rows[rows["run_id"] == app.selectbox(key="revision").value].iloc[0]
     radar, bars, trend = figure(app, 0), figure(app, 1), figure(app, 2)
     assert radar["data"][0]["type"] == "scatterpolar" and radar["data"][0]["fill"] == "toself"
-    assert radar["data"][0]["r"][:len(DIMS)] == pytest.approx([current[f"{d}:normalised"] for d in DIMS])
+    assert radar["data"][0]["r"][: len(DIMS)] == pytest.approx([current[f"{d}:normalised"] for d in DIMS])
     assert bars["data"][0]["y"] == pytest.approx([current[f"{d}:normalised"] for d in DIMS])
     assert bars["data"][1]["name"] == "board median"
     assert trend["data"][0]["x"] == ["ckpt-1000", "ckpt-2000"]
@@ -180,6 +189,8 @@ def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
     assert "A published VBench row" in texts(app.info)
     radar = figure(app, 0)
     assert radar["data"][0]["name"] == "HunyuanVideo" and len(radar["data"][0]["r"]) == len(DIMS) + 1
+    provenance = table(app, 0).set_index("Field")["Value"]
+    assert provenance["Source"].startswith("https://arxiv.org/") and "not a vbl run" in provenance["Evaluated by"]
 
 
 # -- compare page ----------------------------------------------------------------------------------
@@ -222,7 +233,8 @@ def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
     app.selectbox(key="prompt").set_value("a red car").run()
     assert [h.value for h in app.subheader] == ["a red car"]
     scores = table(app)
-    assert list(scores["sample_index"]) == [0, 1] and set(DIMS) <= set(scores.columns)
+    assert list(scores["Sample"]) == [0, 1] and set(DIMS) <= set(scores.columns)
+    assert scores.loc[1, "scene"] - scores.loc[0, "scene"] == pytest.approx(1.0)  # +0.01 per sample
     videos = app.get("video")
     assert len(videos) == SAMPLES and all(v.proto.url for v in videos)
     assert not app.warning
@@ -254,8 +266,9 @@ def test_prompt_page_video_path_traversal_is_refused(monkeypatch, filled, tmp_pa
     (tmp_path / "secret.mp4").write_bytes(b"not for you")
     with ResultStore(url) as store:
         store.begin_run("evil", manifest("evil", "evil", "v1", {"scene": "vbench"}, "complete", 0))
-        store.record_video("evil", VideoRow("x", "../secret.mp4", "p", "p", 0, 0),
-                           [ScoreRow("x", "scene", "vbench", "1", "ok", 0.5)])
+        store.record_video(
+            "evil", VideoRow("x", "../secret.mp4", "p", "p", 0, 0), [ScoreRow("x", "scene", "vbench", "1", "ok", 0.5)]
+        )
         store.finish_run("evil", "complete", [])
     app = start(monkeypatch, url, root=root, page="pages/prompts.py")
     assert "refused '../secret.mp4'" in texts(app.warning) and not app.get("video")
@@ -288,7 +301,9 @@ def test_import_page_rejects_a_bundle_and_says_why(monkeypatch, filled, tmp_path
     app.file_uploader(key="bundle").set_value(("omega.zip", bad, "application/zip")).run()
     assert "rejected" in texts(app.error) and "different prompts under one name" in texts(app.error)
     findings = table(app)
-    assert "rejected" in set(findings["level"]) and "prompt suite" in set(findings.loc[findings["level"] == "rejected", "check"])
+    assert "rejected" in set(findings["level"]) and "prompt suite" in set(
+        findings.loc[findings["level"] == "rejected", "check"]
+    )
     assert not app.button
 
 
@@ -381,3 +396,51 @@ def test_import_page_works_when_the_store_is_unreachable(monkeypatch, tmp_path) 
     good = json.dumps({"scene": [0.5, [{"video_path": "p-0.mp4", "video_results": 0.5}]]}).encode()
     app.file_uploader(key="bundle").set_value(("m_eval_results.json", good, "application/json")).run()
     assert "not against the board" in texts(app.warning) and "accepted" in texts(app.success)
+
+
+@pytest.mark.postgres
+def test_the_main_table_reads_a_postgresql_store(monkeypatch, fresh_postgres_url) -> None:
+    build_store(fresh_postgres_url)
+    app = start(monkeypatch, fresh_postgres_url)
+    assert list(table(app)["Model"]) == ["alpha", "alpha", "beta", "gamma"]
+    assert "Run delta (delta) is running" in texts(app.info)
+
+
+def test_import_page_refuses_an_escaping_zip_and_keeps_the_rest_of_the_page(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/import_results.py")
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../../outside.txt", "x")
+    app.file_uploader(key="bundle").set_value(("evil.zip", evil.getvalue(), "application/zip")).run()
+    assert "Rejected evil.zip" in texts(app.error) and "outside the bundle folder" in texts(app.error)
+    assert not app.dataframe and len(app.file_uploader) == 2  # the published-rows uploader is still there
+    app.run()  # a rerun reuses the unpacked upload and says the same
+    assert "Rejected evil.zip" in texts(app.error)
+
+
+def test_model_page_switches_revision(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/model.py")
+    app.selectbox(key="model").set_value("alpha").run()
+    rows = data.board_rows(data.load_board(filled[0])).set_index("run_id")
+    for run_id in ("alpha-1000", "alpha-2000"):
+        app.selectbox(key="revision").set_value(run_id).run()
+        assert app.metric[0].value == f"{rows.loc[run_id, 'total']:.2f}%"
+        provenance = table(app, len(app.dataframe) - 2).set_index("Field")["Value"]
+        assert provenance["Run id"] == run_id
+
+
+def test_prompt_page_details_of_one_video(monkeypatch, filled) -> None:
+    app = start(monkeypatch, filled[0], page="pages/prompts.py")
+    app.selectbox(key="run").set_value("alpha-1000").run()
+    app.selectbox(key="prompt").set_value("a cat").run()
+    app.selectbox(key="detail_video").set_value("a cat-1.mp4").run()
+    details = json.loads(app.json[0].proto.body)
+    assert details["temporal_flickering"]["per_frame"] == pytest.approx([0.65, 0.65])  # dim 2, prompt 0, sample 1
+    assert details["scene"] == {}
+
+
+def test_a_file_that_is_not_a_database_is_an_error_message(monkeypatch, tmp_path) -> None:
+    garbage = tmp_path / "vbl.db"
+    garbage.write_bytes(b"this is not an SQLite file" * 100)
+    app = start(monkeypatch, f"sqlite:///{garbage}")
+    assert "cannot be reached" in texts(app.error) and "not a database" in texts(app.error)

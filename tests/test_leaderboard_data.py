@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from leaderboard_store import PROMPTS, SAMPLES, SUITE, add_run, build_store, manifest, write_manifest_dir
 from typer.testing import CliRunner
 
 from leaderboard import charts, data
@@ -24,7 +25,6 @@ from leaderboard.bundle import check_bundle, unpack_upload
 from leaderboard.commands import APP_PATH, app_environment, register, streamlit_command
 from leaderboard.paths import VideoRefused, resolve_video
 from leaderboard.published import PUBLISHED_KIND, load_published
-from leaderboard_store import PROMPTS, SAMPLES, SUITE, add_run, build_store, manifest, write_manifest_dir
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import InputError
 from vbench_lite.store import ResultStore
@@ -128,7 +128,9 @@ def test_backend_kind_and_rank_groups_keep_mixed_and_published_rows_apart(rows: 
     groups = data.rank_groups(both)
     assert groups[both["model"] == "gamma"].nunique() == 1
     assert groups[both["model"] == "gamma"].iloc[0] != groups[both["model"] == "alpha"].iloc[0]
-    assert set(groups[both["backend_kind"] == PUBLISHED_KIND]).isdisjoint(set(groups[both["backend_kind"] != PUBLISHED_KIND]))
+    assert set(groups[both["backend_kind"] == PUBLISHED_KIND]).isdisjoint(
+        set(groups[both["backend_kind"] != PUBLISHED_KIND])
+    )
     ranked = data.ranked(both, "total")
     ours = ranked[ranked["backend_kind"] == "vbench"]
     assert list(ours["revision"]) == ["ckpt-2000", "ckpt-1000", "v1"] and list(ours["rank"]) == [1, 2, 3]
@@ -166,8 +168,25 @@ def test_view_table_shows_raw_or_normalised_with_intervals_and_n(rows: pd.DataFr
     ranked = data.ranked(rows, "total")
     normalised = data.view_table(ranked, ["temporal_flickering"], "normalised", "text")
     raw = data.view_table(ranked, ["temporal_flickering"], "raw", "text")
-    assert list(normalised.columns[:8]) == ["Rank", "Comparable group", "Model", "Revision", "Suite", "Backend", "Date", "Status"]
-    assert {"Total", "Total 95% CI", "Temporal flickering", "Temporal flickering 95% CI", "Temporal flickering n"} <= set(normalised.columns)
+    assert list(normalised.columns[-4:]) == ["Prompts", "Sampled by", "Evaluated by", "Run"]
+    assert list(normalised.columns[:8]) == [
+        "Rank",
+        "Comparable group",
+        "Model",
+        "Revision",
+        "Suite",
+        "Backend",
+        "Date",
+        "Status",
+    ]
+    assert (normalised.loc[0, "Sampled by"], normalised.loc[0, "Evaluated by"]) == ("team-a", "vbl-ci")
+    assert {
+        "Total",
+        "Total 95% CI",
+        "Temporal flickering",
+        "Temporal flickering 95% CI",
+        "Temporal flickering n",
+    } <= set(normalised.columns)
     first = ranked.iloc[0]
     assert normalised.loc[0, "Temporal flickering"] == pytest.approx(first["temporal_flickering:normalised"], abs=0.01)
     assert raw.loc[0, "Temporal flickering"] == pytest.approx(first["temporal_flickering:raw"], abs=0.01)
@@ -178,6 +197,8 @@ def test_view_table_shows_raw_or_normalised_with_intervals_and_n(rows: pd.DataFr
     assert parsed.loc[0, "Temporal flickering CI low"] == pytest.approx(first["temporal_flickering:raw_lo"], abs=1e-3)
     with pytest.raises(ValueError):
         data.view_table(ranked, [], "percentile")
+    led = data.view_table(ranked, ["scene", "color"], "raw", "none", lead="color")
+    assert list(led.columns[8:13]) == ["Color", "Total", "Quality", "Semantic", "Scene"]
 
 
 def test_checkpoint_trend_orders_revisions_by_date(rows: pd.DataFrame) -> None:
@@ -206,7 +227,7 @@ def test_provenance_names_versions_hashes_hardware_and_people(board: data.Board)
 
 
 def test_paired_compare_counts_wins_and_gives_the_paired_interval(board: data.Board) -> None:
-    compared = data.paired_compare(board.scores, "alpha-1000", "alpha-2000").set_index("dimension")
+    compared = data.paired_compare(board, "alpha-1000", "alpha-2000").set_index("dimension")
     assert len(compared) == len(DIMS)
     flicker = compared.loc["temporal_flickering"]
     assert flicker["shared_prompts"] == len(PROMPTS)
@@ -214,14 +235,14 @@ def test_paired_compare_counts_wins_and_gives_the_paired_interval(board: data.Bo
     assert (flicker["delta_lo"], flicker["delta_hi"]) == (pytest.approx(2.0), pytest.approx(2.0))
     assert (flicker["wins"], flicker["ties"], flicker["losses"]) == (len(PROMPTS), 0, 0)
     assert data.win_tie_loss(compared.reset_index()) == (len(PROMPTS) * len(DIMS), 0, 0)
-    reverse = data.paired_compare(board.scores, "alpha-2000", "alpha-1000")
+    reverse = data.paired_compare(board, "alpha-2000", "alpha-1000")
     assert data.win_tie_loss(reverse) == (0, 0, len(PROMPTS) * len(DIMS))
-    tolerant = data.paired_compare(board.scores, "alpha-1000", "alpha-2000", tie_tolerance=3.0)
+    tolerant = data.paired_compare(board, "alpha-1000", "alpha-2000", tie_tolerance=3.0)
     assert data.win_tie_loss(tolerant) == (0, len(PROMPTS) * len(DIMS), 0)
 
 
 def test_paired_compare_refuses_dimensions_scored_by_different_backends(board: data.Board) -> None:
-    compared = data.paired_compare(board.scores, "alpha-1000", "gamma").set_index("dimension")
+    compared = data.paired_compare(board, "alpha-1000", "gamma").set_index("dimension")
     assert not compared.loc["temporal_flickering", "comparable"]
     assert math.isnan(compared.loc["temporal_flickering", "delta"])
     assert compared.loc["scene", "comparable"] and compared.loc["scene", "delta"] == pytest.approx(1.0)
@@ -230,7 +251,7 @@ def test_paired_compare_refuses_dimensions_scored_by_different_backends(board: d
 
 
 def test_disagreements_sorted_by_size_with_both_videos(board: data.Board) -> None:
-    worst = data.disagreements(board.scores, "beta", "alpha-2000", limit=5)
+    worst = data.disagreements(board, "beta", "alpha-2000", limit=5)
     assert len(worst) == 5
     assert list(worst["delta"].abs()) == sorted(worst["delta"].abs(), reverse=True)
     assert worst["delta"].iloc[0] == pytest.approx(7.0)
@@ -271,7 +292,9 @@ def test_radar_and_bars_carry_the_row_and_median_values(rows: pd.DataFrame) -> N
     assert list(radar.data[1].r)[:3] == pytest.approx([rows[f"{d}:normalised"].median() for d in dims])
     bars = charts.bars_vs_median(row, median, dims)
     assert list(bars.data[0].y) == pytest.approx([row[f"{d}:normalised"] for d in dims])
-    assert list(bars.data[0].error_y.array) == pytest.approx([row[f"{d}:normalised_hi"] - row[f"{d}:normalised"] for d in dims])
+    assert list(bars.data[0].error_y.array) == pytest.approx(
+        [row[f"{d}:normalised_hi"] - row[f"{d}:normalised"] for d in dims]
+    )
     assert list(bars.data[1].y) == pytest.approx(list(median))
 
 
@@ -365,11 +388,15 @@ def test_published_quality_is_the_weighted_mean_of_its_normalised_dimensions() -
 
 
 def test_published_csv_with_vbench_column_names_and_percent_signs() -> None:
-    csv = "Model,Total Score,Quality Score,subject consistency,Dynamic Degree,source\nX-Video,80.1%,82.0,96.5%,70.0,paper\n"
+    csv = (
+        "Model,Total Score,Quality Score,subject consistency,Dynamic Degree,source\n"
+        "X-Video,80.1%,82.0,96.5%,70.0,paper\n"
+    )
     rows = load_published(csv.encode(), SCHEME, name="board.csv")
     row = rows.iloc[0]
     assert row["model"] == "X-Video" and row["subject_consistency:raw"] == 96.5 and row["dynamic_degree:raw"] == 70.0
-    assert math.isnan(row["total"])  # "Total Score" is not a column the loader knows: never guessed
+    assert (row["total"], row["quality"]) == (80.1, 82.0)  # the VBench Space's "Total Score" headers
+    assert math.isnan(row["semantic"])
     assert row["source"] == "paper"
 
 
@@ -402,7 +429,9 @@ def test_a_consistent_run_bundle_is_accepted(tmp_path: Path, board: data.Board) 
     assert {"schema", "prompt suite", "scorer version"} <= set(check.table()["check"])
 
 
-def test_bundles_with_wrong_schema_status_suite_or_scorer_version_are_rejected(tmp_path: Path, board: data.Board) -> None:
+def test_bundles_with_wrong_schema_status_suite_or_scorer_version_are_rejected(
+    tmp_path: Path, board: data.Board
+) -> None:
     cases = {
         "schema_version": ({"schema_version": 2}, "schema_version is 2"),
         "running": ({"status": "running"}, "half-written"),
@@ -490,9 +519,54 @@ def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path
 
 def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_no_torch() -> None:
     code = (
-        "import sys, leaderboard.commands; assert 'streamlit' not in sys.modules, 'streamlit'; "
+        "import sys; from typer.testing import CliRunner; from vbench_lite.cli import app; "
+        "from leaderboard.commands import register; register(app); "
+        "shown = CliRunner().invoke(app, ['--help']); assert 'leaderboard' in shown.output, shown.output; "
+        "assert 'streamlit' not in sys.modules, 'streamlit'; assert 'torch' not in sys.modules, 'torch'; "
         "import leaderboard.data, leaderboard.charts, leaderboard.bundle, leaderboard.published, leaderboard.ui; "
         "assert 'torch' not in sys.modules, 'torch'"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = (
+        "import typer; from leaderboard.commands import register; app = typer.Typer(); register(app); "
+        "app.command('other')(lambda: None); app()"
+    )
+    db = f"sqlite:///{tmp_path / 'vbl.db'}"
+    command = [sys.executable, "-c", script, "leaderboard", "--db", db, "--results", str(tmp_path), "--port", str(port)]
+    vbl = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                return response.read() == b"ok"
+        except OSError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy():
+            assert vbl.poll() is None and time.monotonic() < deadline, "the app did not start"
+            time.sleep(0.3)
+        vbl.send_signal(signal.SIGTERM)
+        assert vbl.wait(timeout=30) is not None
+        deadline = time.monotonic() + 15
+        while healthy():  # the Streamlit child went with it
+            assert time.monotonic() < deadline, "the Streamlit server outlived `vbl leaderboard`"
+            time.sleep(0.3)
+    finally:
+        if vbl.poll() is None:
+            vbl.kill()

@@ -191,6 +191,16 @@ def test_a_unit_that_always_kills_its_replica_is_stored_as_failed_and_the_run_co
     assert f"ray score: 3 units, 2 done, 1 failed, {ray_executor.MAX_ATTEMPTS - 1} retried" in output
 
 
+def test_a_replica_that_dies_while_loading_its_models_ends_the_run_with_one_line(
+    on_ray, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(ray_executor, "MAX_REPLICA_RESTARTS", 1)  # a crash loop ends sooner
+    videos = tmp_path / "videos"
+    clip_folder(videos, count=2)
+    with pytest.raises(VblError, match="scorer replica died while loading its models"):
+        run(tmp_path / "run", videos=videos, dims="crashy", dimension_options={"crash_in_setup": True})
+
+
 def test_generation_runs_on_replicas_and_resume_never_regenerates_a_finished_video(on_ray, tmp_path) -> None:
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: t\nversion: '1'\nsamples_per_prompt: 2\nprompts:\n"

@@ -74,7 +74,6 @@ def tiny_raft_original_state(seed: int = 0) -> dict[str, torch.Tensor]:
     """A random RAFT (large) in the original repository's layout, as `raft-things.pth` stores it
     (DataParallel's `module.` prefix included). Needs VBench's vendored RAFT code."""
     from easydict import EasyDict
-
     from vbench.third_party.RAFT.core.raft import RAFT
 
     torch.manual_seed(seed)

@@ -71,10 +71,10 @@ def clip_weight_spec(arch: str) -> WeightSpec:
     )
 
 
-def _open_clip_spec(arch: str) -> WeightSpec:
+def _open_clip_spec(arch: str, file: str) -> WeightSpec:
     return WeightSpec(
         key=f"clip_{arch.lower().replace('-', '_')}_open_clip",
-        file=_OPEN_CLIP_FILES[1],
+        file=file,
         backend="vbench",
         vbench_subdir=f"clip_model/{arch}",
         hf_repo=_OPEN_CLIP_REPOS[arch],
@@ -86,8 +86,11 @@ def _open_clip_spec(arch: str) -> WeightSpec:
 def find_clip_weights(arch: str, explicit: Path | None = None) -> Path:
     """The OpenAI `.pt` file, else an open_clip checkpoint; WeightsMissing names the `.pt` file."""
     spec = clip_weight_spec(arch)
-    return find_weight(spec, explicit) or find_weight(_open_clip_spec(arch), explicit) \
-        or require_weight(spec, explicit)
+    for candidate in (spec, *(_open_clip_spec(arch, file) for file in _OPEN_CLIP_FILES)):
+        found = find_weight(candidate, explicit)
+        if found is not None:
+            return found
+    return require_weight(spec, explicit)
 
 
 def _is_torchscript_archive(path: Path) -> bool:

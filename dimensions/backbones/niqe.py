@@ -75,6 +75,14 @@ def mscn(image: np.ndarray) -> np.ndarray:
     return (image - mu) / (sigma + 1)
 
 
+def _nearest_on_grid(r_hat_norm: np.ndarray) -> np.ndarray:
+    """Index of the grid ρ(α) closest to each value: scikit-video's argmin of squared distance,
+    found by bisection since ρ is strictly increasing (ties and non-finite values as argmin)."""
+    upper = np.clip(np.searchsorted(_RHO_OF_GAMMA, r_hat_norm), 1, len(_RHO_OF_GAMMA) - 1)
+    below = (r_hat_norm - _RHO_OF_GAMMA[upper - 1]) ** 2 <= (_RHO_OF_GAMMA[upper] - r_hat_norm) ** 2
+    return np.where(np.isfinite(r_hat_norm), np.where(below, upper - 1, upper), 0)
+
+
 def _aggd(values: np.ndarray) -> tuple[np.ndarray, ...]:
     """Asymmetric generalised Gaussian fit of each row: (α, mean parameter, left, right scale)."""
     values = values.astype(np.float64)
@@ -89,7 +97,7 @@ def _aggd(values: np.ndarray) -> tuple[np.ndarray, ...]:
         r_hat = np.where(squares.mean(1) != 0,
                          np.abs(values).mean(1) ** 2 / squares.mean(1), np.inf)
         r_hat_norm = r_hat * ((gamma_hat**3 + 1) * (gamma_hat + 1)) / (gamma_hat**2 + 1) ** 2
-    alpha = _GAMMA_GRID[np.argmin((_RHO_OF_GAMMA[None, :] - r_hat_norm[:, None]) ** 2, axis=1)]
+    alpha = _GAMMA_GRID[_nearest_on_grid(r_hat_norm)]
     gam1, gam2, gam3 = (special.gamma(k / alpha) for k in (1.0, 2.0, 3.0))
     ratio = np.sqrt(gam1) / np.sqrt(gam3)
     left_scale, right_scale = ratio * left_rms, ratio * right_rms

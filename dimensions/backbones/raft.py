@@ -221,7 +221,7 @@ def cached_raft_flows(
         flows = raft_flows_for_pairs(
             model, padded[needed], [(local[row_of[i]], local[row_of[j]]) for i, j in chunk]
         )
-        for pair, flow in zip(chunk, flows):
+        for pair, flow in zip(chunk, flows, strict=True):
             found[pair] = flow
             cache.put((video_key, *pair, *size), flow)
     return [found[pair] for pair in pairs]

@@ -9,13 +9,13 @@ which is what ViCLIP's own `tokenize(truncate=True)` does.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 CLIP_CONTEXT_LENGTH = 77
 VICLIP_CONTEXT_LENGTH = 32
 
 
-@lru_cache(maxsize=None)
+@cache
 def clip_tokenizer(context_length: int = CLIP_CONTEXT_LENGTH):
     """open_clip's SimpleTokenizer over its packaged vocabulary; call it with a list of texts."""
     from open_clip.tokenizer import SimpleTokenizer, default_bpe

@@ -16,6 +16,7 @@ same code. VBench runs ViCLIP in fp32 on every device; so does this module.
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,7 +212,11 @@ class ViClipModel:
 
 def build_viclip(path: Path, device: str) -> ViClipModel:
     """ViCLIP from a checkpoint holding `{"model": state_dict}` (or the bare state dict)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # objects other than tensors and plain containers
+        raise InputError(f"{path} is not a plain ViCLIP checkpoint (refused by weights_only "
+                         f"loading): {' '.join(str(error).split())[:200]}") from error
     state_dict = checkpoint.get("model", checkpoint)
     try:
         network = ViClip(ViClipConfig.from_state_dict(state_dict))

@@ -24,7 +24,7 @@ if run_a == run_b:
     st.stop()
 tie = st.slider("Tie tolerance (percent points per prompt)", 0.0, 5.0, data.TIE_TOLERANCE, 0.1, key="tie")
 
-compared = data.paired_compare(board.scores, run_a, run_b, tie_tolerance=tie)
+compared = data.paired_compare(board, run_a, run_b, tie_tolerance=tie)
 if compared.empty:
     st.info("The two runs share no scored dimension, so there is nothing to compare.")
     st.stop()
@@ -44,20 +44,36 @@ c1, c2, c3 = st.columns(3)
 c1.metric("B wins", wins)
 c2.metric("Ties", ties)
 c3.metric("B losses", losses)
-st.caption("Counted per (prompt, dimension) over shared prompts; higher is better on every VBench dimension.")
+st.caption(
+    "Counted per (prompt, dimension) over shared prompts; higher is better on every VBench dimension. "
+    "Means and Δ are raw scores in percent points (normalising would only rescale each dimension)."
+)
 
-shown = compared.rename(columns={
-    "dimension": "Dimension", "shared_prompts": "Shared prompts", "mean_a": "A (%)", "mean_b": "B (%)",
-    "delta": "Δ B−A", "delta_lo": "Δ CI low", "delta_hi": "Δ CI high", "wins": "Wins", "ties": "Ties",
-    "losses": "Losses", "backend_a": "Backend A", "backend_b": "Backend B", "comparable": "Comparable",
-})
+shown = compared.rename(
+    columns={
+        "dimension": "Dimension",
+        "shared_prompts": "Shared prompts",
+        "mean_a": "A raw (%)",
+        "mean_b": "B raw (%)",
+        "delta": "Δ B−A",
+        "delta_lo": "Δ CI low",
+        "delta_hi": "Δ CI high",
+        "wins": "Wins",
+        "ties": "Ties",
+        "losses": "Losses",
+        "backend_a": "Backend A",
+        "backend_b": "Backend B",
+        "comparable": "Comparable",
+    }
+)
 st.dataframe(shown.round(3), hide_index=True, width="stretch", key="deltas")
 st.plotly_chart(charts.compare_deltas(compared, "A", "B"), key="delta_chart")
 
 st.subheader("Where they disagree most")
-disagree = data.disagreements(board.scores, run_a, run_b)
-st.dataframe(disagree.drop(columns=["run_dir_a", "run_dir_b"]).round(3), hide_index=True, width="stretch",
-             key="disagreements")
+disagree = data.disagreements(board, run_a, run_b)
+st.dataframe(
+    disagree.drop(columns=["run_dir_a", "run_dir_b"]).round(3), hide_index=True, width="stretch", key="disagreements"
+)
 for item in disagree.head(3).itertuples():
     st.markdown(f"**{item.prompt}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
     video_a, video_b = st.columns(2)

@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
-
-from vbench_lite.aggregate import load_scheme
-from vbench_lite.errors import StoreUnreachable, VblError
-from vbench_lite.importer import import_path
-from vbench_lite.store import ResultStore
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from leaderboard import ui
 from leaderboard.bundle import check_bundle, unpack_upload
 from leaderboard.published import load_published
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.errors import StoreUnreachable, VblError
+from vbench_lite.importer import import_path
+from vbench_lite.store import ResultStore
 
 st.title("Import results")
 current = ui.settings()
@@ -31,19 +31,33 @@ st.markdown(
     "Upload a **zip of a vbl run directory** (manifest.json, scores.parquet, summary.json, videos/) or a "
     "**VBench `eval_results.json`**. It is checked against the board: schema, prompt-suite hash and scorer versions."
 )
+
+
+def unpacked(upload: UploadedFile) -> Path | None:
+    """The upload unpacked once per file (reruns reuse it); the previous upload's folder is removed."""
+    state = st.session_state.setdefault("bundle_workspace", {})
+    if state.get("file_id") != upload.file_id:
+        if state.get("folder"):
+            shutil.rmtree(state["folder"], ignore_errors=True)
+        folder = tempfile.mkdtemp(prefix="vbl-upload-")
+        state.update(file_id=upload.file_id, folder=folder, target=None, error=None)
+        try:
+            state["target"] = unpack_upload(upload.name, upload.getvalue(), Path(folder))
+        except VblError as error:
+            state["error"] = str(error)
+    if state["error"]:
+        st.error(f"Rejected {upload.name}: {state['error']}")
+    return state["target"]
+
+
 upload = st.file_uploader("Results bundle", type=["zip", "json"], key="bundle")
-if upload is not None:
+target = unpacked(upload) if upload is not None else None
+if upload is not None and target is not None:
     try:
         board = ui.cached_board(current.db_url)
     except (StoreUnreachable, OSError):
         board = None
         st.warning("The store cannot be read, so the bundle is checked on its own (not against the board).")
-    workspace = Path(tempfile.mkdtemp(prefix="vbl-upload-"))
-    try:
-        target = unpack_upload(upload.name, upload.getvalue(), workspace)
-    except VblError as error:
-        st.error(f"Rejected {upload.name}: {error}")
-        st.stop()
     check = check_bundle(target, board)
     findings = check.table()
     rejected = findings[findings["level"] == "rejected"]
@@ -89,4 +103,6 @@ if published_upload is not None:
     else:
         st.session_state["published_upload_rows"] = rows
         st.success(f"{len(rows)} published row(s) loaded for this session; see the Leaderboard page.")
-        st.dataframe(rows[["model", "total", "quality", "semantic", "source"]], hide_index=True, key="published_preview")
+        st.dataframe(
+            rows[["model", "total", "quality", "semantic", "source"]], hide_index=True, key="published_preview"
+        )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from leaderboard import data, ui
 from vbench_lite.aggregate import load_scheme
 
-from leaderboard import data, ui
+ROW_HEIGHT_PX = 35  # st.dataframe's row height: show every row up to MAX_TABLE_HEIGHT_PX
+MAX_TABLE_HEIGHT_PX = 740
 
 st.title("Leaderboard")
 board = ui.board_or_stop(allow_empty=True)
@@ -26,13 +28,21 @@ if ours.empty and not board.empty:
 scheme = load_scheme()
 with st.sidebar:
     st.header("Columns")
-    group = st.radio("Dimension columns", ["Quality", "Semantic", "All", "Custom"], index=2, key="columns", horizontal=True)
-    mode = st.radio("Values", ["normalised", "raw"], key="mode", horizontal=True,
-                    help="Dimension columns: VBench's normalised score or the raw score. Total / Quality / "
-                         "Semantic are always weighted means of normalised scores.")
+    group = st.radio(
+        "Dimension columns", ["Quality", "Semantic", "All", "Custom"], index=2, key="columns", horizontal=True
+    )
+    mode = st.radio(
+        "Values",
+        ["normalised", "raw"],
+        key="mode",
+        horizontal=True,
+        help="Dimension columns: VBench's normalised score or the raw score. Total / Quality / "
+        "Semantic are always weighted means of normalised scores.",
+    )
     show_ci = st.checkbox("Show 95% intervals and n", value=True, key="show_ci")
-    show_published = st.checkbox("Show published VBench rows", value=True, key="show_published",
-                                 disabled=published.empty)
+    show_published = st.checkbox(
+        "Show published VBench rows", value=True, key="show_published", disabled=published.empty
+    )
 
 rows = pd.concat([ours, published], ignore_index=True) if show_published and not published.empty else ours
 if rows.empty:
@@ -46,8 +56,9 @@ dims = data.column_group(rows, scheme, group.lower(), custom)
 with st.sidebar:
     st.header("Filters")
     tasks = st.multiselect("Task", sorted({t for t in rows["task"] if t}), key="tasks")
-    suites = st.multiselect("Prompt suite", sorted(set(rows["suite"])), key="suites",
-                            format_func=lambda s: s or "(no suite: custom input)")
+    suites = st.multiselect(
+        "Prompt suite", sorted(set(rows["suite"])), key="suites", format_func=lambda s: s or "(no suite: custom input)"
+    )
     kinds = st.multiselect("Backend kind", sorted(set(rows["backend_kind"])), key="backends")
     dated = pd.to_datetime(rows["created_at"], utc=True).dropna()
     since = until = None
@@ -61,11 +72,17 @@ filtered = data.filter_rows(rows, data.Filters(tasks, suites, kinds, since, unti
 sort_options = ["total", *dims]
 # Default to the first column our rows have a value in (a run of a few dimensions has no Total).
 ours_shown = filtered[filtered["backend_kind"] != "published"] if not filtered.empty else filtered
-scored = [o for o in sort_options
-          if (o if o in data.SUMMARY_NAMES else f"{o}:{mode}") in ours_shown
-          and ours_shown[o if o in data.SUMMARY_NAMES else f"{o}:{mode}"].notna().any()]
+scored = [
+    o
+    for o in sort_options
+    if (o if o in data.SUMMARY_NAMES else f"{o}:{mode}") in ours_shown
+    and ours_shown[o if o in data.SUMMARY_NAMES else f"{o}:{mode}"].notna().any()
+]
 sort_by = st.columns([1, 2])[0].selectbox(
-    "Rank by", sort_options, index=sort_options.index(scored[0]) if scored else 0, key="sort_by",
+    "Rank by",
+    sort_options,
+    index=sort_options.index(scored[0]) if scored else 0,
+    key="sort_by",
     format_func=data.pretty,
 )
 sort_column = sort_by if sort_by in data.SUMMARY_NAMES else f"{sort_by}:{mode}"
@@ -87,13 +104,31 @@ st.caption(
     f"{len(table_rows)} of {len(rows)} rows · values in % · {mode} dimension scores · "
     "95% intervals: percentile bootstrap over prompts"
 )
-shown = data.view_table(table_rows, dims, mode, "text" if show_ci else "none")
+lead = None if sort_by in data.SUMMARY_NAMES else sort_by
+shown = data.view_table(table_rows, dims, mode, "text" if show_ci else "none", lead=lead)
 if "Comparable group" in shown:
     shown["Comparable group"] = shown["Comparable group"].str.split(":").str[0]  # "G1"; the legend is above
 number = st.column_config.NumberColumn(format="%.2f")
 config = {data.pretty(c): number for c in [*data.SUMMARY_NAMES, *dims]}
-st.dataframe(shown, hide_index=True, width="stretch", column_config=config, key="board")
+config["Date"] = st.column_config.TextColumn(width="small")
+config["Model"] = st.column_config.TextColumn(width="medium")
+height = min(ROW_HEIGHT_PX * (len(shown) + 1) + 3, MAX_TABLE_HEIGHT_PX)
+st.dataframe(shown, hide_index=True, width="stretch", height=height, column_config=config, key="board")
 
-csv = data.view_table(table_rows, dims, mode, "numbers").to_csv(index=False).encode("utf-8")
-st.download_button("Download CSV", csv, file_name="vbl-leaderboard.csv", mime="text/csv", key="download_csv")
+export = data.view_table(table_rows, dims, mode, "numbers", lead=lead)
+csv_column, json_column, _ = st.columns([1, 1, 4])
+csv_column.download_button(
+    "Download CSV",
+    export.to_csv(index=False).encode("utf-8"),
+    file_name="vbl-leaderboard.csv",
+    mime="text/csv",
+    key="download_csv",
+)
+json_column.download_button(
+    "Download JSON",
+    export.to_json(orient="records", indent=1).encode("utf-8"),
+    file_name="vbl-leaderboard.json",
+    mime="application/json",
+    key="download_json",
+)
 st.page_link("pages/model.py", label="Open a model's page →")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from vbench_lite.aggregate import load_scheme
-
 from leaderboard import charts, data, ui
+from vbench_lite.aggregate import load_scheme
 
 MIN_RADAR_DIMS = 3  # fewer spokes draw a line, not a shape
 
@@ -30,7 +29,9 @@ st.query_params["model"] = model
 mine = rows[rows["model"] == model].sort_values("created_at", ascending=False, na_position="last")
 labels = {
     run_id: f"{rev or '(no revision)'} · {suite or 'no suite'} · {agg} · {run_id}"
-    for run_id, rev, suite, agg in zip(mine["run_id"], mine["revision"], mine["suite"], mine["aggregation"], strict=True)
+    for run_id, rev, suite, agg in zip(
+        mine["run_id"], mine["revision"], mine["suite"], mine["aggregation"], strict=True
+    )
 }
 run_id = st.selectbox("Revision / checkpoint", list(labels), key="revision", format_func=labels.get)
 row = mine[mine["run_id"] == run_id].iloc[0]

@@ -6,6 +6,8 @@ import streamlit as st
 
 from leaderboard import data, ui
 
+VIDEOS_PER_ROW = 3
+
 st.title("Prompts")
 board = ui.board_or_stop()
 run_id = ui.pick_run(board, "Run", "run", finished_only=False)
@@ -23,17 +25,28 @@ if prompts.empty:
 by_id = dict(zip(prompts["prompt_id"], prompts["prompt"], strict=True))
 wanted = st.query_params.get("prompt")
 options = list(prompts["prompt_id"])
-prompt_id = st.selectbox("Prompt", options, index=options.index(wanted) if wanted in options else 0, key="prompt",
-                         format_func=lambda p: by_id[p][:120])
+prompt_id = st.selectbox(
+    "Prompt",
+    options,
+    index=options.index(wanted) if wanted in options else 0,
+    key="prompt",
+    format_func=lambda p: by_id[p][:120],
+)
 st.query_params["prompt"] = prompt_id
 
 st.subheader(by_id[prompt_id])
-videos = data.prompt_videos(board.scores, run_id, prompt_id)
-st.caption("Scores in %, one row per video (sample) of this prompt; failed or skipped scores say why.")
-st.dataframe(videos.drop(columns=["video_path"]).round(3), hide_index=True, width="stretch", key="prompt_scores")
+videos = data.prompt_videos(board.scores, run_id, prompt_id, board.aggregates)
+st.caption(
+    "Scores in %, in the units of the run's aggregates, one row per video (sample) of this prompt; "
+    "failed or skipped scores say why."
+)
+shown = videos.drop(columns=["video_path"]).rename(
+    columns={"video_key": "Video", "sample_index": "Sample", "seed": "Seed"}
+)
+st.dataframe(shown.round(3), hide_index=True, width="stretch", key="prompt_scores")
 
 run_dir = ui.run_dir_of(board, run_id)
-columns = st.columns(min(len(videos), 3) or 1)
+columns = st.columns(VIDEOS_PER_ROW)
 for index, video in enumerate(videos.head(6).itertuples(index=False)):
     with columns[index % len(columns)]:
         ui.show_video(str(video.video_path), run_dir, caption=f"sample {video.sample_index} · {video.video_key}")

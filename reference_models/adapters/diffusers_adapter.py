@@ -45,40 +45,79 @@ SPECS: dict[str, PipelineSpec] = {
     spec.name: spec
     for spec in [
         PipelineSpec(
-            "modelscope-t2v", "TextToVideoSDPipeline", "ali-vilab/text-to-video-ms-1.7b",
-            "CC-BY-NC-4.0 (non-commercial)", True, "t2v", FrameRule(1, 0, 8),
+            "modelscope-t2v",
+            "TextToVideoSDPipeline",
+            "ali-vilab/text-to-video-ms-1.7b",
+            "CC-BY-NC-4.0 (non-commercial)",
+            True,
+            "t2v",
+            FrameRule(1, 0, 8),
             dict(num_frames=16, height=256, width=256, steps=50, guidance=9.0, fps=8),
         ),
         PipelineSpec(
-            "i2vgen-xl", "I2VGenXLPipeline", "ali-vilab/i2vgen-xl", "MIT", False, "i2v",
-            FrameRule(1, 0, 8), dict(num_frames=16, height=704, width=1280, steps=50, guidance=9.0, fps=16),
+            "i2vgen-xl",
+            "I2VGenXLPipeline",
+            "ali-vilab/i2vgen-xl",
+            "MIT",
+            False,
+            "i2v",
+            FrameRule(1, 0, 8),
+            dict(num_frames=16, height=704, width=1280, steps=50, guidance=9.0, fps=16),
             call_extras={"target_fps": 16, "decode_chunk_size": 1},
         ),
         PipelineSpec(
-            "wan2.1-t2v", "WanPipeline", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Apache-2.0", False, "t2v",
-            FrameRule(4, 1, 16), dict(num_frames=81, height=480, width=832, steps=50, guidance=5.0, fps=16),
+            "wan2.1-t2v",
+            "WanPipeline",
+            "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+            "Apache-2.0",
+            False,
+            "t2v",
+            FrameRule(4, 1, 16),
+            dict(num_frames=81, height=480, width=832, steps=50, guidance=5.0, fps=16),
             fp32_vae="AutoencoderKLWan",
         ),
         PipelineSpec(
-            "cogvideox-2b", "CogVideoXPipeline", "THUDM/CogVideoX-2b", "Apache-2.0", False, "t2v",
-            FrameRule(4, 1, 16), dict(num_frames=49, height=480, width=720, steps=50, guidance=6.0, fps=8),
-        ),
-        PipelineSpec(
-            "cogvideox-5b", "CogVideoXPipeline", "THUDM/CogVideoX-5b", "CogVideoX License (usage limits)",
-            True, "t2v", FrameRule(4, 1, 16),
+            "cogvideox-2b",
+            "CogVideoXPipeline",
+            "THUDM/CogVideoX-2b",
+            "Apache-2.0",
+            False,
+            "t2v",
+            FrameRule(4, 1, 16),
             dict(num_frames=49, height=480, width=720, steps=50, guidance=6.0, fps=8),
         ),
         PipelineSpec(
-            "hunyuanvideo", "HunyuanVideoPipeline", "hunyuanvideo-community/HunyuanVideo",
-            "Tencent Hunyuan Community License (territorial and usage limits)", True, "t2v",
-            FrameRule(4, 1, 16), dict(num_frames=129, height=720, width=1280, steps=50, guidance=6.0, fps=24),
+            "cogvideox-5b",
+            "CogVideoXPipeline",
+            "THUDM/CogVideoX-5b",
+            "CogVideoX License (usage limits)",
+            True,
+            "t2v",
+            FrameRule(4, 1, 16),
+            dict(num_frames=49, height=480, width=720, steps=50, guidance=6.0, fps=8),
+        ),
+        PipelineSpec(
+            "hunyuanvideo",
+            "HunyuanVideoPipeline",
+            "hunyuanvideo-community/HunyuanVideo",
+            "Tencent Hunyuan Community License (territorial and usage limits)",
+            True,
+            "t2v",
+            FrameRule(4, 1, 16),
+            dict(num_frames=129, height=720, width=1280, steps=50, guidance=6.0, fps=24),
             call_extras={"true_cfg_scale": 1.0},  # guidance 6.0 is embedded guidance
         ),
     ]
 }
 
-DTYPE_NAMES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-               "float16": "float16", "fp16": "float16"}  # fmt: skip
+DTYPE_NAMES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
 
 
 class DiffusersGenerator(Generator):
@@ -105,9 +144,16 @@ class DiffusersGenerator(Generator):
         from vbench_lite.weights import WeightSpec
 
         folder = self.spec.hf_repo.split("/")[-1]
-        return [WeightSpec(key=self.spec.name, file=f"{folder}/model_index.json", backend="generator",
-                           hf_repo=self.spec.hf_repo, licence=self.spec.licence,
-                           what=f"{self.spec.pipeline_class} diffusers folder")]  # fmt: skip
+        return [
+            WeightSpec(
+                key=self.spec.name,
+                file=f"{folder}/model_index.json",
+                backend="generator",
+                hf_repo=self.spec.hf_repo,
+                licence=self.spec.licence,
+                what=f"{self.spec.pipeline_class} diffusers folder",
+            )
+        ]
 
     def resolve_folder(self, weights: Path | None) -> Path:
         """model_index.json in DIR, DIR/<repo name>, $VBL_WEIGHTS_DIR/<repo name>, or the HF cache."""
@@ -123,8 +169,11 @@ class DiffusersGenerator(Generator):
             return Path(snapshot_download(self.spec.hf_repo, local_files_only=True))
         except Exception:  # noqa: BLE001 - any failure means "not in the local cache"
             pass
-        raise WeightsMissing(f"{repo_folder}/model_index.json", candidates or [Path("$VBL_WEIGHTS_DIR")],
-                             f"{self.spec.pipeline_class} ({self.spec.hf_repo})")  # fmt: skip
+        raise WeightsMissing(
+            f"{repo_folder}/model_index.json",
+            candidates or [Path("$VBL_WEIGHTS_DIR")],
+            f"{self.spec.pipeline_class} ({self.spec.hf_repo})",
+        )
 
     def load(self, device: str, dtype: str, weights: Path | None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -139,23 +188,28 @@ class DiffusersGenerator(Generator):
         kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "local_files_only": True}
         if self.spec.fp32_vae:
             vae_class = getattr(diffusers, self.spec.fp32_vae)
-            kwargs["vae"] = vae_class.from_pretrained(self.folder, subfolder="vae", torch_dtype=torch.float32,
-                                                      local_files_only=True)  # fmt: skip
+            kwargs["vae"] = vae_class.from_pretrained(
+                self.folder, subfolder="vae", torch_dtype=torch.float32, local_files_only=True
+            )
         pipeline_class = getattr(diffusers, self.spec.pipeline_class)
         try:
             self.pipe = pipeline_class.from_pretrained(self.folder, **kwargs).to(device)
         except (OSError, ValueError) as error:
-            raise InputError(f"cannot load {self.spec.pipeline_class} from {self.folder}: "
-                             f"{str(error).splitlines()[0]}") from None  # fmt: skip
+            raise InputError(
+                f"cannot load {self.spec.pipeline_class} from {self.folder}: {str(error).splitlines()[0]}"
+            ) from None
         self.pipe.set_progress_bar_config(disable=True)
 
     def effective_params(self) -> dict[str, Any]:
         o, rule = self.options, self.spec.frame_rule
         return {
-            "num_frames": rule.frames(int(o["num_frames"])), "height": rule.side(int(o["height"])),
-            "width": rule.side(int(o["width"])), "num_inference_steps": int(o["steps"]),
-            "guidance_scale": float(o["guidance"]), "negative_prompt": o.get("negative_prompt") or "",
-        }  # fmt: skip
+            "num_frames": rule.frames(int(o["num_frames"])),
+            "height": rule.side(int(o["height"])),
+            "width": rule.side(int(o["width"])),
+            "num_inference_steps": int(o["steps"]),
+            "guidance_scale": float(o["guidance"]),
+            "negative_prompt": o.get("negative_prompt") or "",
+        }
 
     def _call_kwargs(self, request: GenerationRequest, params: dict[str, Any]) -> dict[str, Any]:
         import torch
@@ -187,18 +241,33 @@ class DiffusersGenerator(Generator):
                 frames = to_uint8_frames(self.pipe(**kwargs).frames)
                 path = write_mp4(Path(request.out_path), frames, fps)
             except (RuntimeError, ValueError, OSError, InputError) as error:
-                results.append(GeneratedVideo(request, None, seconds=time.perf_counter() - start,
-                                              error=f"{type(error).__name__}: {error}"))  # fmt: skip
+                results.append(
+                    GeneratedVideo(
+                        request, None, seconds=time.perf_counter() - start, error=f"{type(error).__name__}: {error}"
+                    )
+                )
                 continue
             used = {k: v for k, v in kwargs.items() if k not in ("generator", "image", "prompt")}
-            results.append(GeneratedVideo(request, path, fps=fps, num_frames=int(frames.shape[0]),
-                                          seconds=time.perf_counter() - start,
-                                          params={**used, "seed": request.seed, "fps": fps}))  # fmt: skip
+            results.append(
+                GeneratedVideo(
+                    request,
+                    path,
+                    fps=fps,
+                    num_frames=int(frames.shape[0]),
+                    seconds=time.perf_counter() - start,
+                    params={**used, "seed": request.seed, "fps": fps},
+                )
+            )
         return results
 
     def provenance(self) -> dict[str, Any]:
-        return {"name": self.name, "revision": str(self.folder), "options": self.options,
-                "pipeline": self.spec.pipeline_class, "licence": self.spec.licence}  # fmt: skip
+        return {
+            "name": self.name,
+            "revision": str(self.folder),
+            "options": self.options,
+            "pipeline": self.spec.pipeline_class,
+            "licence": self.spec.licence,
+        }
 
 
 def to_uint8_frames(output: Any) -> np.ndarray:

@@ -60,11 +60,17 @@ class ExternalGenerator(Generator):
 
     def load(self, device: str, dtype: str, weights: Path | None) -> None:
         command = self._command()
-        env = {**os.environ, "VBL_DEVICE": str(device), "VBL_DTYPE": str(dtype),
-               "VBL_WEIGHTS": str(weights) if weights else "", "VBL_PROTOCOL": str(PROTOCOL_VERSION)}  # fmt: skip
+        env = {
+            **os.environ,
+            "VBL_DEVICE": str(device),
+            "VBL_DTYPE": str(dtype),
+            "VBL_WEIGHTS": str(weights) if weights else "",
+            "VBL_PROTOCOL": str(PROTOCOL_VERSION),
+        }
         try:
-            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                            bufsize=1, env=env)  # fmt: skip
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env
+            )
         except OSError as error:
             raise InputError(f"cannot start external generator {command[0]}: {error.strerror}") from None
         threading.Thread(target=self._pump, daemon=True).start()
@@ -111,10 +117,16 @@ class ExternalGenerator(Generator):
         results = []
         for request in requests:
             start = time.perf_counter()
-            message = {"type": "generate", "prompt_id": request.prompt_id, "prompt": request.prompt,
-                       "sample_index": request.sample_index, "seed": request.seed,
-                       "out_path": str(Path(request.out_path).resolve()),
-                       "image": str(request.image) if request.image else None, "params": params}  # fmt: skip
+            message = {
+                "type": "generate",
+                "prompt_id": request.prompt_id,
+                "prompt": request.prompt,
+                "sample_index": request.sample_index,
+                "seed": request.seed,
+                "out_path": str(Path(request.out_path).resolve()),
+                "image": str(request.image) if request.image else None,
+                "params": params,
+            }
             reply = self._send(message) or self._read(float(self.options["timeout_s"]))
             seconds = time.perf_counter() - start
             path = Path(request.out_path)
@@ -124,17 +136,31 @@ class ExternalGenerator(Generator):
                 error = str(reply.get("error") or "failed without a reason").splitlines()[0]
                 results.append(GeneratedVideo(request, None, seconds=seconds, error=f"external: {error}"))
             elif not path.is_file():
-                results.append(GeneratedVideo(request, None, seconds=seconds,
-                                              error=f"external: reported ok but wrote no file at {path}"))  # fmt: skip
+                results.append(
+                    GeneratedVideo(
+                        request, None, seconds=seconds, error=f"external: reported ok but wrote no file at {path}"
+                    )
+                )
             else:
-                results.append(GeneratedVideo(request, path, fps=float(reply.get("fps", 0.0)),
-                                              num_frames=int(reply.get("num_frames", 0)), seconds=seconds,
-                                              params=dict(reply.get("params") or {})))  # fmt: skip
+                results.append(
+                    GeneratedVideo(
+                        request,
+                        path,
+                        fps=float(reply.get("fps", 0.0)),
+                        num_frames=int(reply.get("num_frames", 0)),
+                        seconds=seconds,
+                        params=dict(reply.get("params") or {}),
+                    )
+                )
         return results
 
     def provenance(self) -> dict[str, Any]:
-        return {"name": self.ready.get("name", self.name), "revision": self.ready.get("revision", ""),
-                "licence": self.ready.get("licence", ""), "options": self.options}  # fmt: skip
+        return {
+            "name": self.ready.get("name", self.name),
+            "revision": self.ready.get("revision", ""),
+            "licence": self.ready.get("licence", ""),
+            "options": self.options,
+        }
 
     def close(self) -> None:
         if self.process is None:

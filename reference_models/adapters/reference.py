@@ -19,11 +19,18 @@ import torch
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.generator import FrameRule, GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.video import write_mp4
-from vbench_lite.weights import WeightSpec, find_weight, search_dirs
+from vbench_lite.weights import WeightSpec, find_weight, search_dirs, sha256_of
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}  # fmt: skip
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
+SHA256_MAX_RANDOM_PARAMETERS = 100_000_000
 CONTENTV_WEIGHTS = WeightSpec(
     key="contentv_8b",
     file="ContentV-8B/model_index.json",
@@ -87,11 +94,16 @@ class ReferenceTinyGenerator(Generator):
     def params(self):
         o = self.options
         return self.pipeline.default_params(
-            num_frames=o.get("num_frames"), height=o.get("height"), width=o.get("width"),
-            num_inference_steps=o.get("steps"), guidance_scale=o.get("guidance"),
-            negative_prompt=o.get("negative_prompt"), parity_mode=bool(o.get("parity_mode")),
-            batch_cfg=bool(o.get("batch_cfg", True)), flicker=float(o.get("flicker") or 0.0),
-        )  # fmt: skip
+            num_frames=o.get("num_frames"),
+            height=o.get("height"),
+            width=o.get("width"),
+            num_inference_steps=o.get("steps"),
+            guidance_scale=o.get("guidance"),
+            negative_prompt=o.get("negative_prompt"),
+            parity_mode=bool(o.get("parity_mode")),
+            batch_cfg=bool(o.get("batch_cfg", True)),
+            flicker=float(o.get("flicker") or 0.0),
+        )
 
     @property
     def fps(self) -> float:
@@ -111,29 +123,59 @@ class ReferenceTinyGenerator(Generator):
                 path = write_mp4(Path(request.out_path), frames[0], self.fps)
                 write_seconds = time.perf_counter() - write_start
             except (RuntimeError, ValueError, OSError, InputError) as error:
-                results.append(GeneratedVideo(request, None, error=f"{type(error).__name__}: {error}",
-                                              seconds=time.perf_counter() - start))  # fmt: skip
+                results.append(
+                    GeneratedVideo(
+                        request, None, error=f"{type(error).__name__}: {error}", seconds=time.perf_counter() - start
+                    )
+                )
                 continue
             effective = {
-                "preset": self.pipeline.preset.name, "num_frames": params.num_frames,
-                "height": params.height, "width": params.width, "steps": params.num_inference_steps,
-                "guidance": params.guidance_scale, "shift": self.pipeline.shift, "seed": seed,
-                "negative_prompt": params.negative_prompt, "parity_mode": params.parity_mode,
-                "batch_cfg": params.batch_cfg, "flicker": params.flicker,
+                "preset": self.pipeline.preset.name,
+                "num_frames": params.num_frames,
+                "height": params.height,
+                "width": params.width,
+                "steps": params.num_inference_steps,
+                "guidance": params.guidance_scale,
+                "shift": self.pipeline.shift,
+                "seed": seed,
+                "negative_prompt": params.negative_prompt,
+                "parity_mode": params.parity_mode,
+                "batch_cfg": params.batch_cfg,
+                "flicker": params.flicker,
                 "dtype": str(self.pipeline.dtype).removeprefix("torch."),
                 "vae_dtype": str(self.pipeline.vae_dtype).removeprefix("torch."),
-                "timings": {"text": timings.text, "denoise": timings.denoise,
-                            "decode": timings.decode, "write": write_seconds},
-            }  # fmt: skip
-            results.append(GeneratedVideo(request, path, fps=self.fps, num_frames=int(frames.shape[1]),
-                                          seconds=time.perf_counter() - start, params=effective))  # fmt: skip
+                "timings": {
+                    "text": timings.text,
+                    "denoise": timings.denoise,
+                    "decode": timings.decode,
+                    "write": write_seconds,
+                },
+            }
+            results.append(
+                GeneratedVideo(
+                    request,
+                    path,
+                    fps=self.fps,
+                    num_frames=int(frames.shape[1]),
+                    seconds=time.perf_counter() - start,
+                    params=effective,
+                )
+            )
         return results
 
     def provenance(self) -> dict[str, Any]:
-        info = {"name": self.name, "options": self.options, "preset": self.preset_name,
-                "revision": "random-init" if self.weights_path is None else str(self.weights_path)}  # fmt: skip
-        if self.weights_path is None and self.pipeline is not None:
-            info["weights"] = f"seeded random init (seed {self.pipeline.preset.init_seed})"
+        """Preset, revision and weights sha256 (of the checkpoint folder, or of the seeded weights)."""
+        info: dict[str, Any] = {"name": self.name, "options": self.options, "preset": self.preset_name}
+        if self.weights_path is not None:
+            info["revision"] = str(self.weights_path)
+            info["weights_sha256"] = sha256_of(self.weights_path)
+        elif self.pipeline is not None:
+            info["revision"] = f"random-init seed {self.pipeline.preset.init_seed}"
+            parameters = sum(p.numel() for p in self.pipeline.transformer.parameters())
+            if parameters < SHA256_MAX_RANDOM_PARAMETERS:  # an 8B shape-only model is not hashed
+                info["weights_sha256"] = self.pipeline.state_sha256()
+        if self.pipeline is not None:
+            info["shift"] = self.pipeline.shift
         return info
 
 

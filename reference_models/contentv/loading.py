@@ -52,8 +52,10 @@ def weight_files(folder: Path) -> dict[str, Path]:
         pickled = folder / f"{stem}.bin"
         if pickled.is_file():
             return dict.fromkeys(_load_bin(pickled), pickled)
-    raise InputError(f"no safetensors weights in {folder} (expected diffusion_pytorch_model.safetensors "
-                     "or a *.safetensors.index.json with its shards)")  # fmt: skip
+    raise InputError(
+        f"no safetensors weights in {folder} (expected diffusion_pytorch_model.safetensors "
+        "or a *.safetensors.index.json with its shards)"
+    )
 
 
 def _load_bin(path: Path) -> dict[str, torch.Tensor]:
@@ -128,8 +130,7 @@ def derive_mmdit_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: P
     """The transformer config from tensor shapes (spec §3.1); `config.json` is only a hint."""
     attn2 = sorted(k for k in shapes if ".attn2." in k)
     if attn2:
-        raise InputError(f"checkpoint {where} has dual-attention key '{attn2[0]}' (SD3.5-Medium style); "
-                         "not supported")  # fmt: skip
+        raise InputError(f"checkpoint {where} has dual-attention key '{attn2[0]}' (SD3.5-Medium style); not supported")
     dim, in_channels, patch, _ = _need(shapes, "pos_embed.proj.weight", where)
     head_dim = _need(shapes, "transformer_blocks.0.attn.norm_q.weight", where)[0]
     blocks = {int(m.group(1)) for k in shapes if (m := re.match(r"transformer_blocks\.(\d+)\.", k))}
@@ -155,9 +156,7 @@ def derive_vae_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: Pat
     base_dim = _need(shapes, "encoder.conv_in.weight", where)[0]
     z_dim = _need(shapes, "post_quant_conv.weight", where)[0]
     levels = 1 + max(int(m.group(1)) for k in shapes if (m := re.match(r"decoder\.up_blocks\.(\d+)\.", k)))
-    resnets = 1 + max(
-        int(m.group(1)) for k in shapes if (m := re.match(r"decoder\.up_blocks\.0\.resnets\.(\d+)\.", k))
-    )
+    resnets = 1 + max(int(m.group(1)) for k in shapes if (m := re.match(r"decoder\.up_blocks\.0\.resnets\.(\d+)\.", k)))
     out_dims = [_need(shapes, f"decoder.up_blocks.{i}.resnets.0.conv1.weight", where)[0] for i in range(levels)]
     temporal_up = [f"decoder.up_blocks.{i}.upsamplers.0.time_conv.weight" in shapes for i in range(levels - 1)]
     derived = {
@@ -180,19 +179,31 @@ def load_strict_lazily(
     present = set(files) - DROPPED_KEYS
     missing = sorted(set(expected) - present)
     if missing:
-        raise InputError(f"checkpoint {where} lacks key '{missing[0]}'"
-                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))  # fmt: skip
+        raise InputError(
+            f"checkpoint {where} lacks key '{missing[0]}'"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
     unexpected = sorted(present - set(expected))
     if unexpected:
-        raise InputError(f"checkpoint {where} has unexpected key '{unexpected[0]}'"
-                         + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""))  # fmt: skip
+        raise InputError(
+            f"checkpoint {where} has unexpected key '{unexpected[0]}'"
+            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
+        )
     shapes = tensor_shapes({k: files[k] for k in present})
     for key, shape in shapes.items():
         if shape != expected[key]:
             raise InputError(f"checkpoint {where}: '{key}' has shape {list(shape)}, expected {list(expected[key])}")
-    for key, tensor in iter_tensors({k: files[k] for k in present}):
-        value = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else tensor.dtype)
-        model.load_state_dict({key: value}, strict=False, assign=True)
+    # One file at a time: its tensors are cast as they are read and assigned in one call, so
+    # the host holds the model once plus one tensor in its stored dtype (trap 8).
+    by_file: dict[Path, list[str]] = {}
+    for key in sorted(present):
+        by_file.setdefault(files[key], []).append(key)
+    for path, keys in by_file.items():
+        part = {}
+        for key, tensor in iter_tensors(dict.fromkeys(keys, path)):
+            part[key] = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else tensor.dtype)
+        model.load_state_dict(part, strict=False, assign=True)
+        del part
     return model
 
 
@@ -224,8 +235,9 @@ def load_toy_text(folder: Path, device: str = "cpu"):
 
     folder = Path(folder)
     config = ToyTextConfig.from_dict(read_config(folder))
-    return load_strict_lazily(build_on_meta(ToyTextEncoder, config), weight_files(folder),
-                              torch.float32, device, folder).eval()  # fmt: skip
+    return load_strict_lazily(
+        build_on_meta(ToyTextEncoder, config), weight_files(folder), torch.float32, device, folder
+    ).eval()
 
 
 # ---------------------------------------------------------------------------------- random weights
@@ -236,8 +248,9 @@ def init_random_(
     """Materialise a (meta) model on `device` with seeded random weights (shape-only / tiny mode).
 
     Matrices ~ N(0, 1/fan_in) keep activations O(1) through depth; biases 0; norm scales 1;
-    `gains` scales named tensors (the preset's small last-layer init). Drawn on CPU per tensor
-    from one generator, so the weights are the same on every device.
+    `gains` scales named tensors (the preset's small last-layer init). Drawn per tensor from one
+    seeded generator: the CPU one on CPU, the device's own elsewhere (same seed, same weights for a
+    device type).
     """
     gains = gains or {}
     model.to_empty(device=device)
@@ -251,10 +264,10 @@ def init_random_(
             param.zero_()
         else:
             fan_in = param[0].numel() if param.ndim > 1 else param.shape[-1]
-            if param.numel() > 50_000_000:  # 8B shape-only runs: no 30 GB detour through host RAM
+            if param.device.type != "cpu":  # 8B shape-only runs: drawn on the device, not via host RAM
                 if device_generator is None:
                     device_generator = torch.Generator(param.device).manual_seed(seed)
-                param.normal_(0.0, fan_in**-0.5, generator=device_generator)
+                param.normal_(0.0, fan_in**-0.5 * gains.get(name, 1.0), generator=device_generator)
                 continue
             values = torch.randn(param.shape, generator=generator) * fan_in**-0.5 * gains.get(name, 1.0)
             param.copy_(values.to(param.dtype))

@@ -65,9 +65,7 @@ class PatchEmbedFrames(nn.Module):
     def __init__(self, config: MMDiTConfig):
         super().__init__()
         self.config = config
-        self.proj = nn.Conv2d(
-            config.in_channels, config.inner_dim, config.patch_size, stride=config.patch_size
-        )
+        self.proj = nn.Conv2d(config.in_channels, config.inner_dim, config.patch_size, stride=config.patch_size)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         batch, channels, frames, height, width = latents.shape
@@ -97,9 +95,7 @@ class AdaLayerNormZero(nn.Module):
         self.linear = nn.Linear(dim, 6 * dim)
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor):
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.linear(
-            F.silu(temb)
-        ).chunk(6, dim=1)
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.linear(F.silu(temb)).chunk(6, dim=1)
         normed = F.layer_norm(x, x.shape[-1:], eps=NORM_EPS)
         return normed * (1 + scale_msa[:, None]) + shift_msa[:, None], gate_msa, shift_mlp, scale_mlp, gate_mlp
 
@@ -142,9 +138,7 @@ class JointAttention(nn.Module):
         self.heads, self.head_dim = heads, head_dim
         self.context_pre_only = context_pre_only
         self.to_q, self.to_k, self.to_v = (nn.Linear(dim, heads * head_dim) for _ in range(3))
-        self.add_q_proj, self.add_k_proj, self.add_v_proj = (
-            nn.Linear(dim, heads * head_dim) for _ in range(3)
-        )
+        self.add_q_proj, self.add_k_proj, self.add_v_proj = (nn.Linear(dim, heads * head_dim) for _ in range(3))
         self.norm_q, self.norm_k = HeadRMSNorm(head_dim), HeadRMSNorm(head_dim)
         self.norm_added_q, self.norm_added_k = HeadRMSNorm(head_dim), HeadRMSNorm(head_dim)
         # `to_out.0`: diffusers keeps a ModuleList [Linear, Dropout]; dropout has no keys.
@@ -156,10 +150,12 @@ class JointAttention(nn.Module):
         return x.view(x.shape[0], -1, self.heads, self.head_dim).transpose(1, 2)
 
     def forward(self, video: torch.Tensor, text: torch.Tensor):
-        q = torch.cat([self.norm_q(self._heads(self.to_q(video))),
-                       self.norm_added_q(self._heads(self.add_q_proj(text)))], dim=2)  # fmt: skip
-        k = torch.cat([self.norm_k(self._heads(self.to_k(video))),
-                       self.norm_added_k(self._heads(self.add_k_proj(text)))], dim=2)  # fmt: skip
+        q = torch.cat(
+            [self.norm_q(self._heads(self.to_q(video))), self.norm_added_q(self._heads(self.add_q_proj(text)))], dim=2
+        )
+        k = torch.cat(
+            [self.norm_k(self._heads(self.to_k(video))), self.norm_added_k(self._heads(self.add_k_proj(text)))], dim=2
+        )
         v = torch.cat([self._heads(self.to_v(video)), self._heads(self.add_v_proj(text))], dim=2)
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).reshape(video.shape[0], -1, self.heads * self.head_dim).to(q.dtype)
@@ -236,8 +232,9 @@ class VideoMMDiT(nn.Module):
         self.time_text_embed = TimestepTextEmbed(dim, config.pooled_projection_dim)
         self.context_embedder = nn.Linear(config.joint_attention_dim, config.caption_projection_dim)
         self.transformer_blocks = nn.ModuleList(
-            JointBlock(dim, config.num_attention_heads, config.attention_head_dim,
-                       context_pre_only=i == config.num_layers - 1)  # fmt: skip
+            JointBlock(
+                dim, config.num_attention_heads, config.attention_head_dim, context_pre_only=i == config.num_layers - 1
+            )
             for i in range(config.num_layers)
         )
         self.norm_out = AdaLayerNormContinuous(dim, dim)
@@ -261,9 +258,7 @@ class VideoMMDiT(nn.Module):
         return unpatchify(video, frames, height // p, width // p, p, self.config.out_channels)
 
 
-def unpatchify(
-    tokens: torch.Tensor, frames: int, rows: int, cols: int, patch: int, channels: int
-) -> torch.Tensor:
+def unpatchify(tokens: torch.Tensor, frames: int, rows: int, cols: int, patch: int, channels: int) -> torch.Tensor:
     """[B, T'·H'·W', p·p·C] with outputs ordered (p_row, q_col, c) -> [B, C, T', H'·p, W'·p]."""
     batch = tokens.shape[0]
     x = tokens.reshape(batch, frames, rows, cols, patch, patch, channels)

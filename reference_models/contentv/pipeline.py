@@ -63,38 +63,60 @@ def frame_rule(num_frames: int, temporal_factor: int = 4) -> int:
 
 
 class ContentVPipeline:
-    def __init__(self, preset: Preset, transformer: VideoMMDiT, vae: WanVAE, text, shift: float,
-                 device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 vae_dtype: torch.dtype = torch.float32):  # fmt: skip
+    def __init__(
+        self,
+        preset: Preset,
+        transformer: VideoMMDiT,
+        vae: WanVAE,
+        text,
+        shift: float,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        vae_dtype: torch.dtype = torch.float32,
+    ):
         self.preset, self.transformer, self.vae, self.text = preset, transformer, vae, text
         self.shift, self.device, self.dtype, self.vae_dtype = shift, device, dtype, vae_dtype
 
     # ----------------------------------------------------------------------------- construction
     @classmethod
-    def random(cls, preset: Preset | str, device: str = "cpu", dtype: torch.dtype = torch.float32,
-               vae_dtype: torch.dtype = torch.float32, seed: int | None = None) -> ContentVPipeline:  # fmt: skip
+    def random(
+        cls,
+        preset: Preset | str,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        vae_dtype: torch.dtype = torch.float32,
+        seed: int | None = None,
+    ) -> ContentVPipeline:
         """Seeded random weights at the preset's shapes: the `tiny` model, or shape-only 8B runs."""
         preset = load_preset(preset) if isinstance(preset, str) else preset
         seed = preset.init_seed if seed is None else seed
         gains = preset.init_gains
-        transformer = loading.init_random_(loading.build_on_meta(VideoMMDiT, preset.transformer), seed, device,
-                                           gains.get("transformer"))  # fmt: skip
+        transformer = loading.init_random_(
+            loading.build_on_meta(VideoMMDiT, preset.transformer), seed, device, gains.get("transformer")
+        )
         vae = loading.init_random_(loading.build_on_meta(WanVAE, preset.vae), seed + 1, device, gains.get("vae"))
         if preset.toy_text is not None:
             text = loading.init_random_(loading.build_on_meta(ToyTextEncoder, preset.toy_text), seed + 2, device)
             text.eval()
         else:
             config = preset.transformer
-            text = ShapeOnlyText(CLIP_TOKENS + preset.max_sequence_length, config.joint_attention_dim,
-                                 config.pooled_projection_dim)  # fmt: skip
+            text = ShapeOnlyText(
+                CLIP_TOKENS + preset.max_sequence_length, config.joint_attention_dim, config.pooled_projection_dim
+            )
         shift = preset.sampler.shift if preset.sampler.shift is not None else preset.sampler.fallback_shift
-        return cls(preset, transformer.to(dtype).eval(), vae.to(vae_dtype).eval(), text, shift,
-                   device, dtype, vae_dtype)  # fmt: skip
+        return cls(
+            preset, transformer.to(dtype).eval(), vae.to(vae_dtype).eval(), text, shift, device, dtype, vae_dtype
+        )
 
     @classmethod
-    def from_checkpoint(cls, folder: Path, preset: Preset | str, device: str = "cpu",
-                        dtype: torch.dtype = torch.bfloat16,
-                        vae_dtype: torch.dtype = torch.float32) -> ContentVPipeline:  # fmt: skip
+    def from_checkpoint(
+        cls,
+        folder: Path,
+        preset: Preset | str,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.bfloat16,
+        vae_dtype: torch.dtype = torch.float32,
+    ) -> ContentVPipeline:
         """A diffusers-layout folder; the shift comes from scheduler/scheduler_config.json."""
         folder = Path(folder)
         preset = load_preset(preset) if isinstance(preset, str) else preset
@@ -113,8 +135,9 @@ class ContentVPipeline:
     def save(self, folder: Path, max_shard_bytes: int | None = None) -> Path:
         """diffusers layout: transformer/, vae/, scheduler/, text_encoder/ (toy), model_index.json."""
         folder = Path(folder)
-        loading.save_component(self.transformer, self.transformer.config.to_dict(), folder / "transformer",
-                               max_shard_bytes)  # fmt: skip
+        loading.save_component(
+            self.transformer, self.transformer.config.to_dict(), folder / "transformer", max_shard_bytes
+        )
         loading.save_component(self.vae, self.vae.config.to_dict(), folder / "vae", max_shard_bytes)
         if isinstance(self.text, ToyTextEncoder):
             loading.save_component(self.text, self.text.config.to_dict(), folder / "text_encoder", stem="model")
@@ -126,20 +149,45 @@ class ContentVPipeline:
         (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
         return folder
 
+    def state_sha256(self) -> str:
+        """sha256 over every tensor (name, dtype, shape, bytes) of the three parts, in key order:
+        identifies seeded random weights the way a file hash identifies a checkpoint."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for part_name in ("transformer", "vae", "text"):
+            part = getattr(self, part_name)
+            if not isinstance(part, torch.nn.Module):
+                continue
+            for key, tensor in part.state_dict().items():
+                digest.update(f"{part_name}.{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+                digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
     # -------------------------------------------------------------------------------- sampling
     def default_params(self, **overrides) -> GenerationParams:
         video, s = self.preset.video, self.preset.sampler
-        values = dict(num_frames=video.num_frames, height=video.height, width=video.width,
-                      num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale,
-                      negative_prompt=self.preset.negative_prompt)  # fmt: skip
+        values = dict(
+            num_frames=video.num_frames,
+            height=video.height,
+            width=video.width,
+            num_inference_steps=s.num_inference_steps,
+            guidance_scale=s.guidance_scale,
+            negative_prompt=self.preset.negative_prompt,
+        )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return GenerationParams(**values)
 
     def initial_noise(self, seed: int, params: GenerationParams) -> torch.Tensor:
         """[1, z, T', H/8, W/8] from a CPU generator; bf16 draw in parity mode, else fp32 then cast."""
         vae = self.vae.config
-        shape = (1, vae.z_dim, (params.num_frames - 1) // vae.temporal_factor + 1,
-                 params.height // vae.spatial_factor, params.width // vae.spatial_factor)  # fmt: skip
+        shape = (
+            1,
+            vae.z_dim,
+            (params.num_frames - 1) // vae.temporal_factor + 1,
+            params.height // vae.spatial_factor,
+            params.width // vae.spatial_factor,
+        )
         generator = torch.Generator("cpu").manual_seed(int(seed))
         draw_dtype = self.dtype if params.parity_mode else torch.float32
         noise = torch.randn(shape, generator=generator, dtype=draw_dtype)
@@ -158,8 +206,12 @@ class ContentVPipeline:
         if not use_cfg:
             return self.transformer(latents, text, pooled, timestep)
         if params.batch_cfg and not params.parity_mode:
-            both = self.transformer(torch.cat([latents, latents]), torch.cat([neg_text, text]),
-                                    torch.cat([neg_pooled, pooled]), torch.cat([timestep, timestep]))  # fmt: skip
+            both = self.transformer(
+                torch.cat([latents, latents]),
+                torch.cat([neg_text, text]),
+                torch.cat([neg_pooled, pooled]),
+                torch.cat([timestep, timestep]),
+            )
             v_uncond, v_cond = both.chunk(2)
         else:  # the official order: cond, then uncond
             v_cond = self.transformer(latents, text, pooled, timestep)
@@ -171,8 +223,9 @@ class ContentVPipeline:
             torch.cuda.synchronize()
 
     @torch.inference_mode()
-    def generate(self, prompts: list[str], seeds: list[int], params: GenerationParams,
-                 step_callback=None) -> tuple[np.ndarray, Timings]:  # fmt: skip
+    def generate(
+        self, prompts: list[str], seeds: list[int], params: GenerationParams, step_callback=None
+    ) -> tuple[np.ndarray, Timings]:
         """uint8 [B, T, H, W, 3] videos for `prompts`, one seed each, and the stage timings."""
         if len(prompts) != len(seeds):
             raise ValueError("one seed per prompt")
@@ -180,8 +233,9 @@ class ContentVPipeline:
         timings = Timings()
         start = time.perf_counter()
         text, pooled = self.text.encode(prompts, device=self.device, dtype=self.dtype)
-        neg_text, neg_pooled = self.text.encode([params.negative_prompt] * len(prompts),
-                                                device=self.device, dtype=self.dtype)  # fmt: skip
+        neg_text, neg_pooled = self.text.encode(
+            [params.negative_prompt] * len(prompts), device=self.device, dtype=self.dtype
+        )
         self._sync()
         timings.text = time.perf_counter() - start
 

@@ -31,9 +31,7 @@ def sincos_1d(positions: torch.Tensor, width: int) -> torch.Tensor:
 
 
 @lru_cache(maxsize=16)
-def _sincos_3d_float64(
-    frames: int, rows: int, cols: int, dim: int, t_scale: float, s_scale: float
-) -> torch.Tensor:
+def _sincos_3d_float64(frames: int, rows: int, cols: int, dim: int, t_scale: float, s_scale: float) -> torch.Tensor:
     if dim % 16:
         raise ValueError(f"3-D sin-cos needs the width to be a multiple of 16, got {dim}")
     time_width, space_width = dim // 4, 3 * dim // 4

@@ -40,9 +40,13 @@ class ToyTextEncoder(nn.Module):
         self.embed = nn.Embedding(config.vocab_size, config.hidden_dim)
         self.position = nn.Parameter(torch.randn(config.clip_tokens + config.t5_tokens, config.hidden_dim) * 0.02)
         self.layer = nn.TransformerEncoderLayer(
-            config.hidden_dim, nhead=2, dim_feedforward=2 * config.hidden_dim,
-            dropout=0.0, batch_first=True, norm_first=True,
-        )  # fmt: skip
+            config.hidden_dim,
+            nhead=2,
+            dim_feedforward=2 * config.hidden_dim,
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
+        )
         self.clip_proj = nn.Linear(config.hidden_dim, config.joint_attention_dim)
         self.t5_proj = nn.Linear(config.hidden_dim, config.joint_attention_dim)
         self.pooled_proj = nn.Linear(config.hidden_dim, config.pooled_projection_dim)
@@ -50,8 +54,7 @@ class ToyTextEncoder(nn.Module):
     def token_ids(self, prompts: list[str]) -> torch.Tensor:
         c = self.config
         rows = [
-            toy_token_ids(p, c.clip_tokens, c.vocab_size) + toy_token_ids(p, c.t5_tokens, c.vocab_size)
-            for p in prompts
+            toy_token_ids(p, c.clip_tokens, c.vocab_size) + toy_token_ids(p, c.t5_tokens, c.vocab_size) for p in prompts
         ]
         return torch.tensor(rows, dtype=torch.long)
 
@@ -79,11 +82,12 @@ class SD3TextStack:
                 raise WeightsMissing(f"{sub}/", [folder], "ContentV-8B text stack (SD3 layout)")
         local = {"local_files_only": True}
         self.device, self.dtype, self.max_sequence_length = device, dtype, max_sequence_length
-        self.tokenizers = [CLIPTokenizer.from_pretrained(folder / "tokenizer", **local),
-                           CLIPTokenizer.from_pretrained(folder / "tokenizer_2", **local)]  # fmt: skip
+        self.tokenizers = [
+            CLIPTokenizer.from_pretrained(folder / "tokenizer", **local),
+            CLIPTokenizer.from_pretrained(folder / "tokenizer_2", **local),
+        ]
         self.clips = [
-            CLIPTextModelWithProjection.from_pretrained(folder / sub, torch_dtype=dtype, **local)
-            .to(device).eval()
+            CLIPTextModelWithProjection.from_pretrained(folder / sub, torch_dtype=dtype, **local).to(device).eval()
             for sub in ("text_encoder", "text_encoder_2")
         ]
         self.t5 = self.t5_tokenizer = None
@@ -99,17 +103,23 @@ class SD3TextStack:
         device, dtype = device or self.device, dtype or self.dtype
         sequences, pooled = [], []
         for tokenizer, model in zip(self.tokenizers, self.clips, strict=True):
-            ids = tokenizer(prompts, padding="max_length", max_length=CLIP_TOKENS, truncation=True,
-                            return_tensors="pt").input_ids.to(self.device)  # fmt: skip
+            ids = tokenizer(
+                prompts, padding="max_length", max_length=CLIP_TOKENS, truncation=True, return_tensors="pt"
+            ).input_ids.to(self.device)
             out = model(ids, output_hidden_states=True)
             sequences.append(out.hidden_states[-2])  # penultimate layer (clip_skip None)
             pooled.append(out.text_embeds)
         clip = torch.cat(sequences, dim=-1)
         clip = F.pad(clip, (0, self.joint_dim - clip.shape[-1]))
         if self.t5 is not None:
-            ids = self.t5_tokenizer(prompts, padding="max_length", max_length=self.max_sequence_length,
-                                    truncation=True, add_special_tokens=True,
-                                    return_tensors="pt").input_ids.to(self.device)  # fmt: skip
+            ids = self.t5_tokenizer(
+                prompts,
+                padding="max_length",
+                max_length=self.max_sequence_length,
+                truncation=True,
+                add_special_tokens=True,
+                return_tensors="pt",
+            ).input_ids.to(self.device)
             t5 = self.t5(ids)[0]
         else:
             t5 = torch.zeros(len(prompts), self.max_sequence_length, self.joint_dim, device=self.device)
@@ -130,5 +140,7 @@ class ShapeOnlyText:
             generator = torch.Generator("cpu").manual_seed(zlib.crc32(prompt.encode()))
             sequences.append(torch.randn(self.tokens, self.joint_dim, generator=generator))
             pooled.append(torch.randn(self.pooled_dim, generator=generator))
-        return (torch.stack(sequences).to(device=device, dtype=dtype),
-                torch.stack(pooled).to(device=device, dtype=dtype))  # fmt: skip
+        return (
+            torch.stack(sequences).to(device=device, dtype=dtype),
+            torch.stack(pooled).to(device=device, dtype=dtype),
+        )

@@ -51,9 +51,15 @@ def _streamed(conv: CausalConv3d, x: torch.Tensor, cache: StreamCache | None) ->
     if cache is None:
         return conv(x)
     past = cache.get(conv)
-    seen = x if past is None else torch.cat([past.to(x.device), x], dim=2)
-    cache[conv] = seen[:, :, -CACHE_FRAMES:].clone()
+    cache[conv] = _last_frames(past, x)
     return conv(x, past)
+
+
+def _last_frames(past: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """The last CACHE_FRAMES frames of [past ; x], concatenating only when x alone is too short."""
+    if x.shape[2] >= CACHE_FRAMES or past is None:
+        return x[:, :, -CACHE_FRAMES:].clone()
+    return torch.cat([past[:, :, -(CACHE_FRAMES - x.shape[2]) :].to(x.device), x], dim=2)
 
 
 class ChannelRMSNorm(nn.Module):
@@ -161,8 +167,7 @@ class Resample(nn.Module):
         else:
             past = cache[self]
             past = None if isinstance(past, str) else past  # zero-padded left of latent frame 1
-            seen = x if past is None else torch.cat([past, x], dim=2)
-            cache[self] = seen[:, :, -CACHE_FRAMES:].clone()
+            cache[self] = _last_frames(past, x)
             doubled = self.time_conv(x, past)
         batch, channels, frames, height, width = x.shape
         # [B, 2C, T] -> [B, C, 2T]: the first C channels are the earlier of the two frames.
@@ -210,9 +215,7 @@ class Encoder3d(nn.Module):
 class UpBlock(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, num_resnets: int, upsample: str | None):
         super().__init__()
-        self.resnets = nn.ModuleList(
-            ResidualBlock(in_dim if i == 0 else out_dim, out_dim) for i in range(num_resnets)
-        )
+        self.resnets = nn.ModuleList(ResidualBlock(in_dim if i == 0 else out_dim, out_dim) for i in range(num_resnets))
         self.upsamplers = nn.ModuleList([Resample(out_dim, upsample)]) if upsample else None
 
     def forward(self, x: torch.Tensor, cache: StreamCache | None = None) -> torch.Tensor:

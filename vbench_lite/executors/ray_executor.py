@@ -45,12 +45,14 @@ if TYPE_CHECKING:
     from vbench_lite.runner import EvaluateOptions, RunReport
 
 MAX_ATTEMPTS = 3  # tries per unit whose replica died; then the unit is stored as failed
+MAX_REPLICA_RESTARTS = 10  # per replica; one that keeps dying (say, while loading) is given up
 REPLICA_RECOVERY_S = 600.0  # a replica not restarted (models loaded) by then is given up
 PING_INTERVAL_S = 0.2
 RESOURCES_ENV = "VBL_RAY_ACTOR_RESOURCES"
-LOCAL_ADDRESSES = (None, "", "local")  # start (or join) a Ray instance on this host only
-# The driver's settings that decide where weights are found and what is stored: replicas on this
-# host must see the same ones, or their backend could differ from the one the driver recorded.
+LOCAL_ADDRESSES = (None, "", "local")  # start a Ray instance on this host only
+# The driver's settings that decide where weights are found: replicas on this host must see the
+# same ones, or their backend could differ from the one the driver recorded. On a cluster each node
+# keeps its own (paths differ between hosts); a backend that differs is reported, never mixed.
 FORWARDED_ENV = ("VBL_HOME", "VBL_WEIGHTS_DIR", "VBL_DB", "VBENCH_CACHE_DIR", "TORCH_HOME", "HF_HOME",
                  "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
@@ -95,8 +97,8 @@ def connect(ray_address: str | None) -> Any:
     if not ray.is_initialized():  # a caller (a test session, a notebook) may have chosen already
         if is_multi_node(ray_address):
             ray.init(address=ray_address, logging_level="WARNING")
-        else:
-            ray.init(include_dashboard=False, logging_level="WARNING")
+        else:  # "local": a new instance on this host, even where $RAY_ADDRESS names a cluster
+            ray.init(address="local", include_dashboard=False, logging_level="WARNING")
     return ray
 
 
@@ -113,7 +115,11 @@ def replica_plan(ray: Any, device: str, units: int) -> ReplicaPlan:
     cluster = ray.cluster_resources()
     custom = os.environ.get(RESOURCES_ENV)
     if custom:
-        wanted = {str(k): float(v) for k, v in json.loads(custom).items()}
+        try:
+            wanted = {str(k): float(v) for k, v in json.loads(custom).items()}
+        except (ValueError, AttributeError):
+            raise VblError(f"${RESOURCES_ENV} must be a JSON object of Ray resources, e.g. "
+                           '{"accelerator": 1}, not ' + repr(custom)) from None
         # No CPU held: the stand-in resource plays the GPU, the CPUs stay free for decoding.
         options: dict[str, Any] = {"num_cpus": 0, "resources": wanted}
         capacity = min(int(cluster.get(k, 0) // v) for k, v in wanted.items())
@@ -133,7 +139,9 @@ def replica_plan(ray: Any, device: str, units: int) -> ReplicaPlan:
     return ReplicaPlan(options=options, replicas=max(1, min(capacity, units)), device=device)
 
 
-def forwarded_env() -> dict[str, str | None]:
+def forwarded_env(ray_address: str | None) -> dict[str, str | None]:
+    if is_multi_node(ray_address):
+        return {}
     return {name: os.environ.get(name) for name in FORWARDED_ENV}
 
 
@@ -161,7 +169,11 @@ def _one_line(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class WorkUnit:
-    """One (run, prompt, sample, stage): generate one video, or score one video on its dimensions."""
+    """One (run, prompt, sample, stage): generate one video, or score one video on its dimensions.
+
+    The durable record of a finished unit is in the store (a score unit's rows, `finished_pairs`)
+    or on disk (a generated mp4), so a resumed run rebuilds only the units still missing.
+    """
 
     run_id: str
     stage: Stage
@@ -186,14 +198,6 @@ class UnitTally:
     def line(self) -> str:
         return (f"ray {self.stage}: {self.total} units, {self.done} done, {self.failed} failed, "
                 f"{self.retried} retried")
-
-
-@dataclass
-class ReplicaDied:
-    """A batch whose replica died: what it was, and why."""
-
-    units: list[WorkUnit]
-    error: BaseException
 
 
 # -- replicas (Ray actors) -------------------------------------------------------------------------
@@ -322,10 +326,20 @@ class GeneratorReplica:
 
 
 def _start_replicas(ray: Any, actor_class: type, spec: Any, plan: ReplicaPlan) -> list[Any]:
-    # Restart a dead replica as often as needed; each unit bounds its own retries (MAX_ATTEMPTS),
-    # so the driver knows which unit was retried and can run it alone.
-    remote = ray.remote(actor_class).options(max_restarts=-1, max_task_retries=0, **plan.options)
+    # Ray restarts a dead replica (bounded, so a crash loop while loading ends); the driver retries
+    # units itself (MAX_ATTEMPTS), so it knows which unit was retried and can run it alone.
+    remote = ray.remote(actor_class).options(max_restarts=MAX_REPLICA_RESTARTS, max_task_retries=0,
+                                             **plan.options)
     return [remote.remote(spec) for _ in range(plan.replicas)]
+
+
+def _ask_all(ray: Any, replicas: list[Any], method: str, kind: str) -> list[Any]:
+    """Each replica's answer once it has loaded its models; one that dies loading them ends the run."""
+    try:
+        return list(ray.get([getattr(replica, method).remote() for replica in replicas]))
+    except ray.exceptions.RayActorError as error:
+        raise VblError(f"a {kind} replica died while loading its models ({type(error).__name__}); "
+                       "the Ray worker logs (/tmp/ray/session_latest/logs) say why") from None
 
 
 def _stop_replicas(ray: Any, replicas: Iterable[Any]) -> None:
@@ -370,12 +384,10 @@ def _run_units(
                 replica = idle.pop()
                 running[submit(replica, batch)] = (replica, batch)
             if not running:
-                if not pings:  # every replica stayed dead past REPLICA_RECOVERY_S
-                    for unit in [*retries, *ready, *waiting]:
-                        give_up(unit, f"no {tally.stage} replica stayed alive")
-                        tally.failed += 1
-                    advance(len(retries) + len(ready) + len(waiting))
-                    break
+                if not pings:  # the units left are not stored, so --resume redoes them
+                    raise VblError(f"every {tally.stage} replica died {MAX_REPLICA_RESTARTS} times or "
+                                   "more; see the Ray worker logs (/tmp/ray/session_latest/logs), then "
+                                   "continue with --resume")
                 _await_pings(ray, pings, idle)
                 continue
             done, _ = ray.wait([*running, *pings], num_returns=1)
@@ -398,10 +410,10 @@ def _run_units(
                         advance(1)
                 progress.update(bar, description=tally.line())
                 continue
-            except ray.exceptions.RayTaskError as error:  # a bug in the unit's code: no retry helps
+            except ray.exceptions.RayError as error:  # a bug in the unit's code, a lost input: no retry
                 idle.append(replica)
                 for unit in batch:
-                    give_up(unit, _one_line(error.as_instanceof_cause()))
+                    give_up(unit, _one_line(getattr(error, "cause", None) or error))
                     tally.failed += 1
                 advance(len(batch))
                 continue
@@ -418,7 +430,9 @@ def _await_pings(ray: Any, pings: dict[Any, tuple[Any, float]], idle: list[Any])
         replica, deadline = pings.pop(ref)
         try:
             ray.get(ref)
-        except ray.exceptions.RayActorError:
+        except ray.exceptions.ActorDiedError:
+            continue  # out of restarts: Ray will not bring it back
+        except ray.exceptions.RayActorError:  # still restarting
             if time.monotonic() < deadline:
                 time.sleep(PING_INTERVAL_S)
                 pings[replica.ping.remote()] = (replica, deadline)
@@ -446,11 +460,12 @@ def score_on_ray(
         dimension_classes={name: class_path(d) for name, d in dimensions.items()},
         expected_backends={name: d.backend for name, d in dimensions.items()},
         device=plan.device, backend=first.context.backend, batch_size=first.context.batch_size,
-        weights_dir=first.context.weights_dir, options=first.context.options, env=forwarded_env(),
+        weights_dir=first.context.weights_dir, options=first.context.options,
+        env=forwarded_env(options.ray_address),
     )
     replicas = _start_replicas(ray, ScorerReplica, spec, plan)
     try:
-        usable = _reconcile(ray.get([r.report.remote() for r in replicas]), manifest, report, console)
+        usable = _reconcile(_ask_all(ray, replicas, "report", "scorer"), manifest, report, console)
         units = [replace(u, dimensions=tuple(n for n in u.dimensions if n in usable)) for u in units]
         units = [u for u in units if u.dimensions]
         tally.total = len(units)
@@ -522,10 +537,10 @@ def generate_on_ray(
     plan = replica_plan(ray, manifest["environment"]["device"], len(units))
     spec = GeneratorSpec(class_path=class_path(generator), name=generator.name,
                          options=generator.options, device=plan.device, weights=options.weights,
-                         env=forwarded_env())
+                         env=forwarded_env(options.ray_address))
     replicas = _start_replicas(ray, GeneratorReplica, spec, plan)
     try:
-        states = ray.get([r.ready.remote() for r in replicas])
+        states = _ask_all(ray, replicas, "ready", "generator")
         failed = [s for s in states if "error" in s]
         if failed:
             if failed[0]["user_error"]:
