@@ -32,6 +32,7 @@ from dimensions.backbones.raft import (
     load_raft,
     pad_frames,
     pairs_per_batch,
+    raft_size_problem,
     raft_weight_path,
 )
 from dimensions.backbones.selection import choose_backend
@@ -106,6 +107,10 @@ class DynamicDegree(Dimension):
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         scores = []
         for video in videos:
+            problem = self.backend == "vbench" and raft_size_problem(video.height, video.width)
+            if problem:
+                scores.append(VideoScore(value=None, skipped=problem))
+                continue
             indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
             pair_scores = [top_magnitude_mean(flow) for flow in self._flows(video, indices, pairs)]
             moving, threshold, required = is_dynamic(pair_scores, video.height, video.width, len(indices))

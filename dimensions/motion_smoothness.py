@@ -36,6 +36,7 @@ from dimensions.backbones.raft import (
     load_raft,
     pad_frames,
     pairs_per_batch,
+    raft_size_problem,
 )
 from dimensions.backbones.selection import choose_backend
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
@@ -146,8 +147,11 @@ class MotionSmoothness(Dimension):
         scores = []
         for video in videos:
             pairs = interpolation_pairs(video.num_frames)
-            if not pairs:
-                scores.append(VideoScore(value=None, skipped="needs at least 3 frames"))
+            problem = "needs at least 3 frames" if not pairs else None
+            if self.backend == "raft":
+                problem = problem or raft_size_problem(video.height, video.width)
+            if problem:
+                scores.append(VideoScore(value=None, skipped=problem))
                 continue
             if self.backend == "vbench":
                 predicted = self._interpolate_amt(video, pairs)

@@ -39,7 +39,8 @@ def radar(row: pd.Series, dims: list[str], title: str = "", median: pd.Series | 
         title=title or "Normalised dimension scores (%)",
         polar={"radialaxis": {"range": [lower, upper]}},
         showlegend=True,
-        **_LAYOUT,
+        legend={"orientation": "h", "y": -0.12},  # beside the polar it would cover the labels
+        **{**_LAYOUT, "margin": {"l": 120, "r": 120, "t": 60, "b": 60}},
     )
     return figure
 

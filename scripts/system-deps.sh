@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: a real PostgreSQL server for the store tests.
+# Debian packages the tests need: a real PostgreSQL server for the store tests and Chromium for
+# the leaderboard's real-browser tests (Playwright drives Debian's browser; it never downloads one).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

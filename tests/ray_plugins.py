@@ -38,7 +38,12 @@ class MeanBrightness(Dimension):
     version: ClassVar[str] = "1"
     group: ClassVar = "extra"
     frames: ClassVar[FrameNeeds] = FrameNeeds(mode="middle", count=8)
-    backends: ClassVar[tuple[str, ...]] = ("embedded",)
+    backends: ClassVar[tuple[str, ...]] = ("embedded", "plain")
+
+    def setup(self) -> None:
+        # As some first-party dimensions do: a per-dimension option the driver's
+        # `resolve_backend()` knows nothing of picks the backend at setup.
+        self.backend = str(self.context.options.get("mean_brightness.backend", self.resolve_backend()))
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         log = self.context.options.get(SCORED_LOG)

@@ -128,3 +128,118 @@ def test_pipeline_outputs_of_each_kind_become_uint8_frames():
     assert to_uint8_frames(floats).shape == (3, 4, 4, 3)
     assert to_uint8_frames([list(floats[0])]).dtype == np.uint8
     assert to_uint8_frames(floats)[0, 0, 0, 0] == round(floats[0, 0, 0, 0, 0] * 255)
+
+
+def _clip_tokenizer(folder: Path):
+    import json
+    import string
+
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for suffix in ("", "</w>"):
+        vocab.update({c + suffix: len(vocab) + i for i, c in enumerate(string.ascii_lowercase)})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>", model_max_length=77
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_modelscope_folder(tmp_path_factory) -> Path:
+    from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    scratch = tmp_path_factory.mktemp("modelscope")
+    unet = UNet3DConditionModel(
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+        up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+        cross_attention_dim=8,
+        attention_head_dim=4,
+        norm_num_groups=2,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8,),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=2,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=54,
+            hidden_size=8,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    pipe = TextToVideoSDPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=_clip_tokenizer(scratch / "tok"),
+        unet=unet,
+        scheduler=DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False),
+    )
+    folder = scratch / "text-to-video-ms-1.7b"
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def test_modelscope_adapter_runs_a_local_tiny_text_to_video_pipeline(tiny_modelscope_folder, tmp_path):
+    generator = ModelScopeT2V({"num_frames": 4, "height": 16, "width": 16, "steps": 2, "guidance": 9.0})
+    generator.load("cpu", "float32", tiny_modelscope_folder)
+    request = GenerationRequest("p1", "a red car", 0, 7, tmp_path / "a red car-0.mp4")
+    (result,) = generator.generate([request])
+    assert result.error is None, result.error
+    frames, _ = decode_video(result.path)
+    assert frames.shape == (4, 16, 16, 3)
+    assert result.params["guidance_scale"] == 9.0 and generator.provenance()["licence"].startswith("CC-BY-NC")
+
+
+def test_a_non_commercial_model_needs_accept_license_on_the_command_line(monkeypatch, tmp_path):
+    from importlib.metadata import EntryPoint
+
+    from typer.testing import CliRunner
+
+    from vbench_lite import registry
+    from vbench_lite.cli import app
+
+    real = registry._entry_points
+    point = EntryPoint(
+        "modelscope-t2v", "reference_models.adapters.diffusers_adapter:ModelScopeT2V", registry.GENERATORS_GROUP
+    )
+    monkeypatch.setattr(
+        registry,
+        "_entry_points",
+        lambda group: {**real(group), **({"modelscope-t2v": point} if group == registry.GENERATORS_GROUP else {})},
+    )
+    monkeypatch.setenv("VBL_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--model",
+            "modelscope-t2v",
+            "--out",
+            str(tmp_path / "run"),
+            "--db",
+            f"sqlite:///{tmp_path / 'vbl.db'}",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--accept-license modelscope-t2v" in result.output and "CC-BY-NC-4.0" in result.output

@@ -73,6 +73,16 @@ def test_flow_cache_returns_a_computed_pair_without_recomputing(tmp_path, monkey
     cache = FlowCache()
     first = cached_raft_flows(model, cache, "v.mp4", frames, {0: 0, 2: 1, 4: 2}, [(0, 2)], 4)
     calls = []
-    model.register_forward_hook(lambda *args: calls.append(1))
+    model.feature_encoder.register_forward_hook(lambda *args: calls.append(1))
     again = cached_raft_flows(model, cache, "v.mp4", frames, {0: 0, 2: 1, 4: 2}, [(0, 2), (2, 4)], 4)
     assert torch.equal(again[0], first[0]) and cache.hits == 1 and len(calls) == 1
+
+
+def test_shared_encoder_pass_gives_torchvision_raft_final_flow_exactly(tmp_path):
+    from dimensions.backbones.raft import raft_flows_for_pairs
+
+    _, model = write_torchvision_raft(tmp_path)
+    frames = torch.rand(3, 3, 128, 136, generator=torch.Generator().manual_seed(2)) * 255
+    with torch.no_grad():
+        expected = model(2 * frames[:2] / 255 - 1, 2 * frames[1:] / 255 - 1, num_flow_updates=20)[-1]
+    assert torch.equal(raft_flows_for_pairs(model, frames, [(0, 1), (1, 2)]), expected)

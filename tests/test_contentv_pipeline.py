@@ -72,3 +72,21 @@ def test_flicker_option_adds_alternating_brightness(tiny):
     assert np.all(brightness_change[0::2] < -15) and np.all(brightness_change[1::2] > 15)
     step = lambda v: np.abs(np.diff(v[0].astype(float), axis=0)).mean()  # noqa: E731
     assert step(degraded) > 1.5 * step(clean)
+
+
+def test_parity_mode_draws_the_noise_in_the_pipeline_dtype_on_cpu():
+    pipe = ContentVPipeline.random("tiny", dtype=torch.bfloat16)
+    shape = (1, 16, 2, 4, 4)
+    parity = pipe.initial_noise(11, pipe.default_params(num_frames=5, height=32, width=32, parity_mode=True))
+    default = pipe.initial_noise(11, pipe.default_params(num_frames=5, height=32, width=32))
+    official = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(11), dtype=torch.bfloat16)
+    ours = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(11)).to(torch.bfloat16)
+    assert torch.equal(parity, official) and torch.equal(default, ours)
+    assert parity.dtype == default.dtype == torch.bfloat16
+
+
+def test_parity_mode_truncates_to_uint8_like_export_to_video():
+    video = torch.full((1, 3, 2, 2, 2), 0.999)  # x/2 + 0.5 = 0.9995 -> 254.87
+    assert ContentVPipeline.to_uint8(video, ContentVPipeline.random("tiny").default_params())[0, 0, 0, 0, 0] == 255
+    parity = ContentVPipeline.random("tiny").default_params(parity_mode=True)
+    assert ContentVPipeline.to_uint8(video, parity)[0, 0, 0, 0, 0] == 254

@@ -136,3 +136,11 @@ def test_weight_specs_are_vbench_files_and_folders():
     assert torchvision_raft.file == "raft_large_C_T_V1-22a6c225.pth"
     assert (amt.file, amt.vbench_subdir) == ("amt-s.pth", "amt_model")
     assert amt.url == "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth"
+
+
+def test_frames_too_small_for_raft_are_skipped_with_the_reason(tmp_path):
+    write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
+    dimension = DynamicDegree(ScoringContext(backend="vbench"))
+    dimension.setup()
+    (score,) = dimension.score_batch([real_video("carphone_pristine", 5, step=2)])  # 88x72
+    assert score.value is None and "at least 128 px" in score.skipped

@@ -125,6 +125,8 @@ def test_filters_search_backend_suite_task_and_date(monkeypatch, filled) -> None
     app = start(monkeypatch, filled[0])
     app.text_input(key="search").input("beta").run()
     assert list(table(app)["Model"]) == ["beta"]
+    app.text_input(key="search").input("no such model").run()
+    assert not app.exception and table(app).empty and "0 of 4 rows" in texts(app.caption)
     app.text_input(key="search").input("").run()
     app.multiselect(key="backends").set_value(["mixed"]).run()
     assert list(table(app)["Model"]) == ["gamma"]

@@ -570,3 +570,28 @@ def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) 
     finally:
         if vbl.poll() is None:
             vbl.kill()
+
+
+def test_intervals_deltas_and_video_scores_follow_a_rescaled_aggregate(tmp_path: Path) -> None:
+    # VBench's imaging quality stores MUSIQ's 0-100 per video and aggregates mean / 100.
+    from vbench_lite.store import AggregateRow, ScoreRow, VideoRow
+
+    url = f"sqlite:///{tmp_path / 'vbl.db'}"
+    per_video = {"run-a": [30.0, 34.0, 38.0, 42.0], "run-b": [33.0, 37.0, 41.0, 45.0]}
+    with ResultStore(url) as store:
+        for run_id, values in per_video.items():
+            store.begin_run(run_id, manifest(run_id, "m", run_id, {"imaging_quality": "niqe"}, "complete", 0))
+            for index, value in enumerate(values):
+                key = f"p{index}-0.mp4"
+                score = ScoreRow(key, "imaging_quality", "niqe", "1", "ok", value)
+                store.record_video(run_id, VideoRow(key, key, f"p{index}", f"p{index}", 0, 0), [score])
+            raw = sum(values) / len(values) / 100
+            store.finish_run(run_id, "complete", [AggregateRow("imaging_quality", raw, raw, 4, "niqe", "quality")])
+    board = data.load_board(url)
+    row = data.board_rows(board).set_index("run_id").loc["run-a"]
+    assert row["imaging_quality:raw"] == pytest.approx(36.0)
+    assert 30.0 <= row["imaging_quality:raw_lo"] < 36.0 < row["imaging_quality:raw_hi"] <= 42.0
+    compared = data.paired_compare(board, "run-a", "run-b").set_index("dimension").loc["imaging_quality"]
+    assert compared["delta"] == pytest.approx(3.0) and compared["mean_a"] == pytest.approx(36.0)
+    videos = data.prompt_videos(board.scores, "run-a", "p0", board.aggregates)
+    assert videos.loc[0, "imaging_quality"] == pytest.approx(30.0)

@@ -120,6 +120,17 @@ def test_ray_gives_the_local_executors_scores_on_the_same_videos(on_ray, tmp_pat
     assert "ray score: 4 units, 4 done, 0 failed, 0 retried" in output
 
 
+def test_the_manifest_and_the_rows_name_the_backend_the_replicas_loaded(on_ray, tmp_path) -> None:
+    videos = tmp_path / "videos"
+    clip_folder(videos, count=2)
+    report, _ = run(tmp_path / "run", videos=videos, dims="mean_brightness",
+                    dimension_options={"mean_brightness.backend": "plain"})
+    assert report.exit_code == 0
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["dimensions"]["mean_brightness"]["backend"] == "plain"
+    assert set(ResultStore(default_db_url()).scores_frame(report.run_id)["backend"]) == {"plain"}
+
+
 @pytest.mark.parametrize("resume_on", ["ray", "local"])
 def test_a_run_killed_halfway_resumes_redoing_only_unfinished_units(
     on_ray, tmp_path, monkeypatch, resume_on
@@ -221,6 +232,16 @@ def test_generation_runs_on_replicas_and_resume_never_regenerates_a_finished_vid
     assert "ray score: 4 units, 4 done, 0 failed, 0 retried" in output
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["model"]["name"] == "copying" and len(manifest["seeds"]) == 4
+
+
+@pytest.mark.postgres
+def test_a_ray_run_streams_its_results_into_a_postgresql_store(on_ray, tmp_path, fresh_postgres_url) -> None:
+    videos = tmp_path / "videos"
+    clip_folder(videos, count=2)
+    report, _ = run(tmp_path / "run", videos=videos, dims="temporal_flickering", db=fresh_postgres_url)
+    assert report.exit_code == 0
+    scores = ResultStore(fresh_postgres_url).scores_frame(report.run_id)
+    assert len(scores) == 2 and (scores["status"] == "ok").all()
 
 
 def test_a_multi_node_run_refuses_a_sqlite_store(tmp_path) -> None:

@@ -287,13 +287,14 @@ def test_folder_generator_feeds_existing_files_through_the_generation_path(tmp_p
 def test_manifest_records_provenance(tmp_path) -> None:
     clip_folder(tmp_path / "videos", count=1)
     assert evaluate("--videos", str(tmp_path / "videos"), "--dims", "temporal_flickering",
-                    "--out", str(tmp_path / "run"))[0] == 0
+                    "--out", str(tmp_path / "run"), "--name", "team-model", "--revision", "ckpt-1000")[0] == 0
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "team-model" and manifest["model"]["revision"] == "ckpt-1000"
     assert manifest["status"] == "complete"
     assert manifest["vbl"]["version"]
     assert len(manifest["config_hash"]) == 64
     assert manifest["dimensions"]["temporal_flickering"] == {
-        "version": "1", "backend": "vbench", "weights_sha256": None, "group": "quality"}
+        "version": "1", "backend": "vbench", "weights_sha256": None, "group": "quality", "value_scale": 1.0}
     assert manifest["environment"]["torch"] and manifest["environment"]["device"] == "cpu"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["quality"] is None and "subject_consistency" in summary["missing"]["quality"]

@@ -95,6 +95,8 @@ def evaluate(
     model_option: Annotated[list[str], typer.Option(help="generator option key=value (repeatable)")] = [],  # noqa: B006
     option: Annotated[list[str], typer.Option(help="dimension option key=value (repeatable)")] = [],  # noqa: B006
     accept_license: Annotated[list[str], typer.Option(help="accept a model's restrictive licence (repeatable)")] = [],  # noqa: B006
+    name: Annotated[str | None, typer.Option(help="model name shown on the leaderboard")] = None,
+    revision: Annotated[str | None, typer.Option(help="checkpoint or revision label")] = None,
 ) -> None:
     """Generate (with --model) or read (with --videos) videos, score them, store and print the result."""
     from vbench_lite.runner import EvaluateOptions
@@ -107,7 +109,7 @@ def evaluate(
         prompt_file=prompt_file, resume=resume, device=device, batch_size=batch_size,
         videos_per_batch=max(1, videos_per_batch), backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
-        dimension_options=_key_values(option), accept_license=accept_license,
+        dimension_options=_key_values(option), accept_license=accept_license, name=name, revision=revision,
     )
     report = run(options, console=err)
     _print_report(report)
@@ -338,9 +340,11 @@ def _all_weight_specs() -> list[tuple[str, Any]]:
 
 def _register_command_groups() -> None:
     """Command groups that live in their own modules register themselves (none imports torch)."""
+    from leaderboard.commands import register as register_leaderboard
     from vbench_lite.gate.commands import register as register_gate
 
     register_gate(app)
+    register_leaderboard(app)
 
 
 _register_command_groups()

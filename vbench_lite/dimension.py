@@ -86,6 +86,9 @@ class Dimension(ABC):
     # Backends in order of preference for `--backend auto`; "vbench" is the VBench-exact one.
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
     value_kind: ClassVar[Literal["float", "bool"]] = "float"
+    # Multiply a per-video value by this to get the aggregate's units (imaging quality stores
+    # 0–100 per video and aggregates mean/100, spec §4.7); recorded in the manifest for the gate.
+    video_value_scale: ClassVar[float] = 1.0
     description: ClassVar[str] = ""
 
     def __init__(self, context: ScoringContext | None = None):

@@ -51,6 +51,8 @@ class EvaluateOptions:
     dimension_options: dict[str, Any] = field(default_factory=dict)
     generate_only: bool = False
     accept_license: list[str] = field(default_factory=list)
+    name: str | None = None  # the model's label on the leaderboard (default: --model, or "videos")
+    revision: str | None = None  # checkpoint / revision label
     executor: str = "local"  # local | ray (issue 8); not in config(): either executor resumes a run
     ray_address: str | None = None  # None/"local": Ray on this host; "auto" or HOST:PORT: a cluster
 
@@ -212,8 +214,9 @@ def _open_run(
     if run_dir.exists() and any(run_dir.iterdir()):
         raise InputError(f"{run_dir} is not empty and holds no vbl run; choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = {"name": options.model or "videos", "task": "t2v", "revision": None,
-             "weights_sha256": None, "options": options.model_options}
+    model = {"name": options.name or options.model or "videos", "adapter": options.model,
+             "task": "t2v", "revision": options.revision, "weights_sha256": None,
+             "options": options.model_options}
     suite_info = (
         {"name": suite.name, "version": suite.version, "sha256": suite.sha256}
         if suite is not None else None
@@ -288,6 +291,7 @@ def _set_up(
         manifest["dimensions"][name] = {
             "version": dimension.version, "backend": dimension.backend,
             "weights_sha256": dimension.weights_sha256(), "group": dimension.group,
+            "value_scale": dimension.video_value_scale,
         }
         console.print(f"{name}: backend [bold]{dimension.backend}[/]")
         active[name] = dimension
@@ -313,7 +317,9 @@ def _generate(
         generate_on_ray(generator, todo, options, manifest, store, run_id, console)
         return
     generator.load(manifest["environment"]["device"], "auto", options.weights)
+    labels = {k: v for k, v in manifest["model"].items() if k in ("name", "revision") and v}
     manifest["model"].update(generator.provenance())
+    manifest["model"].update(labels)  # the user's --name/--revision win over the adapter's defaults
     with progress_bar(console) as progress:
         task = progress.add_task("generating", total=len(todo))
         for item in todo:

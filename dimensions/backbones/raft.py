@@ -21,6 +21,16 @@ from vbench_lite.weights import WeightSpec, find_weight, require_weight
 
 RAFT_ITERATIONS = 20  # VBench: self.model(image1, image2, iters=20, test_mode=True)
 RAFT_DIVISOR = 8
+# torchvision's correlation pyramid needs 1/8-resolution feature maps of at least 16 px.
+RAFT_MIN_SIDE = 128
+
+
+def raft_size_problem(height: int, width: int) -> str | None:
+    """Why RAFT cannot take frames of this size (after padding to a multiple of 8), if so."""
+    padded = [side + (-side) % RAFT_DIVISOR for side in (height, width)]
+    if min(padded) < RAFT_MIN_SIDE:
+        return f"RAFT needs frames of at least {RAFT_MIN_SIDE} px per side, got {width}x{height}"
+    return None
 
 RAFT_THINGS_SPEC = WeightSpec(
     key="raft_things",

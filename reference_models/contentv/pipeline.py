@@ -91,10 +91,11 @@ class ContentVPipeline:
         preset = load_preset(preset) if isinstance(preset, str) else preset
         seed = preset.init_seed if seed is None else seed
         gains = preset.init_gains
-        transformer = loading.init_random_(
-            loading.build_on_meta(VideoMMDiT, preset.transformer), seed, device, gains.get("transformer")
-        )
-        vae = loading.init_random_(loading.build_on_meta(WanVAE, preset.vae), seed + 1, device, gains.get("vae"))
+        # cast on meta first: an 8B model is materialised once, directly in its dtype
+        transformer = loading.build_on_meta(VideoMMDiT, preset.transformer).to(dtype)
+        transformer = loading.init_random_(transformer, seed, device, gains.get("transformer"))
+        vae = loading.build_on_meta(WanVAE, preset.vae).to(vae_dtype)
+        vae = loading.init_random_(vae, seed + 1, device, gains.get("vae"))
         if preset.toy_text is not None:
             text = loading.init_random_(loading.build_on_meta(ToyTextEncoder, preset.toy_text), seed + 2, device)
             text.eval()
@@ -104,9 +105,7 @@ class ContentVPipeline:
                 CLIP_TOKENS + preset.max_sequence_length, config.joint_attention_dim, config.pooled_projection_dim
             )
         shift = preset.sampler.shift if preset.sampler.shift is not None else preset.sampler.fallback_shift
-        return cls(
-            preset, transformer.to(dtype).eval(), vae.to(vae_dtype).eval(), text, shift, device, dtype, vae_dtype
-        )
+        return cls(preset, transformer.eval(), vae.eval(), text, shift, device, dtype, vae_dtype)
 
     @classmethod
     def from_checkpoint(

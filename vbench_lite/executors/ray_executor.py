@@ -208,7 +208,6 @@ class ScorerSpec:
     """Everything a scorer replica needs to build its dimensions itself, in any process."""
 
     dimension_classes: dict[str, str]  # name -> "module:Class"
-    expected_backends: dict[str, str]  # what the driver resolved and recorded in the manifest
     device: str
     backend: str
     batch_size: int
@@ -232,10 +231,6 @@ class ScorerReplica:
             try:
                 dimension = EntryPoint(name, path, DIMENSIONS_GROUP).load()(context)
                 dimension.setup()
-                if dimension.backend != spec.expected_backends[name]:
-                    raise VblError(f"resolves to backend {dimension.backend} on this worker but to "
-                                   f"{spec.expected_backends[name]} on the driver; give every node "
-                                   "the same weights")
             except Exception as error:  # a replica reports; the driver decides (it has the report)
                 self.errors[name] = str(error) if isinstance(error, VblError) else _one_line(error)
                 continue
@@ -458,14 +453,17 @@ def score_on_ray(
     first = next(iter(dimensions.values()))
     spec = ScorerSpec(
         dimension_classes={name: class_path(d) for name, d in dimensions.items()},
-        expected_backends={name: d.backend for name, d in dimensions.items()},
         device=plan.device, backend=first.context.backend, batch_size=first.context.batch_size,
         weights_dir=first.context.weights_dir, options=first.context.options,
         env=forwarded_env(options.ray_address),
     )
     replicas = _start_replicas(ray, ScorerReplica, spec, plan)
     try:
-        usable = _reconcile(_ask_all(ray, replicas, "report", "scorer"), manifest, report, console)
+        already = {dimension for _, dimension in store.finished_pairs(run_id)}
+        reports = _ask_all(ray, replicas, "report", "scorer")
+        usable = _reconcile(reports, already, manifest, report, console)
+        for name in usable:  # the summary's fallback reads the driver's objects
+            dimensions[name].backend = manifest["dimensions"][name]["backend"]
         units = [replace(u, dimensions=tuple(n for n in u.dimensions if n in usable)) for u in units]
         units = [u for u in units if u.dimensions]
         tally.total = len(units)
@@ -497,26 +495,36 @@ def score_on_ray(
 
 
 def _reconcile(
-    reports: list[dict[str, dict[str, Any]]], manifest: dict[str, Any], report: RunReport,
-    console: Console,
+    reports: list[dict[str, dict[str, Any]]], already_scored: set[str], manifest: dict[str, Any],
+    report: RunReport, console: Console,
 ) -> set[str]:
-    """Record what the replicas loaded; a dimension that failed, or differs between replicas, is
-    left out with its reason (as the local executor does for one that cannot set up)."""
+    """Record the backend and weights the replicas loaded (the driver only predicted the backend).
+
+    A dimension is left out with its reason, as the local executor leaves out one that cannot set
+    up, when a replica failed to load it, when replicas loaded different weights, or when it
+    loaded another backend than the one this run already stored scores of: backends never mix.
+    """
     usable = set()
     for name in reports[0]:
         seen = [r[name] for r in reports]
         errors = [s["error"] for s in seen if "error" in s]
         loaded = {(s["backend"], s["weights_sha256"]) for s in seen if "error" not in s}
+        recorded = manifest["dimensions"][name]
         if not errors and len(loaded) > 1:
             errors = [f"replicas loaded different weights ({sorted(map(str, loaded))}); give every "
                       "node the same weights"]
+        backend, sha256 = next(iter(loaded)) if len(loaded) == 1 else (None, None)
+        if not errors and backend != recorded["backend"] and name in already_scored:
+            errors = [f"this run was scored with backend {recorded['backend']}, which the replicas "
+                      f"now load as {backend}; pass --backend or choose a new --out"]
         if errors:
             message = errors[0] if errors[0].startswith(name) else f"{name}: {errors[0]}"
             report.unavailable[name] = message
             console.print(f"[red]error:[/] {message}")
             continue
-        ((_, sha256),) = loaded
-        manifest["dimensions"][name]["weights_sha256"] = sha256
+        if backend != recorded["backend"]:
+            console.print(f"{name}: backend [bold]{backend}[/] (as the replicas loaded it)")
+        recorded.update(backend=backend, weights_sha256=sha256)
         usable.add(name)
     return usable
 

@@ -92,8 +92,11 @@ def load_run(run_dir: Path, label: str = "run") -> ScoreSource:
             f"{label} {run_dir}: {len(nan_rows)} score(s) marked ok are NaN ({dims}); "
             "re-run the evaluation of those videos"
         )
+    # Per-video values in aggregate units (imaging quality stores 0–100 per video, as VBench does).
+    scales = {name: float(info.get("value_scale", 1.0)) for name, info in (manifest.get("dimensions") or {}).items()}
     per_video = {
         str(dim): rows.set_index(["prompt_id", "sample_index"])["value"].astype(float).sort_index()
+        * scales.get(str(dim), 1.0)
         for dim, rows in ok.groupby("dimension", sort=True)
     }
     per_prompt = {dim: prompt_means(series) for dim, series in per_video.items()}
