@@ -136,7 +136,8 @@ def generate(
 
     `vbl evaluate` with the same flags and --resume then scores them without regenerating.
     """
-    from vbench_lite.runner import EvaluateOptions, evaluate as run
+    from vbench_lite.runner import EvaluateOptions
+    from vbench_lite.runner import evaluate as run
 
     options = EvaluateOptions(
         out=out_dir, dims=dims, model=model, prompts=prompts, resume=resume, device=device, db=db,
