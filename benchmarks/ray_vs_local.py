@@ -4,8 +4,10 @@ machine. Prints both rates, their ratio (ray / local) and checks that both runs 
 per-video scores.
 
 Ray's start-up is timed apart (it happens once per process, or never when joining a cluster);
-the rates cover `evaluate` only. On CPU the Ray run uses one CPU scorer replica per CPU but one
-(the last CPU decodes); with `--device cuda` one replica per GPU.
+the rates cover `evaluate` only (the replicas' start and model loading included). On CPU the Ray
+run uses one CPU scorer replica per CPU but one (the last CPU decodes); with `--device cuda` one
+replica per GPU. Run it with OMP_NUM_THREADS=1 as well: Ray gives each CPU replica one thread, the
+local run torch's default, and on a loaded machine that difference alone can move the ratio.
 
     python benchmarks/ray_vs_local.py                       # 24 clips of 48 frames, temporal_flickering
     python benchmarks/ray_vs_local.py --videos 64 --num-cpus 8 --dims temporal_flickering,dynamic_degree
@@ -24,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import torch  # noqa: E402
 from clips import SAMPLES, cut_clip  # noqa: E402
 from rich.console import Console  # noqa: E402
 
@@ -93,6 +96,9 @@ def main() -> None:
     print(f"{args.videos} clips of {args.frames} frames at {args.size}, dims {args.dims}, "
           f"device {args.device}, {args.num_cpus} CPUs for Ray, {args.videos_per_batch} videos per batch, "
           f"best of {args.repeats}")
+    # Ray gives each CPU replica OMP_NUM_THREADS = its CPUs (1 here); the local run uses torch's
+    # default. On a loaded machine that alone moves the ratio: compare with OMP_NUM_THREADS=1 too.
+    print(f"torch threads: local {torch.get_num_threads()}, each Ray CPU replica 1")
     print(f"ray start-up (once per process): {startup:.1f} s")
     print(f"local: {args.videos / local_s:6.2f} videos/s ({local_s:.1f} s)")
     print(f"ray:   {args.videos / ray_s:6.2f} videos/s ({ray_s:.1f} s)")

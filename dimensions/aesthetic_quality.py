@@ -5,8 +5,9 @@ ViT-L/14 image embedding (fp16 on CUDA, fp32 on CPU, as VBench's `clip.load`), c
 a = LAION head(e / ‖e‖₂) / 10 (the head rates 1–10). value = mean over frames of a (fp32, as
 VBench's `torch.mean`); aggregate = mean over videos.
 
-Backend: "vbench" only (OpenAI `ViT-L-14.pt` + `sa_0_4_vit_l_14_linear.pth`); no installable
-package ships these weights (dimensions/backbones/no_embedded.py).
+Backend: "vbench" only (OpenAI `ViT-L-14.pt` + `sa_0_4_vit_l_14_linear.pth`): no installable
+package ships these weights (spec offline_weights.md), so `--backend auto` runs it too and
+`--backend embedded` is refused, naming the files it needs.
 Deviation: VBench encodes 32 frames of one video per forward; here frames of several videos share
 `batch_size`-frame batches. The arithmetic per frame is the same.
 """
@@ -21,8 +22,8 @@ import torch.nn.functional as F
 from dimensions.backbones.aesthetic_head import LAION_AESTHETIC_HEAD, load_aesthetic_head
 from dimensions.backbones.clip import clip_weight_spec, load_clip
 from dimensions.backbones.consistency import video_features
-from dimensions.backbones.no_embedded import vbench_backend_only
 from dimensions.backbones.preprocess import clip_transform
+from dimensions.backbones.selection import choose_backend
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec, sha256_of
@@ -49,7 +50,7 @@ class AestheticQuality(Dimension):
         return f"{self._clip.weights_sha256()}+{sha256_of(self._head_path)}"
 
     def setup(self) -> None:
-        self.backend = vbench_backend_only(self.context, self.name)
+        self.backend = choose_backend(self)  # "vbench": the only backend
         self._clip = load_clip(self.context, CLIP_ARCH)
         self._head, self._head_path = load_aesthetic_head(self.context)
 

@@ -10,7 +10,8 @@ Aggregate: Σ over all frames of all videos / number of frames (frame-weighted, 
 single-process result); per-video `frame_results` (every s) and `cur_sim` (the last frame's s)
 are stored as in VBench's JSON. Videos without a style phrase are skipped with the reason.
 
-Backend: "vbench" only (OpenAI `ViT-B-32.pt`), the CLIP instance shared with background_consistency.
+Backend: "vbench" only (OpenAI `ViT-B-32.pt`, the CLIP instance shared with
+background_consistency); no installable package ships CLIP weights (spec offline_weights.md).
 Deviation: VBench runs CLIP once per frame; here frames of several videos share batches.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
-from dimensions.backbones.no_embedded import vbench_backend_only
+from dimensions.backbones.selection import choose_backend
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
@@ -49,7 +50,7 @@ class AppearanceStyle(Dimension):
         return self._clip.weights_sha256() if getattr(self, "_clip", None) else None
 
     def setup(self) -> None:
-        self.backend = vbench_backend_only(self.context, self.name)
+        self.backend = choose_backend(self)  # "vbench": the only backend
         self._clip = load_clip(self.context, CLIP_ARCH)
         self._style_features: dict[str, torch.Tensor] = {}
 
@@ -66,19 +67,18 @@ class AppearanceStyle(Dimension):
         return [float(s) / LOGIT_DIVISOR for s in logits[:, 0].cpu()]
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        scores: list[VideoScore | None] = [None] * len(videos)
-        scoring = []
-        for index, video in enumerate(videos):
-            reason = self.skip_reason(video)
-            if reason:
-                scores[index] = VideoScore(value=None, skipped=reason)
-            else:
-                scoring.append(index)
-        for index, images in zip(scoring, self._image_features([videos[i] for i in scoring]), strict=False):
-            frame_results = self._frame_similarities(videos[index], images)
-            scores[index] = VideoScore(value=float(np.mean(frame_results)), extra={
-                FRAME_RESULTS: frame_results, CUR_SIM: frame_results[-1]})
-        return scores  # type: ignore[return-value]
+        reasons = [self.skip_reason(video) for video in videos]
+        styled = [video for video, reason in zip(videos, reasons, strict=True) if reason is None]
+        features = iter(self._image_features(styled))
+        scores = []
+        for video, reason in zip(videos, reasons, strict=True):
+            if reason is not None:
+                scores.append(VideoScore(value=None, skipped=reason))
+                continue
+            frame_results = self._frame_similarities(video, next(features))
+            scores.append(VideoScore(value=float(np.mean(frame_results)), extra={
+                FRAME_RESULTS: frame_results, CUR_SIM: frame_results[-1]}))
+        return scores
 
     @torch.no_grad()
     def _image_features(self, videos: list[Video]) -> list[torch.Tensor]:

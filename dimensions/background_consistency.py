@@ -24,7 +24,7 @@ from dimensions.backbones.clip import clip_weight_spec, find_clip_weights, load_
 from dimensions.backbones.consistency import consistency, inference_context, video_features
 from dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
 from dimensions.backbones.preprocess import clip_transform, efficientnet_transform
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.errors import WeightsMissing
 from vbench_lite.video import Video
@@ -54,12 +54,18 @@ class BackgroundConsistency(Dimension):
     def weights(self) -> list[WeightSpec]:
         return [clip_weight_spec(CLIP_ARCH)]
 
+    def missing_weights(self, backend: str) -> list[WeightSpec]:
+        # The OpenAI `.pt` or, as an alternative, the open_clip `openai` checkpoint.
+        if backend == "vbench" and _clip_present(self.context):
+            return []
+        return super().missing_weights(backend)
+
     def weights_sha256(self) -> str | None:
         return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
 
     def setup(self) -> None:
         ctx = self.context
-        self.backend = choose_backend(ctx, self.name, self.backends, _clip_present(ctx))
+        self.backend = backend_for(self)
         if self.backend == "vbench":
             clip_model = load_clip(ctx, CLIP_ARCH)
             self._weights_path = clip_model.weights_path
@@ -68,7 +74,7 @@ class BackgroundConsistency(Dimension):
         else:
             model, self._weights_path = load_efficientnet(ctx)
             self._transform = lambda pixels: efficientnet_transform(pixels, CROP, crop=True)
-            self._network = lambda pixels: efficientnet_features(model, pixels)
+            self._network = lambda pixels: efficientnet_features(model, pixels).float()
 
     @torch.no_grad()
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -76,15 +82,18 @@ class BackgroundConsistency(Dimension):
             return self._network(pixels)  # CLIP's dtype kept: VBench normalises fp16 on CUDA
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        features = video_features([v.frames for v in videos], self._transform, self._encode,
-                                  self.context.batch_size, self.context.device)
+        features = video_features(
+            [v.frames for v in videos], self._transform, self._encode, self.context.batch_size, self.context.device
+        )
         scores = []
         for per_frame in features:
             result = consistency(per_frame)
-            scores.append(VideoScore(
-                value=result.mean,
-                extra={VIDEO_SIM: result.pair_sum, CNT_PER_VIDEO: result.pair_count},
-            ))
+            scores.append(
+                VideoScore(
+                    value=result.mean,
+                    extra={VIDEO_SIM: result.pair_sum, CNT_PER_VIDEO: result.pair_count},
+                )
+            )
         return scores
 
     def aggregate(self, scores: list[VideoScore]) -> float:

@@ -9,7 +9,8 @@ VBench's Semantic or Total score.
 
 Architecture: `options["clip_score_arch"]`, "ViT-B-32" (default; the instance shared with
 background_consistency and appearance_style) or "ViT-L-14" (shared with aesthetic_quality).
-Backend: "vbench" only — the OpenAI CLIP files (dimensions/backbones/no_embedded.py).
+Backend: "vbench" only — the OpenAI CLIP files; no installable package ships them (spec
+offline_weights.md), so `--backend embedded` is refused, naming the file it needs.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import torch
 
 from dimensions.backbones.clip import clip_weight_spec, load_clip
 from dimensions.backbones.consistency import video_features
-from dimensions.backbones.no_embedded import vbench_backend_only
 from dimensions.backbones.preprocess import clip_transform
+from dimensions.backbones.selection import choose_backend
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
@@ -50,7 +51,7 @@ class ClipScore(Dimension):
         return self._clip.weights_sha256() if getattr(self, "_clip", None) else None
 
     def setup(self) -> None:
-        self.backend = vbench_backend_only(self.context, self.name)
+        self.backend = choose_backend(self)  # "vbench": the only backend
         self._clip = load_clip(self.context, self.arch)
         self._prompt_features: dict[str, torch.Tensor] = {}
 
@@ -67,12 +68,12 @@ class ClipScore(Dimension):
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         reasons = [self.skip_reason(video) for video in videos]
-        scored = [video for video, reason in zip(videos, reasons, strict=False) if reason is None]
+        scored = [video for video, reason in zip(videos, reasons, strict=True) if reason is None]
         features = iter(video_features([v.frames for v in scored], clip_transform,
                                        self._normalised_images, self.context.batch_size,
                                        self.context.device))
         scores = []
-        for video, reason in zip(videos, reasons, strict=False):
+        for video, reason in zip(videos, reasons, strict=True):
             if reason is not None:
                 scores.append(VideoScore(value=None, skipped=reason))
                 continue

@@ -25,7 +25,6 @@ from dimensions.backbones.preprocess import frames_to_tensor
 from dimensions.backbones.raft import (
     RAFT_DIVISOR,
     RAFT_THINGS_SPEC,
-    RAFT_TORCHVISION_SPEC,
     cached_raft_flows,
     centred_pad,
     flow_cache,
@@ -35,7 +34,7 @@ from dimensions.backbones.raft import (
     raft_size_problem,
     raft_weight_path,
 )
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video, fps_interval
 from vbench_lite.weights import WeightSpec, sha256_of
@@ -77,14 +76,20 @@ class DynamicDegree(Dimension):
     description: ClassVar[str] = "whether the video moves: top-5% optical-flow magnitudes vs a threshold"
 
     def weights(self) -> list[WeightSpec]:
-        return [RAFT_THINGS_SPEC, RAFT_TORCHVISION_SPEC]
+        return [RAFT_THINGS_SPEC]
+
+    def missing_weights(self, backend: str) -> list[WeightSpec]:
+        # raft-things.pth or, as an alternative, torchvision's port of it (RAFT_TORCHVISION_SPEC).
+        if backend == "vbench" and raft_weight_path(self.context) is not None:
+            return []
+        return super().missing_weights(backend)
 
     def weights_sha256(self) -> str | None:
         return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
 
     def setup(self) -> None:
         ctx = self.context
-        self.backend = choose_backend(ctx, self.name, self.backends, raft_weight_path(ctx) is not None)
+        self.backend = backend_for(self)
         self._weights_path = None
         if self.backend == "vbench":
             self._raft, self._weights_path = load_raft(ctx)
@@ -100,8 +105,13 @@ class DynamicDegree(Dimension):
         kept = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
         budget = float(self.context.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
         return cached_raft_flows(
-            self._raft, self._cache, str(video.path), kept, dict(zip(indices, range(len(indices)), strict=True)),
-            pairs, pairs_per_batch(*kept.shape[-2:], budget),
+            self._raft,
+            self._cache,
+            str(video.path),
+            kept,
+            {frame: row for row, frame in enumerate(indices)},
+            pairs,
+            pairs_per_batch(*kept.shape[-2:], budget),
         )
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
@@ -114,7 +124,14 @@ class DynamicDegree(Dimension):
             indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
             pair_scores = [top_magnitude_mean(flow) for flow in self._flows(video, indices, pairs)]
             moving, threshold, required = is_dynamic(pair_scores, video.height, video.width, len(indices))
-            scores.append(VideoScore(value=moving, extra={
-                "pair_scores": pair_scores, "threshold": threshold, "required_pairs": required,
-            }))
+            scores.append(
+                VideoScore(
+                    value=moving,
+                    extra={
+                        "pair_scores": pair_scores,
+                        "threshold": threshold,
+                        "required_pairs": required,
+                    },
+                )
+            )
         return scores

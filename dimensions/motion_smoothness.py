@@ -19,6 +19,7 @@ Backends:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -37,15 +38,20 @@ from dimensions.backbones.raft import (
     pad_frames,
     pairs_per_batch,
     raft_size_problem,
+    raft_weight_path,
 )
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, find_weight, sha256_of
+from vbench_lite.weights import WeightSpec, sha256_of
 
 MAX_PIXEL = 255.0
+RAFT_FOR_MOTION_SPEC = replace(RAFT_THINGS_SPEC, backend="raft", what="RAFT (things), motion_smoothness --backend raft")
 MIDPOINT = 0.5
 MEMORY_BUDGET_BYTES = 3e9  # pairs per interpolator batch are sized to this ("flow_memory_bytes")
+# On CPU, AMT's correlation volumes fall out of cache in batches: 8 pairs at 384×224 took 1.8× the
+# time of 8 single pairs (measured, 1 thread). Batches pay on GPU only.
+CPU_AMT_PAIRS_PER_BATCH = 1
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -60,8 +66,7 @@ def smoothness(predicted: np.ndarray, real: np.ndarray) -> tuple[float, list[flo
     return float((MAX_PIXEL - per_pair.mean()) / MAX_PIXEL), per_pair.tolist()
 
 
-def flow_midpoint(img0: torch.Tensor, img1: torch.Tensor, flow01: torch.Tensor,
-                  flow10: torch.Tensor) -> torch.Tensor:
+def flow_midpoint(img0: torch.Tensor, img1: torch.Tensor, flow01: torch.Tensor, flow10: torch.Tensor) -> torch.Tensor:
     """Frame at t = ½ from both neighbours: flows t→0 = ¼(F10 − F01), t→1 = ¼(F01 − F10)
     (linear motion, quadratic flow approximation at t = ½), backward warps averaged."""
     to_first = 0.25 * (flow10 - flow01)
@@ -83,15 +88,20 @@ class MotionSmoothness(Dimension):
     description: ClassVar[str] = "how well a frame interpolator predicts the odd frames from the even ones"
 
     def weights(self) -> list[WeightSpec]:
-        return [AMT_S_SPEC, RAFT_THINGS_SPEC]
+        return [AMT_S_SPEC, RAFT_FOR_MOTION_SPEC]
+
+    def missing_weights(self, backend: str) -> list[WeightSpec]:
+        # raft-things.pth or, as an alternative, torchvision's port of it.
+        if backend == "raft" and raft_weight_path(self.context) is not None:
+            return []
+        return super().missing_weights(backend)
 
     def weights_sha256(self) -> str | None:
         return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
 
     def setup(self) -> None:
         ctx = self.context
-        present = find_weight(AMT_S_SPEC, ctx.weights_dir) is not None
-        self.backend = choose_backend(ctx, self.name, self.backends, present)
+        self.backend = backend_for(self)
         self._weights_path = None
         if self.backend == "vbench":
             self._amt, self._weights_path = load_amt(ctx)
@@ -109,13 +119,15 @@ class MotionSmoothness(Dimension):
         height, width = evens.shape[-2:]
         # AMT's correlation volume is twice RAFT's (both directions), at 1/8 resolution.
         batch = max(1, pairs_per_batch(height, width, self._budget) // 2)
+        if torch.device(device).type == "cpu":
+            batch = CPU_AMT_PAIRS_PER_BATCH
         outputs = []
         for start in range(0, len(pairs), batch):
             rows = range(start, min(start + batch, len(pairs)))
             first, second = evens[list(rows)], evens[[r + 1 for r in rows]]
             embt = torch.full((len(rows), 1, 1, 1), MIDPOINT, device=device)
             predicted = self._amt(first, second, embt)
-            outputs.append(to_uint8(predicted[..., pad[2]: height - pad[3], pad[0]: width - pad[1]]))
+            outputs.append(to_uint8(predicted[..., pad[2] : height - pad[3], pad[0] : width - pad[1]]))
         return np.concatenate(outputs)
 
     @torch.no_grad()
@@ -126,22 +138,27 @@ class MotionSmoothness(Dimension):
         if self.backend == "raft":
             padded = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
             flows = cached_raft_flows(
-                self._raft, self._cache, str(video.path), padded, dict(zip(indices, range(len(indices)), strict=True)),
-                both_ways, pairs_per_batch(*padded.shape[-2:], self._budget),
+                self._raft,
+                self._cache,
+                str(video.path),
+                padded,
+                {frame: row for row, frame in enumerate(indices)},
+                both_ways,
+                pairs_per_batch(*padded.shape[-2:], self._budget),
             )
         else:
             gray = np.pad(to_gray(video.frames[indices]), ((0, 0), (top, bottom), (left, right)), mode="edge")
-            row = dict(zip(indices, range(len(indices)), strict=True))
+            row = {frame: row for row, frame in enumerate(indices)}
             flows = dis_flows(gray, [(row[i], row[j]) for i, j in both_ways])
         count = len(pairs)
         forward = torch.stack(flows[:count]).to(self.context.device)
         backward = torch.stack(flows[count:]).to(self.context.device)
         height, width = forward.shape[-2:]
-        frames = frames_to_tensor(video.frames[[p[0] for p in pairs] + [p[1] for p in pairs]],
-                                  self.context.device) / 255.0
+        ends = [i for i, _ in pairs] + [j for _, j in pairs]
+        frames = frames_to_tensor(video.frames[ends], self.context.device) / 255.0
         frames = torch.nn.functional.pad(frames, [left, right, top, bottom], mode="replicate")
         predicted = flow_midpoint(frames[:count], frames[count:], forward, backward)
-        return to_uint8(predicted[..., top: height - bottom, left: width - right])
+        return to_uint8(predicted[..., top : height - bottom, left : width - right])
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         scores = []

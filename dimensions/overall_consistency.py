@@ -4,21 +4,25 @@ Per video: 8 frames by VBench's "middle" sampler; each uint8 frame → clip_tran
 224 bicubic on uint8, as VBench's decord tensors, centre crop, ÷255, CLIP norm); v = ViCLIP video
 embedding of the 8-frame clip, t = ViCLIP text embedding of the full prompt (32-token CLIP BPE),
 both L2-normalised; value = v·t (raw cosine, not ×100). Aggregate: mean over videos.
-Text features are computed once per prompt.
+Text features are computed once per prompt; video features once per 8-frame clip (shared with
+temporal_style through the ViCLIP instance when both score the same video).
 
-Backend: "vbench" only (`ViClip-InternVid-10M-FLT.pth`; see dimensions/backbones/no_embedded.py).
+Backend: "vbench" only (`ViClip-InternVid-10M-FLT.pth`): no installable package ships it (spec
+offline_weights.md), so `--backend embedded` is refused, naming the file it needs.
 Deviation: VBench encodes one video per forward; here `batch_size // 8` videos share a forward.
 temporal_style (§4.16) is the same procedure on its own prompts (dimensions/temporal_style.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from dimensions.backbones.no_embedded import vbench_backend_only
 from dimensions.backbones.preprocess import clip_transform
+from dimensions.backbones.selection import choose_backend
 from dimensions.backbones.viclip import VICLIP_WEIGHTS, load_viclip
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
@@ -43,7 +47,7 @@ class OverallConsistency(Dimension):
         return self._viclip.weights_sha256() if getattr(self, "_viclip", None) else None
 
     def setup(self) -> None:
-        self.backend = vbench_backend_only(self.context, self.name)
+        self.backend = choose_backend(self)  # "vbench": the only backend
         self._viclip = load_viclip(self.context)
         self._prompt_features: dict[str, torch.Tensor] = {}
 
@@ -59,15 +63,20 @@ class OverallConsistency(Dimension):
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         reasons = [self.skip_reason(video) for video in videos]
-        scored = [video for video, reason in zip(videos, reasons, strict=False) if reason is None]
+        scored = [video for video, reason in zip(videos, reasons, strict=True) if reason is None]
+        keys = [hashlib.blake2b(np.ascontiguousarray(v.frames).data, digest_size=16).digest()
+                for v in scored]
+        missing = [(key, v) for key, v in zip(keys, scored, strict=True)
+                   if key not in self._viclip.video_cache]
         per_forward = max(1, self.context.batch_size // CLIP_FRAMES)
-        similarities: list[float] = []
-        for start in range(0, len(scored), per_forward):
-            group = scored[start:start + per_forward]
-            features = self._viclip.encode_video(torch.stack([self._clip_pixels(v) for v in group]))
+        for start in range(0, len(missing), per_forward):
+            group = missing[start:start + per_forward]
+            features = self._viclip.encode_video(torch.stack([self._clip_pixels(v) for _, v in group]))
             features = features / features.norm(dim=-1, keepdim=True)
-            for video, feature in zip(group, features, strict=False):
-                similarities.append(float(feature[None] @ self._prompt(video.prompt).T))
-        values = iter(similarities)
-        return [VideoScore(value=None, skipped=reason) if reason else VideoScore(value=next(values))
+            for (key, _), feature in zip(group, features, strict=True):
+                self._viclip.remember(key, feature[None])
+        similarities = iter(
+            float(self._viclip.video_cache[key] @ self._prompt(video.prompt).T)
+            for key, video in zip(keys, scored, strict=True))
+        return [VideoScore(value=None, skipped=reason) if reason else VideoScore(next(similarities))
                 for reason in reasons]

@@ -27,10 +27,10 @@ from dimensions.backbones.consistency import (
 from dimensions.backbones.dino import DINO_SPEC, load_dino
 from dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
 from dimensions.backbones.preprocess import dino_transform, efficientnet_transform
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, find_weight, sha256_of
+from vbench_lite.weights import WeightSpec, sha256_of
 
 SHORT_SIDE = 224  # dino_transform(224)
 PAIR_SUM, PAIR_COUNT = "pair_sum", "pair_count"  # what the pair-weighted aggregate needs
@@ -52,8 +52,7 @@ class SubjectConsistency(Dimension):
 
     def setup(self) -> None:
         ctx = self.context
-        present = find_weight(DINO_SPEC, ctx.weights_dir) is not None
-        self.backend = choose_backend(ctx, self.name, self.backends, present)
+        self.backend = backend_for(self)
         if self.backend == "vbench":
             model, self._weights_path = load_dino(ctx)
             self._transform = lambda pixels: dino_transform(pixels, SHORT_SIDE)
@@ -69,17 +68,16 @@ class SubjectConsistency(Dimension):
             return self._network(pixels).float()
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        features = video_features([v.frames for v in videos], self._transform, self._encode,
-                                  self.context.batch_size, self.context.device)
+        features = video_features(
+            [v.frames for v in videos], self._transform, self._encode, self.context.batch_size, self.context.device
+        )
         scores = []
         for per_frame in features:
             result = consistency(per_frame)
-            scores.append(VideoScore(
-                value=result.mean, extra={PAIR_SUM: result.pair_sum, PAIR_COUNT: result.pair_count}
-            ))
+            scores.append(
+                VideoScore(value=result.mean, extra={PAIR_SUM: result.pair_sum, PAIR_COUNT: result.pair_count})
+            )
         return scores
 
     def aggregate(self, scores: list[VideoScore]) -> float:
         return pair_weighted_mean(scores, PAIR_SUM, PAIR_COUNT)
-
-

@@ -17,7 +17,10 @@ pytest.importorskip("transformers")
 
 from reference_models.adapters.diffusers_adapter import (  # noqa: E402
     SPECS,
+    CogVideoX2B,
     DiffusersGenerator,
+    HunyuanVideo,
+    I2VGenXL,
     ModelScopeT2V,
     Wan21T2V,
     to_uint8_frames,
@@ -243,3 +246,259 @@ def test_a_non_commercial_model_needs_accept_license_on_the_command_line(monkeyp
     )
     assert result.exit_code == 2
     assert "--accept-license modelscope-t2v" in result.output and "CC-BY-NC-4.0" in result.output
+
+
+@pytest.fixture(scope="module")
+def tiny_cogvideox_folder(tmp_path_factory) -> Path:
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    text_encoder = T5EncoderModel(
+        T5Config(
+            vocab_size=len(WORDS),
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+        )
+    )
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=4,
+        attention_head_dim=8,
+        in_channels=4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=32,
+        num_layers=1,
+        sample_width=2,
+        sample_height=2,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=16,
+    )
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    pipe = CogVideoXPipeline(
+        tokenizer=_word_tokenizer(),
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=CogVideoXDDIMScheduler(),
+    )
+    folder = tmp_path_factory.mktemp("cog") / "CogVideoX-2b"
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def test_cogvideox_adapter_passes_pipeline_kwargs_and_rounds_frames_to_4k_plus_1(tiny_cogvideox_folder, tmp_path):
+    options = {"num_frames": 8, "height": 16, "width": 16, "steps": 2, "pipeline_kwargs": {"max_sequence_length": 16}}
+    generator = CogVideoX2B(options)
+    generator.load("cpu", "float32", tiny_cogvideox_folder)
+    (result,) = generator.generate([GenerationRequest("p", "a red car", 0, 3, tmp_path / "car.mp4")])
+    assert result.error is None, result.error
+    assert result.params["num_frames"] == 9 and result.params["max_sequence_length"] == 16
+    assert decode_video(result.path)[0].shape[0] == 9
+
+    generator.options["pipeline_kwargs"] = {"no_such_argument": 1}
+    (failed,) = generator.generate([GenerationRequest("p", "a red car", 0, 3, tmp_path / "bad.mp4")])
+    assert failed.path is None and "no argument 'no_such_argument'" in failed.error
+
+
+@pytest.fixture(scope="module")
+def tiny_i2vgen_folder(tmp_path_factory) -> Path:
+    from diffusers import AutoencoderKL, DDIMScheduler, I2VGenXLPipeline, I2VGenXLUNet
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+    )
+
+    torch.manual_seed(0)
+    scratch = tmp_path_factory.mktemp("i2v")
+    unet = I2VGenXLUNet(
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+        up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+        cross_attention_dim=4,
+        attention_head_dim=4,
+        num_attention_heads=None,
+        norm_num_groups=2,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8,),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=2,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=54,
+            hidden_size=4,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    image_encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            intermediate_size=16,
+            patch_size=1,
+        )
+    )
+    pipe = I2VGenXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=_clip_tokenizer(scratch / "tok"),
+        image_encoder=image_encoder,
+        feature_extractor=CLIPImageProcessor(crop_size=32, size=32),
+        unet=unet,
+        scheduler=DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False),
+    )
+    pipe.save_pretrained(scratch / "i2vgen-xl")
+    return scratch / "i2vgen-xl"
+
+
+def test_i2vgen_adapter_conditions_on_the_request_image(tiny_i2vgen_folder, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "first_frame.png"
+    Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)).save(image)
+    generator = I2VGenXL({"num_frames": 4, "height": 32, "width": 32, "steps": 2})
+    generator.load("cpu", "float32", tiny_i2vgen_folder)
+    without, with_image = generator.generate(
+        [
+            GenerationRequest("p", "a cat", 0, 3, tmp_path / "no-image.mp4"),
+            GenerationRequest("p", "a cat", 0, 3, tmp_path / "image.mp4", image=image),
+        ]
+    )
+    assert without.path is None and "needs an image" in without.error  # failed alone, the run goes on
+    assert with_image.error is None, with_image.error
+    assert decode_video(with_image.path)[0].shape == (4, 32, 32, 3)
+    assert with_image.params["target_fps"] == 16
+
+
+@pytest.fixture(scope="module")
+def tiny_hunyuan_folder(tmp_path_factory) -> Path:
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    scratch = tmp_path_factory.mktemp("hunyuan")
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=1,
+        patch_size_t=1,
+        guidance_embeds=True,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+    )
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    llama = LlamaModel(
+        LlamaConfig(
+            vocab_size=len(WORDS),
+            hidden_size=16,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=512,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=0,
+        )
+    )
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=54,
+            hidden_size=8,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    pipe = HunyuanVideoPipeline(
+        text_encoder=llama,
+        tokenizer=_word_tokenizer(),
+        transformer=transformer,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder_2=clip,
+        tokenizer_2=_clip_tokenizer(scratch / "tok"),
+    )
+    pipe.save_pretrained(scratch / "HunyuanVideo")
+    return scratch / "HunyuanVideo"
+
+
+def test_hunyuanvideo_adapter_uses_embedded_guidance_with_true_cfg_off(tiny_hunyuan_folder, tmp_path):
+    options = {"num_frames": 5, "height": 16, "width": 16, "steps": 2, "pipeline_kwargs": {"max_sequence_length": 16}}
+    generator = HunyuanVideo(options)
+    generator.load("cpu", "float32", tiny_hunyuan_folder)
+    (result,) = generator.generate([GenerationRequest("p", "a cat", 0, 3, tmp_path / "cat.mp4")])
+    assert result.error is None, result.error
+    assert result.params["guidance_scale"] == 6.0 and result.params["true_cfg_scale"] == 1.0
+    assert decode_video(result.path)[0].shape == (5, 16, 16, 3) and result.fps == 24
+
+
+def test_wan_loads_its_transformer_in_the_run_dtype_but_keeps_the_vae_in_fp32(tiny_wan_folder):
+    generator = Wan21T2V(OPTIONS)
+    generator.load("cpu", "bfloat16", tiny_wan_folder)
+    assert generator.pipe.transformer.dtype == torch.bfloat16
+    assert generator.pipe.text_encoder.dtype == torch.bfloat16
+    assert generator.pipe.vae.dtype == torch.float32

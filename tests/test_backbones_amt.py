@@ -60,9 +60,11 @@ def test_batched_amt_equals_amts_own_network_one_pair_at_a_time(tmp_path):
     second = torch.roll(first, shifts=(3, -2), dims=(2, 3))
     half = torch.tensor(0.5).view(1, 1, 1, 1)
     with torch.no_grad():
-        expected = torch.cat([
-            reference(first[i : i + 1], second[i : i + 1], half, scale_factor=1.0, eval=True)["imgt_pred"]
-            for i in range(3)
-        ])
+        expected = torch.cat(
+            [
+                reference(first[i : i + 1], second[i : i + 1], half, scale_factor=1.0, eval=True)["imgt_pred"]
+                for i in range(3)
+            ]
+        )
         batched = ours(first, second, half.expand(3, 1, 1, 1))
     torch.testing.assert_close(batched, expected, atol=1e-5, rtol=1e-5)

@@ -37,8 +37,10 @@ def test_raft_things_key_map_covers_every_key_and_loads_strictly(tmp_path):
     converted = torchvision_state_from_raft(original)
     model = load_raft_file(path)  # strict inside
     assert set(converted) == set(model.state_dict())
-    assert torch.equal(model.state_dict()["update_block.recurrent_block.convgru2.convq.weight"],
-                       original["module.update_block.gru.convq2.weight"])
+    assert torch.equal(
+        model.state_dict()["update_block.recurrent_block.convgru2.convq.weight"],
+        original["module.update_block.gru.convq2.weight"],
+    )
 
 
 @pytest.mark.fidelity

@@ -82,9 +82,7 @@ def test_embedded_shuffled_clip_scores_lower_than_in_order(dimension_class):
     order = np.random.default_rng(3).permutation(24)
     dimension = dimension_class(ScoringContext(backend="embedded"))
     dimension.setup()
-    ordered, shuffled = dimension.score_batch(
-        [real_video("bikes", 24, 0), real_video("bikes", 24, 0, order=order)]
-    )
+    ordered, shuffled = dimension.score_batch([real_video("bikes", 24, 0), real_video("bikes", 24, 0, order=order)])
     assert shuffled.value < ordered.value
 
 
@@ -129,7 +127,10 @@ def test_weight_specs_are_vbench_files_and_folders():
     (dino,) = SubjectConsistency().weights()
     (clip,) = BackgroundConsistency().weights()
     assert (dino.file, dino.vbench_subdir, dino.hf_repo) == (
-        "dino_vitbase16_pretrain.pth", "dino_model", "facebook/dino-vitb16")
+        "dino_vitbase16_pretrain.pth",
+        "dino_model",
+        "facebook/dino-vitb16",
+    )
     assert dino.url.startswith("https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/")
     assert (clip.file, clip.vbench_subdir) == ("ViT-B-32.pt", "clip_model")
 

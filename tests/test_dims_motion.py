@@ -31,15 +31,21 @@ def real_video(name: str, count: int, start: int = 0, step: int = 2, order=None,
     clip = frames[start : start + count, ::step, ::step]
     if order is not None:
         clip = clip[order]
-    return Video(frames=np.ascontiguousarray(clip), fps=fps or native_fps,
-                 path=Path(f"{name}-{start}-{count}-{order is not None}.mp4"))
+    return Video(
+        frames=np.ascontiguousarray(clip),
+        fps=fps or native_fps,
+        path=Path(f"{name}-{start}-{count}-{order is not None}.mp4"),
+    )
 
 
-@pytest.mark.parametrize("frames,fps,height,width,kept,tau,count", [
-    (16, 8, 512, 512, 16, 12.0, 4),  # spec §4.5 worked values
-    (49, 8, 480, 720, 49, 11.25, 12),
-    (129, 24, 720, 1280, 43, 16.875, 11),
-])
+@pytest.mark.parametrize(
+    "frames,fps,height,width,kept,tau,count",
+    [
+        (16, 8, 512, 512, 16, 12.0, 4),  # spec §4.5 worked values
+        (49, 8, 480, 720, 49, 11.25, 12),
+        (129, 24, 720, 1280, 43, 16.875, 11),
+    ],
+)
 def test_thresholds_follow_the_spec_worked_values(frames, fps, height, width, kept, tau, count):
     indices, pairs = kept_frame_pairs(frames, fps)
     assert len(indices) == kept and len(pairs) == kept - 1
@@ -95,9 +101,7 @@ def test_embedded_shuffled_clip_is_less_smooth_than_in_order():
     order = np.random.default_rng(5).permutation(17)
     dimension = MotionSmoothness(ScoringContext(backend="embedded"))
     dimension.setup()
-    ordered, shuffled = dimension.score_batch(
-        [real_video("bikes", 17, 20), real_video("bikes", 17, 20, order=order)]
-    )
+    ordered, shuffled = dimension.score_batch([real_video("bikes", 17, 20), real_video("bikes", 17, 20, order=order)])
     assert shuffled.value < ordered.value
 
 
@@ -129,12 +133,12 @@ def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
 
 
 def test_weight_specs_are_vbench_files_and_folders():
-    raft, torchvision_raft = DynamicDegree().weights()
-    amt, _ = MotionSmoothness().weights()
+    (raft,) = DynamicDegree().weights()
+    amt, raft_for_motion = MotionSmoothness().weights()
     assert (raft.file, raft.vbench_subdir) == ("raft-things.pth", "raft_model/models")
     assert raft.url == "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
-    assert torchvision_raft.file == "raft_large_C_T_V1-22a6c225.pth"
-    assert (amt.file, amt.vbench_subdir) == ("amt-s.pth", "amt_model")
+    assert (raft_for_motion.file, raft_for_motion.backend) == ("raft-things.pth", "raft")
+    assert (amt.file, amt.vbench_subdir, amt.backend) == ("amt-s.pth", "amt_model", "vbench")
     assert amt.url == "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth"
 
 
@@ -144,3 +148,13 @@ def test_frames_too_small_for_raft_are_skipped_with_the_reason(tmp_path):
     dimension.setup()
     (score,) = dimension.score_batch([real_video("carphone_pristine", 5, step=2)])  # 88x72
     assert score.value is None and "at least 128 px" in score.skipped
+
+
+def test_torchvision_raft_file_counts_as_the_vbench_raft(tmp_path):
+    write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
+    dynamic = DynamicDegree(ScoringContext(backend="auto"))
+    motion = MotionSmoothness(ScoringContext(backend="auto"))
+    assert dynamic.unavailable_reason() is None and dynamic.resolve_backend() == "vbench"
+    # no AMT-S: motion smoothness takes its first ready non-VBench backend, RAFT interpolation
+    assert motion.resolve_backend() == "raft"
+    assert MotionSmoothness(ScoringContext(backend="vbench")).unavailable_reason() == "needs amt-s.pth"

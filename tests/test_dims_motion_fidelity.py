@@ -46,8 +46,7 @@ def test_dynamic_degree_equals_vbench(tmp_path, clips):
     )
     recorded: list[tuple[list[float], dict]] = []  # VBench's pair scores and (τ, c) per video
     check_move = reference.check_move
-    reference.check_move = lambda scores: recorded.append((list(scores), dict(reference.params))) \
-        or check_move(scores)
+    reference.check_move = lambda scores: recorded.append((list(scores), dict(reference.params))) or check_move(scores)
     expected = [reference.infer(str(p)) for p in clips]
 
     dimension = DynamicDegree(ScoringContext(backend="vbench", weights_dir=tmp_path))

@@ -16,7 +16,7 @@ from dimensions.backbones.aesthetic_head import build_aesthetic_head
 from dimensions.backbones.niqe import luminance, niqe_of_luminance
 from dimensions.imaging_quality import ImagingQuality, niqe_quality
 from vbench_lite.dimension import ScoringContext, VideoScore
-from vbench_lite.errors import InputError, WeightsMissing
+from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
 
 
@@ -44,8 +44,20 @@ def _gaussian_blur(frames: np.ndarray, sigma: float) -> np.ndarray:
 def test_auto_falls_back_to_niqe_without_the_musiq_file(weights_home: Path) -> None:
     dimension = ImagingQuality(ScoringContext(backend="auto"))
     dimension.setup()
-    assert dimension.backend == "niqe"
+    assert dimension.backend == "niqe" and dimension.unavailable_reason() is None
     assert dimension.weights()[0].file == "musiq_spaq_ckpt-358bb6af.pth"
+
+
+def test_auto_falls_back_to_niqe_without_pyiqa(weights_home: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import dimensions.imaging_quality as module
+
+    (weights_home / "pyiqa_model").mkdir(parents=True)
+    (weights_home / "pyiqa_model" / "musiq_spaq_ckpt-358bb6af.pth").write_bytes(b"")
+    monkeypatch.setattr(module, "pyiqa_available", lambda: False)
+    assert ImagingQuality(ScoringContext(backend="auto")).resolve_backend() == "niqe"
+    pinned = ImagingQuality(ScoringContext(backend="vbench"))
+    assert "pyiqa" in pinned.unavailable_reason()
 
 
 def test_asking_for_musiq_without_the_file_is_one_line(weights_home: Path) -> None:
@@ -130,7 +142,7 @@ def test_aesthetic_quality_needs_both_files_and_has_no_embedded_backend(weights_
     write_tiny_openai_clip(weights_home, "ViT-L-14")
     with pytest.raises(WeightsMissing, match="sa_0_4_vit_l_14_linear.pth"):
         AestheticQuality(ScoringContext()).setup()
-    with pytest.raises(InputError, match="no 'embedded' backend"):
+    with pytest.raises(VblError, match="has no embedded backend; it needs ViT-L-14.pt, sa_0_4"):
         AestheticQuality(ScoringContext(backend="embedded")).setup()
 
 
@@ -145,5 +157,5 @@ def test_aesthetic_quality_scores_frames_of_several_videos(weights_home: Path) -
     together = dimension.score_batch(videos)
     alone = [dimension.score_batch([video])[0] for video in videos]
     assert dimension.backend == "vbench" and len(dimension.weights_sha256()) == 129
-    for joint, single in zip(together, alone, strict=False):
+    for joint, single in zip(together, alone, strict=True):
         assert joint.value == pytest.approx(single.value, abs=1e-6)

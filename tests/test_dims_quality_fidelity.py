@@ -66,7 +66,7 @@ def test_aesthetic_quality_matches_laion_aesthetic(weights_home: Path, real_clip
     dimension = AestheticQuality(ScoringContext(batch_size=4))
     dimension.setup()
     scores = dimension.score_batch(_videos(real_clips))
-    for ours, theirs in zip(scores, expected, strict=False):
+    for ours, theirs in zip(scores, expected, strict=True):
         assert ours.value == pytest.approx(theirs["video_results"], abs=1e-4)
     assert dimension.aggregate(scores) == pytest.approx(expected_mean, abs=1e-4)
 
@@ -99,7 +99,7 @@ def test_imaging_quality_matches_technical_quality(weights_home: Path, real_clip
     dimension.setup()
     assert dimension.backend == "vbench"
     scores = dimension.score_batch(_videos(real_clips))
-    for ours, theirs in zip(scores, expected, strict=False):
+    for ours, theirs in zip(scores, expected, strict=True):
         assert ours.value == pytest.approx(theirs["video_results"], abs=1e-4)
     assert dimension.aggregate(scores) == pytest.approx(expected_mean, abs=1e-6)
 

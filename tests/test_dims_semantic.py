@@ -14,12 +14,12 @@ from tiny_viclip import TINY, randomise, write_checkpoint, write_tiny_viclip
 from dimensions.appearance_style import AppearanceStyle
 from dimensions.backbones.clip import load_clip
 from dimensions.backbones.preprocess import clip_transform, frames_to_tensor
-from dimensions.backbones.viclip import ViClip, build_viclip
+from dimensions.backbones.viclip import ViClip, build_viclip, load_viclip
 from dimensions.clip_score import ClipScore
 from dimensions.overall_consistency import OverallConsistency
 from dimensions.temporal_style import TemporalStyle
 from vbench_lite.dimension import ScoringContext, VideoScore
-from vbench_lite.errors import InputError, WeightsMissing
+from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
 
 
@@ -58,7 +58,7 @@ def test_a_missing_viclip_file_is_one_line(weights_home: Path) -> None:
 
 def test_no_embedded_backend_for_viclip_dimensions(weights_home: Path) -> None:
     write_tiny_viclip(weights_home)
-    with pytest.raises(InputError, match="temporal_style has no 'embedded' backend"):
+    with pytest.raises(VblError, match="temporal_style has no embedded backend; it needs ViClip"):
         TemporalStyle(ScoringContext(backend="embedded")).setup()
 
 
@@ -72,9 +72,13 @@ def test_overall_consistency_batches_caches_prompts_and_skips_promptless(weights
         _video("carphone_pristine", 0, 20), _video("bigbuckbunny", 10, 20, "a rabbit"))]
     assert all(v.num_frames == 8 for v in videos)  # the 3-frame video is padded as VBench does
     together = dimension.score_batch(videos)
-    alone = [dimension.score_batch([video])[0] for video in videos]
+    alone = []
+    for video in videos:  # a fresh context each: no ViCLIP features cached from `together`
+        single = OverallConsistency(ScoringContext())
+        single.setup()
+        alone.append(single.score_batch([video])[0])
     assert together[2].value is None and "prompt" in together[2].skipped
-    for joint, single in zip(together, alone, strict=False):
+    for joint, single in zip(together, alone, strict=True):
         assert joint.value == pytest.approx(single.value, abs=1e-5)
     assert set(dimension._prompt_features) == {prompt, "a rabbit"}
     assert -1 <= together[0].value <= 1
@@ -87,8 +91,11 @@ def test_temporal_style_is_overall_consistency_on_its_own_prompts(weights_home: 
     overall.setup()
     temporal.setup()
     video = temporal.frames.select(_video("bikes", 0, 30, "a bike race, in super slow motion"))
-    assert temporal.score_batch([video])[0].value == overall.score_batch([video])[0].value
+    first = overall.score_batch([video])[0].value
+    cached = dict(load_viclip(context).video_cache)
+    assert temporal.score_batch([video])[0].value == first
     assert len(context.backbones.loads) == 1  # one ViCLIP for both
+    assert load_viclip(context).video_cache == cached  # the clip was encoded once
     assert (temporal.name, temporal.group) == ("temporal_style", "semantic")
 
 

@@ -110,7 +110,7 @@ def test_overall_consistency_matches_vbench(weights_home: Path, real_clips: list
     dimension.setup()
     videos = _videos(real_clips, dimension)
     scores = dimension.score_batch(videos)
-    for video, score in zip(videos, scores, strict=False):
+    for video, score in zip(videos, scores, strict=True):
         assert score.value == pytest.approx(expected_by_path[str(video.path)], abs=1e-4)
     assert dimension.aggregate(scores) == pytest.approx(expected_mean, abs=1e-4)
 
@@ -133,10 +133,10 @@ def test_appearance_style_matches_vbench(weights_home: Path, real_clips: list[Pa
     dimension = AppearanceStyle(ScoringContext(batch_size=7))
     dimension.setup()
     videos = _videos(real_clips, dimension)
-    for video, style in zip(videos, [styles[0], styles[1], styles[0]], strict=False):
+    for video, style in zip(videos, [styles[0], styles[1], styles[0]], strict=True):
         video.aux["appearance_style"] = style
     scores = dimension.score_batch(videos)
-    for video, score in zip(videos, scores, strict=False):
+    for video, score in zip(videos, scores, strict=True):
         theirs = expected_by_path[str(video.path)]
         assert score.value == pytest.approx(theirs["video_results"], abs=1e-4)
         assert score.extra["frame_results"] == pytest.approx(theirs["frame_results"], abs=1e-4)

@@ -50,8 +50,15 @@ def write_tiny_dino_hf(root: Path, seed: int = 0, safetensors: bool = True):
     from transformers import ViTConfig, ViTModel
 
     torch.manual_seed(seed)
-    config = ViTConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=256, image_size=224, patch_size=16, qkv_bias=True)
+    config = ViTConfig(
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=256,
+        image_size=224,
+        patch_size=16,
+        qkv_bias=True,
+    )
     model = ViTModel(config, add_pooling_layer=True).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():

@@ -77,3 +77,6 @@ class Generator(ABC):
     @abstractmethod
     def generate(self, requests: list[GenerationRequest]) -> list[GeneratedVideo]:
         """Write one mp4 per request at `request.out_path`; report failures per request."""
+
+    def close(self) -> None:
+        """Release what `load` holds (a child process, GPU memory); called once after generating."""

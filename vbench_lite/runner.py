@@ -320,12 +320,22 @@ def _generate(
     labels = {k: v for k, v in manifest["model"].items() if k in ("name", "revision") and v}
     manifest["model"].update(generator.provenance())
     manifest["model"].update(labels)  # the user's --name/--revision win over the adapter's defaults
+    try:
+        _generate_each(generator, todo, manifest, store, run_id, console)
+    finally:
+        generator.close()
+
+
+def _generate_each(
+    generator: Generator, todo: list[VideoItem], manifest: dict[str, Any], store: ResultStore,
+    run_id: str, console: Console,
+) -> None:
     with progress_bar(console) as progress:
         task = progress.add_task("generating", total=len(todo))
         for item in todo:
             request = GenerationRequest(
                 prompt_id=item.prompt_id, prompt=item.prompt, sample_index=item.sample_index,
-                seed=item.seed or 0, out_path=item.path, image=None,
+                seed=item.seed or 0, out_path=item.path, image=Path(item.image) if item.image else None,
             )
             (result,) = generator.generate([request])
             if result.path is not None:

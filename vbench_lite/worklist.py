@@ -38,6 +38,7 @@ class VideoItem:
     seed: int | None
     dimensions: list[str]
     aux: dict[str, Any] = field(default_factory=dict)
+    image: str | None = None  # i2v conditioning image from the suite
 
 
 @dataclass
@@ -119,7 +120,7 @@ def suite_requests(
             items[name] = VideoItem(
                 video_key=name, path=Path(name), prompt_id=entry.prompt_id,
                 prompt=entry.prompt, sample_index=index, seed=seed,
-                dimensions=dims, aux=dict(entry.aux),
+                dimensions=dims, aux=dict(entry.aux), image=getattr(entry, "image", None),
             )
     return list(items.values())
 

@@ -42,17 +42,13 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     xx = torch.linspace(-1.0, 1.0, width).view(1, 1, 1, width).expand(batch, -1, height, -1)
     yy = torch.linspace(-1.0, 1.0, height).view(1, 1, height, 1).expand(batch, -1, -1, width)
     grid = torch.cat([xx, yy], 1).to(image)
-    flow_ = torch.cat(
-        [flow[:, 0:1] / ((width - 1.0) / 2.0), flow[:, 1:2] / ((height - 1.0) / 2.0)], 1
-    )
+    flow_ = torch.cat([flow[:, 0:1] / ((width - 1.0) / 2.0), flow[:, 1:2] / ((height - 1.0) / 2.0)], 1)
     grid_ = (grid + flow_).permute(0, 2, 3, 1)
     return F.grid_sample(image, grid_, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def coords_grid(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
-    )
+    ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
     return torch.stack([xs, ys], dim=0).float()[None].repeat(batch, 1, 1, 1)
 
 
@@ -169,9 +165,7 @@ class Encoder(nn.Module):
         self.channels = channels
         previous = 3
         for index, ch in enumerate(channels, 1):
-            self.register_module(
-                f"pyramid{index}", nn.Sequential(convrelu(previous, ch, 3, 2, 1), convrelu(ch, ch))
-            )
+            self.register_module(f"pyramid{index}", nn.Sequential(convrelu(previous, ch, 3, 2, 1), convrelu(ch, ch)))
             previous = ch
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -186,7 +180,8 @@ class InitDecoder(nn.Module):
     def __init__(self, cin: int, cout: int, skip: int):
         super().__init__()
         self.convblock = nn.Sequential(
-            convrelu(cin * 2 + 1, cin * 2), ResBlock(cin * 2, skip),
+            convrelu(cin * 2 + 1, cin * 2),
+            ResBlock(cin * 2, skip),
             nn.ConvTranspose2d(cin * 2, cout + 4, 4, 2, 1, bias=True),
         )
 
@@ -201,7 +196,8 @@ class IntermediateDecoder(nn.Module):
     def __init__(self, cin: int, cout: int, skip: int):
         super().__init__()
         self.convblock = nn.Sequential(
-            convrelu(cin * 3 + 4, cin * 3), ResBlock(cin * 3, skip),
+            convrelu(cin * 3 + 4, cin * 3),
+            ResBlock(cin * 3, skip),
             nn.ConvTranspose2d(cin * 3, cout + 4, 4, 2, 1, bias=True),
         )
 
@@ -218,7 +214,8 @@ class MultiFlowDecoder(nn.Module):
         super().__init__()
         self.num_flows = num_flows
         self.convblock = nn.Sequential(
-            convrelu(cin * 3 + 4, cin * 3), ResBlock(cin * 3, skip),
+            convrelu(cin * 3 + 4, cin * 3),
+            ResBlock(cin * 3, skip),
             nn.ConvTranspose2d(cin * 3, 8 * num_flows, 4, 2, 1, bias=True),
         )
 
@@ -232,8 +229,17 @@ class MultiFlowDecoder(nn.Module):
 
 
 class SmallUpdateBlock(nn.Module):
-    def __init__(self, cdim: int, hidden: int, flow_dim: int, corr_dim: int, fc_dim: int,
-                 corr_levels: int, radius: int, scale_factor: int | None = None):
+    def __init__(
+        self,
+        cdim: int,
+        hidden: int,
+        flow_dim: int,
+        corr_dim: int,
+        fc_dim: int,
+        corr_levels: int,
+        radius: int,
+        scale_factor: int | None = None,
+    ):
         super().__init__()
         corr_planes = corr_levels * (2 * radius + 1) ** 2
         self.scale_factor = scale_factor
@@ -243,8 +249,11 @@ class SmallUpdateBlock(nn.Module):
         self.conv = nn.Conv2d(corr_dim + flow_dim, fc_dim, 3, padding=1)
 
         def head(cout: int, cin: int = hidden) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, hidden, 3, padding=1),
-                                 nn.LeakyReLU(0.1, inplace=True), nn.Conv2d(hidden, cout, 3, padding=1))
+            return nn.Sequential(
+                nn.Conv2d(cin, hidden, 3, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Conv2d(hidden, cout, 3, padding=1),
+            )
 
         self.gru = head(hidden, fc_dim + 4 + cdim)
         self.feat_head = head(cdim)
@@ -285,8 +294,14 @@ def multi_flow_combine(comb_block, img0, img1, flow0, flow1, mask, img_res, mean
 class AMTS(nn.Module):
     """AMT-S: predicts the frame at time `embt` between img0 and img1 (values in [0, 1])."""
 
-    def __init__(self, corr_radius: int = 3, corr_lvls: int = 4, num_flows: int = 3,
-                 channels: tuple[int, ...] = (20, 32, 44, 56), skip_channels: int = 20):
+    def __init__(
+        self,
+        corr_radius: int = 3,
+        corr_lvls: int = 4,
+        num_flows: int = 3,
+        channels: tuple[int, ...] = (20, 32, 44, 56),
+        skip_channels: int = 20,
+    ):
         super().__init__()
         self.radius, self.corr_levels, self.num_flows = corr_radius, corr_lvls, num_flows
         self.feat_encoder = SmallEncoder(output_dim=84)
@@ -299,14 +314,22 @@ class AMTS(nn.Module):
         self.update3 = self._update_block(32, 2)
         self.update2 = self._update_block(20, 4)
         self.comb_block = nn.Sequential(
-            nn.Conv2d(3 * num_flows, 6 * num_flows, 3, 1, 1), nn.PReLU(6 * num_flows),
+            nn.Conv2d(3 * num_flows, 6 * num_flows, 3, 1, 1),
+            nn.PReLU(6 * num_flows),
             nn.Conv2d(6 * num_flows, 3, 3, 1, 1),
         )
 
     def _update_block(self, cdim: int, scale_factor: int | None = None) -> SmallUpdateBlock:
-        return SmallUpdateBlock(cdim, hidden=76, flow_dim=20, corr_dim=64, fc_dim=68,
-                                corr_levels=self.corr_levels, radius=self.radius,
-                                scale_factor=scale_factor)
+        return SmallUpdateBlock(
+            cdim,
+            hidden=76,
+            flow_dim=20,
+            corr_dim=64,
+            fc_dim=68,
+            corr_levels=self.corr_levels,
+            radius=self.radius,
+            scale_factor=scale_factor,
+        )
 
     @staticmethod
     def _corr_lookup(corr_fn, coord, flow0, flow1, embt, downsample: int = 1):
@@ -323,8 +346,9 @@ class AMTS(nn.Module):
         delta0, delta1 = torch.chunk(delta_flow, 2, 1)
         return flow0 + delta0, flow1 + delta1, ft + delta_ft
 
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor,
-                scale_factor: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor, scale_factor: float = 1.0
+    ) -> torch.Tensor:
         mean_ = torch.cat([img0, img1], 2).mean(1, keepdim=True).mean(2, keepdim=True).mean(3, keepdim=True)
         img0, img1 = img0 - mean_, img1 - mean_
         img0_ = resize(img0, scale_factor) if scale_factor != 1.0 else img0
@@ -364,7 +388,5 @@ def load_amt_file(path: Path) -> AMTS:
 
 def load_amt(context: ScoringContext) -> tuple[AMTS, Path]:
     path = require_weight(AMT_S_SPEC, context.weights_dir)
-    model = context.backbones.get(
-        ("amt-s", str(path), context.device), lambda: load_amt_file(path).to(context.device)
-    )
+    model = context.backbones.get(("amt-s", str(path), context.device), lambda: load_amt_file(path).to(context.device))
     return model, path

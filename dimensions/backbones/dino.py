@@ -103,9 +103,7 @@ class DinoViT(nn.Module):
         self.patch_embed = PatchEmbed(patch_size, embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
-        self.blocks = nn.ModuleList(
-            Block(embed_dim, num_heads, mlp_hidden, eps) for _ in range(depth)
-        )
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_hidden, eps) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim, eps=eps)
 
     def interpolate_pos_encoding(self, tokens: int, height: int, width: int) -> torch.Tensor:
@@ -135,8 +133,9 @@ class DinoViT(nn.Module):
         return self.norm(x)[:, 0]
 
 
-def dino_from_state_dict(state: dict[str, torch.Tensor], eps: float = DINO_LAYER_NORM_EPS,
-                         num_heads: int | None = None) -> DinoViT:
+def dino_from_state_dict(
+    state: dict[str, torch.Tensor], eps: float = DINO_LAYER_NORM_EPS, num_heads: int | None = None
+) -> DinoViT:
     """Build a DinoViT shaped like `state` (DINO key layout) and load it strictly."""
     embed_dim = state["cls_token"].shape[-1]
     depth = len({key.split(".")[1] for key in state if key.startswith("blocks.")})
@@ -196,9 +195,7 @@ def dino_state_from_hf(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         else:
             raise KeyError(f"unexpected key in the HF DINO checkpoint: {key}")
     for (index, kind), parts_ in qkv.items():
-        state[f"blocks.{index}.attn.qkv.{kind}"] = torch.cat(
-            [parts_["query"], parts_["key"], parts_["value"]], dim=0
-        )
+        state[f"blocks.{index}.attn.qkv.{kind}"] = torch.cat([parts_["query"], parts_["key"], parts_["value"]], dim=0)
     return state
 
 

@@ -60,7 +60,7 @@ def timm_state_from_lite0(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
             continue
         for old, new in _TOP_LEVEL.items():
             if key.startswith(old):
-                converted[new + key[len(old):]] = value
+                converted[new + key[len(old) :]] = value
                 break
         else:
             raise KeyError(f"unexpected key in the EfficientNet-Lite0 checkpoint: {key}")

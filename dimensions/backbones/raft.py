@@ -32,6 +32,7 @@ def raft_size_problem(height: int, width: int) -> str | None:
         return f"RAFT needs frames of at least {RAFT_MIN_SIDE} px per side, got {width}x{height}"
     return None
 
+
 RAFT_THINGS_SPEC = WeightSpec(
     key="raft_things",
     file="raft-things.pth",
@@ -97,9 +98,7 @@ def load_raft_file(path: Path) -> torch.nn.Module:
 
 def raft_weight_path(context: ScoringContext) -> Path | None:
     """VBench's raft-things.pth, else torchvision's port of it; None if neither is here."""
-    return find_weight(RAFT_THINGS_SPEC, context.weights_dir) or find_weight(
-        RAFT_TORCHVISION_SPEC, context.weights_dir
-    )
+    return find_weight(RAFT_THINGS_SPEC, context.weights_dir) or find_weight(RAFT_TORCHVISION_SPEC, context.weights_dir)
 
 
 def load_raft(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
@@ -130,8 +129,7 @@ def raft_flow(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor)
 
 
 @torch.no_grad()
-def raft_flows_for_pairs(model: torch.nn.Module, frames: torch.Tensor,
-                         pairs: list[tuple[int, int]]) -> torch.Tensor:
+def raft_flows_for_pairs(model: torch.nn.Module, frames: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
     """Final RAFT flows [P, 2, H, W] for (row i → row j) pairs of padded 0–255 frames [K, 3, H, W].
 
     torchvision's `RAFT.forward` with two savings that leave the final flow bit-for-bit the same:
@@ -228,9 +226,7 @@ def cached_raft_flows(
         chunk = todo[start : start + batch_pairs]
         needed = sorted({row_of[k] for pair in chunk for k in pair})
         local = {row: n for n, row in enumerate(needed)}
-        flows = raft_flows_for_pairs(
-            model, padded[needed], [(local[row_of[i]], local[row_of[j]]) for i, j in chunk]
-        )
+        flows = raft_flows_for_pairs(model, padded[needed], [(local[row_of[i]], local[row_of[j]]) for i, j in chunk])
         for pair, flow in zip(chunk, flows, strict=True):
             found[pair] = flow
             cache.put((video_key, *pair, *size), flow)

@@ -1,23 +1,39 @@
-"""`--backend auto|vbench|embedded` → the backend a dimension runs (DESIGN.md, issue 3 §5).
+"""The backend a dimension's `setup` loads (DESIGN.md, issue 3 §5).
 
-`auto` takes the VBench-exact backend when its weights are on this machine, else the embedded one.
-A dimension may offer further named backends (motion_smoothness's "raft"); those are chosen by
-name, through `--backend` or `options["<dimension>.backend"]`.
+`--backend auto|vbench|embedded` is resolved by the contract's `Dimension.resolve_backend` (auto:
+the VBench-exact backend when its weights are here, else the first ready embedded one), so the
+local runner and the Ray driver agree. A dimension with several non-VBench backends (motion
+smoothness: "raft", "embedded") can also be pinned by name with `options["<dimension>.backend"]`.
 """
 
 from __future__ import annotations
 
-from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimension import Dimension, ScoringContext
 from vbench_lite.errors import InputError
 
 
-def choose_backend(context: ScoringContext, dimension: str, backends: tuple[str, ...],
-                   vbench_weights_present: bool) -> str:
+def backend_for(dimension: Dimension) -> str:
+    """The backend `dimension.setup()` should load; agrees with `Dimension.resolve_backend`."""
+    requested = dimension.context.options.get(f"{dimension.name}.backend")
+    if requested is None:
+        return dimension.resolve_backend()
+    if requested not in dimension.backends:
+        raise InputError(
+            f"{dimension.name} has no backend '{requested}'; choose one of {', '.join(dimension.backends)}"
+        )
+    return str(requested)
+
+
+def choose_backend(
+    context: ScoringContext, dimension: str, backends: tuple[str, ...], vbench_weights_present: bool
+) -> str:
+    """Older form kept for imaging_quality: auto → "vbench" if present, else "embedded".
+
+    Prefer `backend_for`, which follows the contract's `resolve_backend` (what the runner records).
+    """
     requested = str(context.options.get(f"{dimension}.backend", context.backend))
     if requested == "auto":
         return "vbench" if vbench_weights_present else "embedded"
     if requested not in backends:
-        raise InputError(
-            f"{dimension} has no backend '{requested}'; choose one of auto, {', '.join(backends)}"
-        )
+        raise InputError(f"{dimension} has no backend '{requested}'; choose one of auto, {', '.join(backends)}")
     return requested

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -188,11 +188,22 @@ class ViClip(nn.Module):
         self.temp = nn.Parameter(torch.ones([]) / 100.0)  # training temperature; unused here
 
 
+VIDEO_CACHE_ENTRIES = 4096  # 768 floats each: a few MB
+
+
 @dataclass
 class ViClipModel:
     network: ViClip
     device: torch.device
     weights_path: Path
+    # Normalised video features by digest of the 8 input frames: overall_consistency and
+    # temporal_style share them when both score the same video (custom-input runs).
+    video_cache: OrderedDict[bytes, torch.Tensor] = field(default_factory=OrderedDict)
+
+    def remember(self, key: bytes, features: torch.Tensor) -> None:
+        self.video_cache[key] = features
+        while len(self.video_cache) > VIDEO_CACHE_ENTRIES:
+            self.video_cache.popitem(last=False)
 
     @torch.inference_mode()
     def encode_video(self, frames: torch.Tensor) -> torch.Tensor:

@@ -131,7 +131,8 @@ class DiffusersGenerator(Generator):
         cls.name, cls.task, cls.licence = spec.name, spec.task, spec.licence
         cls.licence_needs_acceptance = spec.needs_acceptance
         cls.constraints = spec.frame_rule
-        cls.defaults = {**spec.defaults, "negative_prompt": "", "path": None}
+        # pipeline_kwargs: further __call__ arguments as given (e.g. {"max_sequence_length": 226})
+        cls.defaults = {**spec.defaults, "negative_prompt": "", "path": None, "pipeline_kwargs": {}}
         cls.description = f"diffusers {spec.pipeline_class} ({spec.hf_repo}), local weights only"
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -185,11 +186,12 @@ class DiffusersGenerator(Generator):
         self.folder, self.device = self.resolve_folder(weights), device
         name = DTYPE_NAMES.get(dtype) or ("bfloat16" if str(device).startswith("cuda") else "float32")
         torch_dtype = getattr(torch, name)
-        kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "local_files_only": True}
+        dtype_key = _dtype_argument_name()
+        kwargs: dict[str, Any] = {dtype_key: torch_dtype, "local_files_only": True}
         if self.spec.fp32_vae:
             vae_class = getattr(diffusers, self.spec.fp32_vae)
             kwargs["vae"] = vae_class.from_pretrained(
-                self.folder, subfolder="vae", torch_dtype=torch.float32, local_files_only=True
+                self.folder, subfolder="vae", local_files_only=True, **{dtype_key: torch.float32}
             )
         pipeline_class = getattr(diffusers, self.spec.pipeline_class)
         try:
@@ -199,6 +201,11 @@ class DiffusersGenerator(Generator):
                 f"cannot load {self.spec.pipeline_class} from {self.folder}: {str(error).splitlines()[0]}"
             ) from None
         self.pipe.set_progress_bar_config(disable=True)
+        encoder = getattr(self.pipe, "text_encoder", None)
+        if encoder is not None and not hasattr(encoder, "text_model") and hasattr(encoder, "final_layer_norm"):
+            # transformers 5 flattened CLIPTextModel; diffusers' deprecated pipelines (I2VGen-XL,
+            # ModelScope) still read `.text_model.final_layer_norm` for clip_skip. Alias, unregistered.
+            object.__setattr__(encoder, "text_model", encoder)
 
     def effective_params(self) -> dict[str, Any]:
         o, rule = self.options, self.spec.frame_rule
@@ -215,7 +222,12 @@ class DiffusersGenerator(Generator):
         import torch
 
         accepted = inspect.signature(self.pipe.__call__).parameters
-        kwargs = {k: v for k, v in {**params, **self.spec.call_extras}.items() if k in accepted}
+        given = self.options.get("pipeline_kwargs") or {}
+        extras = {**self.spec.call_extras, **given}  # spec extras an older diffusers lacks are dropped
+        unknown = sorted(set(given) - set(accepted))
+        if unknown:
+            raise InputError(f"{self.spec.pipeline_class} has no argument '{unknown[0]}'")
+        kwargs = {k: v for k, v in {**params, **extras}.items() if k in accepted}
         if "negative_prompt" in kwargs and not kwargs["negative_prompt"]:
             kwargs.pop("negative_prompt")
         if self.spec.task == "i2v":
@@ -240,7 +252,7 @@ class DiffusersGenerator(Generator):
                 kwargs = self._call_kwargs(request, params)
                 frames = to_uint8_frames(self.pipe(**kwargs).frames)
                 path = write_mp4(Path(request.out_path), frames, fps)
-            except (RuntimeError, ValueError, OSError, InputError) as error:
+            except Exception as error:  # noqa: BLE001 - third-party pipeline code: fail this video, not the run
                 results.append(
                     GeneratedVideo(
                         request, None, seconds=time.perf_counter() - start, error=f"{type(error).__name__}: {error}"
@@ -268,6 +280,15 @@ class DiffusersGenerator(Generator):
             "pipeline": self.spec.pipeline_class,
             "licence": self.spec.licence,
         }
+
+
+def _dtype_argument_name() -> str:
+    """`dtype` where diffusers has renamed `torch_dtype` (it marks the old name deprecated), else `torch_dtype`."""
+    try:
+        from diffusers.utils import deprecation_utils
+    except ImportError:
+        return "torch_dtype"
+    return "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
 
 
 def to_uint8_frames(output: Any) -> np.ndarray:

@@ -90,6 +90,23 @@ class ReferenceTinyGenerator(Generator):
             raise InputError("parity_mode needs the VAE in float32 (a bf16 VAE is a non-parity option)")
         self.weights_path = Path(weights) if weights is not None else None
         self.pipeline = self._build(device, torch_dtype, vae_dtype, self.weights_path)
+        self._resolve_options()
+
+    def _resolve_options(self) -> None:
+        """Options left at None take the preset's values, so provenance shows what is used."""
+        preset = self.pipeline.preset
+        resolved = {
+            "num_frames": preset.video.num_frames,
+            "height": preset.video.height,
+            "width": preset.video.width,
+            "steps": preset.sampler.num_inference_steps,
+            "guidance": preset.sampler.guidance_scale,
+            "fps": preset.video.fps,
+            "negative_prompt": preset.negative_prompt,
+        }
+        for key, value in resolved.items():
+            if self.options.get(key) is None:
+                self.options[key] = value
 
     def params(self):
         o = self.options

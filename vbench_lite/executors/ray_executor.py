@@ -561,7 +561,7 @@ def generate_on_ray(
             item = unit.item
             return replica.generate.remote(GenerationRequest(
                 prompt_id=item.prompt_id, prompt=item.prompt, sample_index=item.sample_index,
-                seed=item.seed or 0, out_path=item.path, image=None,
+                seed=item.seed or 0, out_path=item.path, image=Path(item.image) if item.image else None,
             ))
 
         def finish(batch: list[WorkUnit], result: GeneratedVideo) -> None:
