@@ -23,7 +23,7 @@ from dimensions.backbones.aesthetic_head import LAION_AESTHETIC_HEAD, load_aesth
 from dimensions.backbones.clip import clip_weight_spec, load_clip
 from dimensions.backbones.consistency import video_features
 from dimensions.backbones.preprocess import clip_transform
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec, sha256_of
@@ -50,7 +50,7 @@ class AestheticQuality(Dimension):
         return f"{self._clip.weights_sha256()}+{sha256_of(self._head_path)}"
 
     def setup(self) -> None:
-        self.backend = choose_backend(self)  # "vbench": the only backend
+        self.backend = backend_for(self)  # "vbench": the only backend
         self._clip = load_clip(self.context, CLIP_ARCH)
         self._head, self._head_path = load_aesthetic_head(self.context)
 

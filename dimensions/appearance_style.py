@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
@@ -50,7 +50,7 @@ class AppearanceStyle(Dimension):
         return self._clip.weights_sha256() if getattr(self, "_clip", None) else None
 
     def setup(self) -> None:
-        self.backend = choose_backend(self)  # "vbench": the only backend
+        self.backend = backend_for(self)  # "vbench": the only backend
         self._clip = load_clip(self.context, CLIP_ARCH)
         self._style_features: dict[str, torch.Tensor] = {}
 

@@ -22,7 +22,7 @@ import torch
 from dimensions.backbones.clip import clip_weight_spec, load_clip
 from dimensions.backbones.consistency import video_features
 from dimensions.backbones.preprocess import clip_transform
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
@@ -51,7 +51,7 @@ class ClipScore(Dimension):
         return self._clip.weights_sha256() if getattr(self, "_clip", None) else None
 
     def setup(self) -> None:
-        self.backend = choose_backend(self)  # "vbench": the only backend
+        self.backend = backend_for(self)  # "vbench": the only backend
         self._clip = load_clip(self.context, self.arch)
         self._prompt_features: dict[str, torch.Tensor] = {}
 

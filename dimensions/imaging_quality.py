@@ -30,7 +30,7 @@ import torchvision.transforms.functional as TF
 from dimensions.backbones.consistency import video_features
 from dimensions.backbones.musiq import MUSIQ_SPAQ, PYIQA_HINT, load_musiq, pyiqa_available
 from dimensions.backbones.niqe import niqe_of_frames
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video
@@ -90,7 +90,7 @@ class ImagingQuality(Dimension):
         self.mode = str(ctx.options.get(PREPROCESSING_OPTION, "longer"))
         if self.mode not in PREPROCESSING_MODES:
             raise InputError(f"{PREPROCESSING_OPTION} must be one of {', '.join(PREPROCESSING_MODES)}")
-        self.backend = choose_backend(self)
+        self.backend = backend_for(self)
         if self.backend == "vbench":
             self._musiq, self._weights_path = load_musiq(ctx)
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from dimensions.backbones.preprocess import clip_transform
-from dimensions.backbones.selection import choose_backend
+from dimensions.backbones.selection import backend_for
 from dimensions.backbones.viclip import VICLIP_WEIGHTS, load_viclip
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
@@ -47,7 +47,7 @@ class OverallConsistency(Dimension):
         return self._viclip.weights_sha256() if getattr(self, "_viclip", None) else None
 
     def setup(self) -> None:
-        self.backend = choose_backend(self)  # "vbench": the only backend
+        self.backend = backend_for(self)  # "vbench": the only backend
         self._viclip = load_viclip(self.context)
         self._prompt_features: dict[str, torch.Tensor] = {}
 

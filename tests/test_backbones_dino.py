@@ -103,3 +103,13 @@ def test_missing_dino_names_the_file_and_the_folder(tmp_path, monkeypatch):
     with pytest.raises(WeightsMissing) as error:
         load_dino(ScoringContext(weights_dir=tmp_path))
     assert DINO_SPEC.file in str(error.value) and "dino_model" in str(error.value)
+
+
+def test_hf_dino_snapshot_in_the_hub_cache_is_found(tmp_path, monkeypatch):
+    snapshots = tmp_path / "hf" / "hub" / "models--facebook--dino-vitb16" / "snapshots"
+    write_tiny_dino_hf(tmp_path, folder=snapshots / "abc123")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("VBENCH_CACHE_DIR", str(tmp_path / "none"))
+    monkeypatch.delenv("VBL_WEIGHTS_DIR", raising=False)
+    model, found = load_dino(ScoringContext())
+    assert found == snapshots / "abc123" and model.blocks[0].attn.num_heads == 2

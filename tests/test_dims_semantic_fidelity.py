@@ -19,6 +19,7 @@ from tiny_viclip import vbench_tiny_viclip, write_checkpoint
 from dimensions.appearance_style import AppearanceStyle
 from dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 from dimensions.overall_consistency import OverallConsistency
+from dimensions.temporal_style import TemporalStyle
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.video import Video, decode_video
 
@@ -53,11 +54,12 @@ def vbench_viclip(tmp_path_factory: pytest.TempPathFactory):
     shutil.copy(open_clip.tokenizer.default_bpe(), cache / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(vbench.utils, "CACHE_DIR", str(cache))
-        import vbench.overall_consistency as module
+        import vbench.overall_consistency
+        import vbench.temporal_style
         from vbench.third_party.ViCLIP.simple_tokenizer import SimpleTokenizer
 
         tokenizer = SimpleTokenizer(str(cache / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz"))
-    return module, tokenizer
+    return vbench, tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def _videos(paths: list[Path], dimension, **fields) -> list[Video]:
 
 
 def test_the_viclip_tokenizer_gives_vbenchs_token_ids(vbench_viclip) -> None:
-    module, tokenizer = vbench_viclip
+    _, tokenizer = vbench_viclip
     model = vbench_tiny_viclip(tokenizer)
     long_prompt = " ".join(["a very long prompt about a dog"] * 10)
     texts = [*PROMPTS, long_prompt, "Café  crème — ÉCLAIR!", ""]
@@ -93,20 +95,21 @@ def test_the_viclip_tokenizer_gives_vbenchs_token_ids(vbench_viclip) -> None:
     assert torch.equal(ours, theirs.long())
 
 
-def test_overall_consistency_matches_vbench(weights_home: Path, real_clips: list[Path],
-                                           vbench_viclip) -> None:
-    """temporal_style runs the same code (a subclass) and VBench's temporal_style is a copy of
-    its overall_consistency, so this covers both."""
-    module, tokenizer = vbench_viclip
+@pytest.mark.parametrize("dimension_class", [OverallConsistency, TemporalStyle])
+def test_viclip_dimensions_match_vbench(weights_home: Path, real_clips: list[Path], vbench_viclip,
+                                        dimension_class) -> None:
+    vbench, tokenizer = vbench_viclip
+    module = getattr(vbench, dimension_class.name)  # vbench.overall_consistency / .temporal_style
     reference = vbench_tiny_viclip(tokenizer, seed=11)
     write_checkpoint(weights_home / "ViCLIP", reference.state_dict())
     module.get_text_features.__defaults__[0].clear()  # VBench caches text features module-wide
     video_dict = [{"prompt": PROMPTS[0], "video_list": [str(real_clips[0]), str(real_clips[2])]},
                   {"prompt": PROMPTS[1], "video_list": [str(real_clips[1])]}]
-    expected_mean, expected = module.overall_consistency(reference, video_dict, tokenizer, "cpu")
+    compute = getattr(module, dimension_class.name)  # VBench's function of the same name
+    expected_mean, expected = compute(reference, video_dict, tokenizer, "cpu")
     expected_by_path = {r["video_path"]: r["video_results"] for r in expected}
 
-    dimension = OverallConsistency(ScoringContext(batch_size=16))
+    dimension = dimension_class(ScoringContext(batch_size=16))
     dimension.setup()
     videos = _videos(real_clips, dimension)
     scores = dimension.score_batch(videos)

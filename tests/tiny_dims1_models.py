@@ -45,8 +45,9 @@ def write_tiny_dino_pth(root: Path, seed: int = 0, prefix: str = "") -> tuple[Pa
     return path, model
 
 
-def write_tiny_dino_hf(root: Path, seed: int = 0, safetensors: bool = True):
-    """`<root>/dino-vitb16/` as transformers' ViTModel writes facebook/dino-vitb16 (with pooler)."""
+def write_tiny_dino_hf(root: Path, seed: int = 0, safetensors: bool = True, folder: Path | None = None):
+    """`<root>/dino-vitb16/` (or `folder`) as transformers' ViTModel writes facebook/dino-vitb16,
+    pooler included."""
     from transformers import ViTConfig, ViTModel
 
     torch.manual_seed(seed)
@@ -66,7 +67,7 @@ def write_tiny_dino_hf(root: Path, seed: int = 0, safetensors: bool = True):
                 param.uniform_(0.5, 1.5)
             elif name.startswith("embeddings.") and "patch" not in name:
                 param.normal_(0, 0.5)
-    folder = Path(root) / "dino-vitb16"
+    folder = Path(folder) if folder else Path(root) / "dino-vitb16"
     model.save_pretrained(folder)  # writes the hub's key names (transformers ≥ 5 renames in memory)
     if not safetensors:  # the hub's older `pytorch_model.bin` holds the same keys
         from safetensors.torch import load_file

@@ -97,6 +97,8 @@ def evaluate(
     accept_license: Annotated[list[str], typer.Option(help="accept a model's restrictive licence (repeatable)")] = [],  # noqa: B006
     name: Annotated[str | None, typer.Option(help="model name shown on the leaderboard")] = None,
     revision: Annotated[str | None, typer.Option(help="checkpoint or revision label")] = None,
+    executor: Annotated[str, typer.Option(help="local | ray (pip install 'vbench-lite[ray]')")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="ray cluster: auto or HOST:PORT (default: Ray on this host)")] = None,
 ) -> None:
     """Generate (with --model) or read (with --videos) videos, score them, store and print the result."""
     from vbench_lite.runner import EvaluateOptions
@@ -110,6 +112,7 @@ def evaluate(
         videos_per_batch=max(1, videos_per_batch), backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
         dimension_options=_key_values(option), accept_license=accept_license, name=name, revision=revision,
+        executor=executor, ray_address=ray_address,
     )
     report = run(options, console=err)
     _print_report(report)

@@ -319,6 +319,11 @@ class GeneratorReplica:
         (result,) = self.generator.generate([request])
         return result
 
+    def close(self) -> None:
+        """Let the generator free what it holds (as the local path does) before the actor goes."""
+        if self.error is None:
+            self.generator.close()
+
 
 def _start_replicas(ray: Any, actor_class: type, spec: Any, plan: ReplicaPlan) -> list[Any]:
     # Ray restarts a dead replica (bounded, so a crash loop while loading ends); the driver retries
@@ -554,7 +559,9 @@ def generate_on_ray(
             if failed[0]["user_error"]:
                 raise VblError(failed[0]["error"])
             raise RuntimeError(f"generator {generator.name} could not load: {failed[0]['error']}")
+        labels = {k: v for k, v in manifest["model"].items() if k in ("name", "revision") and v}
         manifest["model"].update(states[0]["provenance"])
+        manifest["model"].update(labels)  # the user's --name/--revision win, as in the local path
 
         def submit(replica: Any, batch: list[WorkUnit]) -> Any:
             (unit,) = batch
@@ -580,6 +587,7 @@ def generate_on_ray(
             record_failure(store, run_id, unit.item, list(unit.dimensions), reason)
 
         _run_units(ray, replicas, units, 1, submit, finish, give_up, tally, console)
+        ray.wait([r.close.remote() for r in replicas], num_returns=len(replicas), timeout=60)
     finally:
         _stop_replicas(ray, replicas)
     return tally
