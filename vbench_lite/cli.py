@@ -282,7 +282,10 @@ app.add_typer(weights_app, name="weights")
 
 @weights_app.callback()
 @user_errors
-def weights_list(ctx: typer.Context) -> None:
+def weights_list(
+    ctx: typer.Context,
+    only: Annotated[str | None, typer.Option("--for", help="only this dimension or model")] = None,
+) -> None:
     """List every weight file the installed dimensions and generators need, and whether it is here."""
     if ctx.invoked_subcommand is not None:
         return
@@ -292,6 +295,8 @@ def weights_list(ctx: typer.Context) -> None:
 
     table = Table("file", "backend", "used by", "status", "put it in")
     for used_by, spec in _all_weight_specs():
+        if only and used_by != only:
+            continue
         found = find_weight(spec)
         if found is None:
             status = "[yellow]missing[/]"

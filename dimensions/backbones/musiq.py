@@ -8,6 +8,11 @@ it is imported only when this backend is chosen. Its architecture module needs o
 
 The model runs in fp32 on every device, as VBench runs it. It takes frames in [0, 1] and maps
 them to [−1, 1] itself; its output is a MOS on the 0–100 scale.
+
+`musiq_mos` is pyiqa's inference forward over the same modules minus wasted work: pyiqa pads the
+224- and 384-px scales to fixed token counts (49, 144) with all-zero patches whose attention
+weight is exactly 0 (logit −1000, which underflows in fp32), so they never reach the [CLS] token.
+Dropping them gives the same MOS up to float summation order and skips ~25–30% of the tokens.
 """
 
 from __future__ import annotations
@@ -69,3 +74,19 @@ def load_musiq(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
     network = context.backbones.get(("musiq-spaq", str(path), context.device),
                                     lambda: build_musiq(path, context.device))
     return network, path
+
+
+def musiq_mos(network: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:
+    """MOS [B] of frames [B, 3, H, W] in [0, 1], all of one size (pyiqa `MUSIQ.forward`, eval)."""
+    from pyiqa.archs.arch_util import dist_to_mos
+    from pyiqa.data.multiscale_trans_util import get_multiscale_patches
+
+    tokens = get_multiscale_patches((frames - 0.5) * 2, **network.data_preprocess_opts)
+    tokens = tokens[:, tokens[0, :, -1] > 0]  # one frame size -> one padding layout for all
+    batch, length, _ = tokens.shape
+    spatial, scale, mask = tokens[:, :, -3], tokens[:, :, -2], tokens[:, :, -1].bool()
+    x = tokens[:, :, :-3].reshape(-1, 3, network.patch_size, network.patch_size)
+    x = network.block1(network.root_pool(network.gn_root(network.conv_root(x))))
+    x = network.embedding(x.permute(0, 2, 3, 1).reshape(batch, length, -1))  # TF channel order
+    x = network.transformer_encoder(x, spatial, scale, mask)
+    return dist_to_mos(network.head(x[:, 0])).reshape(-1)
