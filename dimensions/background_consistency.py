@@ -87,6 +87,9 @@ class BackgroundConsistency(Dimension):
         )
         scores = []
         for per_frame in features:
+            if len(per_frame) < 2:
+                scores.append(VideoScore(value=None, skipped="needs at least 2 frames"))
+                continue
             result = consistency(per_frame)
             scores.append(
                 VideoScore(

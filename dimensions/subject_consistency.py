@@ -73,6 +73,9 @@ class SubjectConsistency(Dimension):
         )
         scores = []
         for per_frame in features:
+            if len(per_frame) < 2:
+                scores.append(VideoScore(value=None, skipped="needs at least 2 frames"))
+                continue
             result = consistency(per_frame)
             scores.append(
                 VideoScore(value=result.mean, extra={PAIR_SUM: result.pair_sum, PAIR_COUNT: result.pair_count})

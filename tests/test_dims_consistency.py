@@ -142,3 +142,11 @@ def test_transforms_equal_vbench_compose_on_its_float_frames(ours, name):
     frames, _ = sample_frames("bikes")
     pixels = frames_to_tensor(frames[:3])  # = VBench's load_video: float32 0–255, [T, C, H, W]
     assert torch.equal(ours(pixels), getattr(vbench_utils, name)(224)(pixels))
+
+
+@pytest.mark.parametrize("dimension_class", DIMENSIONS)
+def test_a_single_frame_video_is_skipped_not_divided_by_zero(dimension_class):
+    dimension = dimension_class(ScoringContext(backend="embedded"))
+    dimension.setup()
+    single, normal = dimension.score_batch([real_video(count=1), real_video(count=3)])
+    assert single.value is None and "2 frames" in single.skipped and normal.value is not None

@@ -151,6 +151,7 @@ def _idle(page) -> None:  # noqa: ANN001
 
 
 def _download_csv(page) -> list[dict[str, str]]:  # noqa: ANN001
+    _idle(page)  # during a rerun the old button is still shown next to the new one
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
