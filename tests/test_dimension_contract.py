@@ -50,7 +50,7 @@ def test_embedded_never_picks_a_backend_whose_file_is_missing(tmp_path) -> None:
 def test_vbench_choice_reports_the_missing_file(tmp_path) -> None:
     dimension = make("vbench", tmp_path)
     assert dimension.resolve_backend() == "vbench"
-    assert dimension.unavailable_reason() == "needs exact.pth"
+    assert dimension.unavailable_reason().startswith("missing weight file exact.pth: put it in")
 
 
 def test_a_dimension_without_embedded_backend_says_what_it_needs() -> None:

@@ -362,3 +362,46 @@ def test_generate_then_evaluate_resume_scores_without_regenerating(square_genera
     results = eval_results(tmp_path / "run")["temporal_flickering"][1]
     assert len(results) == len(made)
     assert all(r["video_results"] < 1.0 for r in results)  # the squares move: frames differ
+
+
+class ExactOrClassical(Dimension):
+    """Test plugin whose VBench-exact backend needs a weight file that is not on the machine."""
+
+    name: ClassVar[str] = "exact_or_classical"
+    version: ClassVar[str] = "1"
+    group: ClassVar = "extra"
+    backends: ClassVar[tuple[str, ...]] = ("vbench", "classical")
+
+    def weights(self):
+        from vbench_lite.weights import WeightSpec
+
+        return [WeightSpec(key="x", file="exact-net.pth", backend="vbench", vbench_subdir="exact_model")]
+
+    def setup(self) -> None:
+        from vbench_lite.weights import require_weight
+
+        self.backend = self.resolve_backend()
+        if self.backend == "vbench":
+            require_weight(self.weights()[0], self.context.weights_dir)
+
+    def score_batch(self, videos):
+        return [VideoScore(0.5) for _ in videos]
+
+
+def test_a_missing_weight_file_is_one_line_and_the_other_dimensions_still_run(monkeypatch, tmp_path) -> None:
+    real = registry._entry_points
+    point = EntryPoint("exact_or_classical", f"{__name__}:ExactOrClassical", registry.DIMENSIONS_GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda group: {
+        **real(group), **({"exact_or_classical": point} if group == registry.DIMENSIONS_GROUP else {})})
+    clip_folder(tmp_path / "videos", count=2)
+    args = ["--videos", str(tmp_path / "videos"), "--dims", "exact_or_classical,temporal_flickering"]
+    code, output = evaluate(*args, "--backend", "vbench", "--out", str(tmp_path / "exact"))
+    assert code == 1
+    lines = [line for line in output.splitlines() if "exact-net.pth" in line]
+    assert lines and "exact_model" in lines[0] and "--backend embedded" in lines[0]
+    assert "Traceback" not in output
+    assert len(eval_results(tmp_path / "exact")["temporal_flickering"][1]) == 2  # nothing lost
+
+    code, output = evaluate(*args, "--out", str(tmp_path / "auto"))  # auto: falls back, says so
+    assert code == 0, output
+    assert "exact_or_classical: backend classical" in output

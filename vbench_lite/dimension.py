@@ -17,7 +17,7 @@ import numpy as np
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.errors import VblError
 from vbench_lite.video import Video, fps_interval, middle_indices
-from vbench_lite.weights import WeightSpec, find_weight
+from vbench_lite.weights import WeightSpec, find_weight, require_weight
 
 Group = Literal["quality", "semantic", "extra"]
 BackendChoice = Literal["auto", "vbench", "embedded"]
@@ -140,14 +140,18 @@ class Dimension(ABC):
             if w.backend == backend and find_weight(w, self.context.weights_dir) is None
         ]
 
+    def check_weights(self) -> None:
+        """Raise WeightsMissing (file and where to put it) if the chosen backend lacks a file."""
+        for spec in self.missing_weights(self.resolve_backend())[:1]:
+            require_weight(spec, self.context.weights_dir)
+
     def unavailable_reason(self) -> str | None:
         """Why this dimension cannot run here with the chosen `--backend`, or None if it can."""
         try:
-            backend = self.resolve_backend()
+            self.check_weights()
         except VblError as error:
             return str(error)
-        missing = self.missing_weights(backend)
-        return f"needs {', '.join(w.file for w in missing)}" if missing else None
+        return None
 
     # -- scoring --------------------------------------------------------------------------------
     @abstractmethod

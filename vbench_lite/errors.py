@@ -33,10 +33,7 @@ class WeightsMissing(VblError):
         self.where = where
         places = " or ".join(str(p) for p in where[:2])
         label = f" ({what})" if what else ""
-        super().__init__(
-            f"missing weight file {file}{label}: put it in {places}, "
-            "or use --backend embedded (see `vbl weights`)"
-        )
+        super().__init__(f"missing weight file {file}{label}: put it in {places} (see `vbl weights`)")
 
 
 class StoreUnreachable(VblError):

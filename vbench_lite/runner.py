@@ -18,7 +18,7 @@ from vbench_lite import registry
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.dimension import Dimension, ScoringContext
-from vbench_lite.errors import InputError, VblError
+from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.executors.local import progress_bar, record_failure
 from vbench_lite.generator import GenerationRequest, Generator
 from vbench_lite.manifest import build_manifest, new_run_id, read_manifest, write_json_atomic
@@ -270,6 +270,7 @@ def _set_up(
         if name not in needed:
             continue
         try:
+            dimension.check_weights()  # WeightsMissing names the file and where it goes
             reason = dimension.unavailable_reason()
             if reason:
                 raise VblError(f"{name}: {reason}")
@@ -279,14 +280,16 @@ def _set_up(
                 dimension.setup()
         except VblError as error:
             message = str(error) if str(error).startswith(name) else f"{name}: {error}"
+            if isinstance(error, WeightsMissing) and any(b != "vbench" for b in dimension.backends):
+                message += "; or use --backend embedded, which needs no download"
             report.unavailable[name] = message
-            console.print(f"[red]error:[/] {message}")
+            console.print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
             continue
         if recorded and recorded.get("backend") != dimension.backend:
             message = (f"{name}: this run was scored with backend {recorded['backend']}, which now "
                        f"resolves to {dimension.backend}; pass --backend or choose a new --out")
             report.unavailable[name] = message
-            console.print(f"[red]error:[/] {message}")
+            console.print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
             continue
         manifest["dimensions"][name] = {
             "version": dimension.version, "backend": dimension.backend,
