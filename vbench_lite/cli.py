@@ -98,7 +98,7 @@ def evaluate(
     name: Annotated[str | None, typer.Option(help="model name shown on the leaderboard")] = None,
     revision: Annotated[str | None, typer.Option(help="checkpoint or revision label")] = None,
     executor: Annotated[str, typer.Option(help="local | ray (pip install 'vbench-lite[ray]')")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="ray cluster: auto or HOST:PORT (default: Ray on this host)")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="auto or HOST:PORT (default: Ray on this host)")] = None,
 ) -> None:
     """Generate (with --model) or read (with --videos) videos, score them, store and print the result."""
     from vbench_lite.runner import EvaluateOptions
