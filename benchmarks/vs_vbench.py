@@ -350,7 +350,7 @@ def main() -> None:
             if embedded is not None:
                 embedded_seconds, _ = timed(lambda: embedded.score_batch(
                     [embedded.frames.select(v) for v in videos]))
-            difference = max(abs(float(s.value) - float(e)) for s, e in zip(scores, expected))
+            difference = max(abs(float(s.value) - float(e)) for s, e in zip(scores, expected, strict=True))
             rows.append((entry.name, vbench_seconds, ours_seconds, embedded_seconds, difference))
 
     print(f"\n{len(paths)} clips × {args.frames} frames, {width}x{height}, device {args.device}, "

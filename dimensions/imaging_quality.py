@@ -72,6 +72,7 @@ class ImagingQuality(Dimension):
     group: ClassVar = "quality"
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
     backends: ClassVar[tuple[str, ...]] = ("vbench", "niqe")
+    video_value_scale: ClassVar[float] = 1 / MOS_SCALE  # per-video MOS 0–100 → aggregate units
     description: ClassVar[str] = "MUSIQ-SPAQ frame quality (embedded: NIQE)"
 
     def weights(self) -> list[WeightSpec]:

@@ -101,7 +101,15 @@ def test_a_missing_file_is_one_line_naming_the_file_and_the_folder(weights_home:
     assert clip_weight_spec("ViT-L-14").url.endswith("/ViT-L-14.pt")
 
 
-def test_an_open_clip_file_in_the_arch_folder_is_found(weights_home: Path) -> None:
-    folder = weights_home / "clip_model" / "ViT-L-14"
-    path = write_tiny_openai_clip(folder, "ViT-L-14", "open_clip_safetensors")
-    assert load_clip(ScoringContext(), "ViT-L-14").weights_path == path
+def test_an_open_clip_folder_in_the_weights_dir_is_found_and_counts_as_present(
+        weights_home: Path) -> None:
+    from tiny_clip_models import write_tiny_aesthetic_head
+
+    from dimensions.aesthetic_quality import AestheticQuality
+
+    folder = weights_home / "vit_large_patch14_clip_224.openai"
+    write_tiny_openai_clip(folder, "ViT-L-14", "open_clip_safetensors")
+    (folder / "config.json").write_text("{}")
+    write_tiny_aesthetic_head(weights_home)
+    assert load_clip(ScoringContext(), "ViT-L-14").weights_path == folder
+    assert AestheticQuality(ScoringContext()).unavailable_reason() is None

@@ -300,7 +300,7 @@ def weights_list(
         found = find_weight(spec)
         if found is None:
             status = "[yellow]missing[/]"
-        elif not spec.sha256:
+        elif not spec.sha256 or found.is_dir():  # a published digest is for the single file
             status = f"[green]found[/] {found}"
         elif sha256_of(found) == spec.sha256:
             status = f"[green]found, sha256 ok[/] {found}"

@@ -162,6 +162,8 @@ def _check_frame_size(height: int, width: int, path: Path) -> None:
 def _decode_decord(path: Path) -> tuple[np.ndarray, float]:
     import decord
 
+    # Other code in the process (VBench's ViCLIP reader) may switch decord to torch tensors.
+    decord.bridge.set_bridge("native")
     try:
         reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
         fps = float(reader.get_avg_fps())

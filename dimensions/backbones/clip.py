@@ -10,9 +10,11 @@ loading is strict):
   `torch.jit.load` on the CPU, whose unpickler only rebuilds TorchScript modules and tensors (no
   arbitrary Python callables); only `.state_dict()` is read, the scripted code is never run.
 - the same weights as a plain state dict (`torch.load(weights_only=True)`);
-- open_clip checkpoints of the `openai` pretrained tag: `open_clip_pytorch_model.bin` or
-  `open_clip_model.safetensors`, as a file or inside a Hugging Face snapshot folder (e.g. of
-  `timm/vit_base_patch32_clip_224.openai`).
+- open_clip checkpoints of the `openai` pretrained tag: the Hugging Face folder of
+  `timm/vit_base_patch32_clip_224.openai` (`..._large_patch14_...` for L/14), holding
+  `open_clip_model.safetensors` or `open_clip_pytorch_model.bin`, in the HF cache or as
+  `$VBL_WEIGHTS_DIR/vit_base_patch32_clip_224.openai/` (the spec's `hf_repo`, so `vbl weights`
+  and the runner's readiness check see it too).
 
 Precision follows VBench (`clip.load`): fp16 weights on CUDA, fp32 on CPU. `encode_image` and
 `encode_text` return features in that dtype, unnormalised, so each dimension casts and
@@ -33,7 +35,7 @@ from dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD
 from dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError
-from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
+from vbench_lite.weights import WeightSpec, require_weight, sha256_of
 
 # OpenAI's files are published under their own sha256 (the URL's folder); VBench downloads these
 # URLs (spec §3; `vbench/utils.py:init_submodules`), and `vbl weights download` may too.
@@ -64,6 +66,7 @@ def clip_weight_spec(arch: str) -> WeightSpec:
         file=f"{arch}.pt",
         backend="vbench",
         vbench_subdir="clip_model",
+        hf_repo=_OPEN_CLIP_REPOS[arch],
         sha256=_OPENAI_SHA256[arch],
         url=_OPENAI_URLS[arch],
         licence="MIT",
@@ -71,26 +74,9 @@ def clip_weight_spec(arch: str) -> WeightSpec:
     )
 
 
-def _open_clip_spec(arch: str, file: str) -> WeightSpec:
-    return WeightSpec(
-        key=f"clip_{arch.lower().replace('-', '_')}_open_clip",
-        file=file,
-        backend="vbench",
-        vbench_subdir=f"clip_model/{arch}",
-        hf_repo=_OPEN_CLIP_REPOS[arch],
-        licence="MIT",
-        what=f"OpenAI CLIP {arch} (open_clip checkpoint)",
-    )
-
-
 def find_clip_weights(arch: str, explicit: Path | None = None) -> Path:
-    """The OpenAI `.pt` file, else an open_clip checkpoint; WeightsMissing names the `.pt` file."""
-    spec = clip_weight_spec(arch)
-    for candidate in (spec, *(_open_clip_spec(arch, file) for file in _OPEN_CLIP_FILES)):
-        found = find_weight(candidate, explicit)
-        if found is not None:
-            return found
-    return require_weight(spec, explicit)
+    """The OpenAI `.pt` file or the open_clip HF folder; WeightsMissing names the `.pt` file."""
+    return require_weight(clip_weight_spec(arch), explicit)
 
 
 def _is_torchscript_archive(path: Path) -> bool:
