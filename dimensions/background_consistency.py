@@ -28,7 +28,7 @@ from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.errors import WeightsMissing
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, sha256_of
+from vbench_lite.weights import WeightSpec
 
 CLIP_ARCH = "ViT-B-32"
 CROP = 224  # clip_transform(224)
@@ -60,19 +60,16 @@ class BackgroundConsistency(Dimension):
             return []
         return super().missing_weights(backend)
 
-    def weights_sha256(self) -> str | None:
-        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
-
     def setup(self) -> None:
         ctx = self.context
         self.backend = backend_for(self)
         if self.backend == "vbench":
             clip_model = load_clip(ctx, CLIP_ARCH)
-            self._weights_path = clip_model.weights_path
+            self.weights_path = clip_model.weights_path
             self._transform = lambda pixels: clip_transform(pixels, CROP)
             self._network = clip_model.encode_image
         else:
-            model, self._weights_path = load_efficientnet(ctx)
+            model, self.weights_path = load_efficientnet(ctx)
             self._transform = lambda pixels: efficientnet_transform(pixels, CROP, crop=True)
             self._network = lambda pixels: efficientnet_features(model, pixels).float()
 

@@ -37,7 +37,7 @@ from dimensions.backbones.raft import (
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video, fps_interval
-from vbench_lite.weights import WeightSpec, sha256_of
+from vbench_lite.weights import WeightSpec
 
 TARGET_FPS = 8.0
 TOP_FRACTION = 0.05
@@ -84,16 +84,13 @@ class DynamicDegree(Dimension):
             return []
         return super().missing_weights(backend)
 
-    def weights_sha256(self) -> str | None:
-        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
-
     def setup(self) -> None:
         ctx = self.context
         self.backend = backend_for(self)
-        self._weights_path = None
+        self.weights_path = None
         if self.backend == "vbench":
-            self._raft, self._weights_path = load_raft(ctx)
-            self._cache = flow_cache(ctx, self._weights_path)
+            self._raft, self.weights_path = load_raft(ctx)
+            self._cache = flow_cache(ctx, self.weights_path)
 
     def _flows(self, video: Video, indices: list[int], pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
         """Flows of the kept pairs on the frames padded to a multiple of 8."""

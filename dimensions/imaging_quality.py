@@ -41,7 +41,7 @@ from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, sha256_of
+from vbench_lite.weights import WeightSpec
 
 PREPROCESSING_OPTION = "imaging_quality_preprocessing_mode"
 PREPROCESSING_MODES = ("longer", "shorter", "shorter_centercrop", "None")
@@ -78,9 +78,6 @@ class ImagingQuality(Dimension):
     def weights(self) -> list[WeightSpec]:
         return [MUSIQ_SPAQ]
 
-    def weights_sha256(self) -> str | None:
-        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
-
     def resolve_backend(self) -> str:
         """The contract's rule, plus: `auto` also needs the optional pyiqa package for MUSIQ."""
         backend = super().resolve_backend()
@@ -100,7 +97,7 @@ class ImagingQuality(Dimension):
             raise InputError(f"{PREPROCESSING_OPTION} must be one of {', '.join(PREPROCESSING_MODES)}")
         self.backend = backend_for(self)
         if self.backend == "vbench":
-            self._musiq, self._weights_path = load_musiq(ctx)
+            self._musiq, self.weights_path = load_musiq(ctx)
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         if self.backend == "niqe":

@@ -43,7 +43,7 @@ from dimensions.backbones.raft import (
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, sha256_of
+from vbench_lite.weights import WeightSpec
 
 MAX_PIXEL = 255.0
 RAFT_FOR_MOTION_SPEC = replace(RAFT_THINGS_SPEC, backend="raft", what="RAFT (things), motion_smoothness --backend raft")
@@ -96,18 +96,15 @@ class MotionSmoothness(Dimension):
             return []
         return super().missing_weights(backend)
 
-    def weights_sha256(self) -> str | None:
-        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
-
     def setup(self) -> None:
         ctx = self.context
         self.backend = backend_for(self)
-        self._weights_path = None
+        self.weights_path = None
         if self.backend == "vbench":
-            self._amt, self._weights_path = load_amt(ctx)
+            self._amt, self.weights_path = load_amt(ctx)
         elif self.backend == "raft":
-            self._raft, self._weights_path = load_raft(ctx)
-            self._cache = flow_cache(ctx, self._weights_path)
+            self._raft, self.weights_path = load_raft(ctx)
+            self._cache = flow_cache(ctx, self.weights_path)
         self._budget = float(ctx.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
 
     @torch.no_grad()

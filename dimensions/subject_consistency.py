@@ -30,7 +30,7 @@ from dimensions.backbones.preprocess import dino_transform, efficientnet_transfo
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.video import Video
-from vbench_lite.weights import WeightSpec, sha256_of
+from vbench_lite.weights import WeightSpec
 
 SHORT_SIDE = 224  # dino_transform(224)
 PAIR_SUM, PAIR_COUNT = "pair_sum", "pair_count"  # what the pair-weighted aggregate needs
@@ -47,18 +47,15 @@ class SubjectConsistency(Dimension):
     def weights(self) -> list[WeightSpec]:
         return [DINO_SPEC]
 
-    def weights_sha256(self) -> str | None:
-        return sha256_of(self._weights_path) if getattr(self, "_weights_path", None) else None
-
     def setup(self) -> None:
         ctx = self.context
         self.backend = backend_for(self)
         if self.backend == "vbench":
-            model, self._weights_path = load_dino(ctx)
+            model, self.weights_path = load_dino(ctx)
             self._transform = lambda pixels: dino_transform(pixels, SHORT_SIDE)
             self._network = model
         else:
-            model, self._weights_path = load_efficientnet(ctx)
+            model, self.weights_path = load_efficientnet(ctx)
             self._transform = lambda pixels: efficientnet_transform(pixels, SHORT_SIDE)
             self._network = lambda pixels: efficientnet_features(model, pixels)
 

@@ -17,7 +17,7 @@ import numpy as np
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.errors import VblError
 from vbench_lite.video import Video, fps_interval, middle_indices
-from vbench_lite.weights import WeightSpec, find_weight, require_weight
+from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
 
 Group = Literal["quality", "semantic", "extra"]
 BackendChoice = Literal["auto", "vbench", "embedded"]
@@ -94,6 +94,7 @@ class Dimension(ABC):
     def __init__(self, context: ScoringContext | None = None):
         self.context = context or ScoringContext()
         self.backend = self.backends[0]
+        self.weights_path: Path | None = None  # the file (or folder) `setup` loaded, if any
 
     # -- what the dimension needs from the machine -------------------------------------------
     def weights(self) -> list[WeightSpec]:
@@ -102,7 +103,7 @@ class Dimension(ABC):
 
     def weights_sha256(self) -> str | None:
         """sha256 of the weights the chosen backend loaded, for the manifest."""
-        return None
+        return sha256_of(self.weights_path) if self.weights_path is not None else None
 
     def setup(self) -> None:
         """Pick the backend and load models (through `self.context.backbones`).
