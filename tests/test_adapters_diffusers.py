@@ -104,7 +104,12 @@ def test_wan_adapter_generates_from_a_local_tiny_pipeline_and_feeds_a_scorer(tin
     assert frames.shape == (9, 32, 32, 3) and fps == pytest.approx(8)
 
     (again,) = generator.generate([GenerationRequest("p0", request.prompt, 0, 1234, tmp_path / "again.mp4")])
-    assert np.array_equal(decode_video(again.path)[0], frames)  # seeded on CPU: reproducible
+    (other,) = generator.generate([GenerationRequest("p0", request.prompt, 0, 99, tmp_path / "other.mp4")])
+    # Seeded on CPU: the same seed gives the same video up to float rounding in multi-threaded
+    # kernels (a grey level here and there after h264), another seed a different one.
+    same = np.abs(decode_video(again.path)[0].astype(int) - frames).mean()
+    different = np.abs(decode_video(other.path)[0].astype(int) - frames).mean()
+    assert same <= 0.1 * different and different > 0
 
     video = Video(frames=frames, fps=fps, path=result.path, prompt=request.prompt, seed=1234)
     (score,) = TemporalFlickering().score_batch([video])

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
 
 from reference_models.contentv.pipeline import ContentVPipeline, frame_rule
 from vbench_lite.video import decode_video, write_mp4
-
-TINY_BUDGET_SECONDS = 20.0  # spec §2.2 / §4.2 target T1 on a 2-core CPU
 
 
 @pytest.fixture(scope="module")
@@ -21,17 +17,15 @@ def tiny() -> ContentVPipeline:
 
 
 def test_tiny_prompt_to_mp4_decodes_to_the_requested_frame_count(tiny, tmp_path):
-    start = time.perf_counter()
+    # Its speed (spec §2.2 target T1) is measured by benchmarks/generate_speed.py, not asserted here.
     params = tiny.default_params(num_frames=17)
     frames, timings = tiny.generate(["a red fox running through snow"], [7], params)
     path = write_mp4(tmp_path / "fox.mp4", frames[0], fps=8)
-    elapsed = time.perf_counter() - start
 
     decoded, fps = decode_video(path)
     assert decoded.shape == (17, 64, 64, 3)
     assert fps == pytest.approx(8)
     assert timings.steps == 4
-    assert elapsed < TINY_BUDGET_SECONDS, f"tiny took {elapsed:.1f}s"
 
 
 def test_same_seed_gives_the_same_video_and_other_seeds_differ(tiny):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -309,6 +311,20 @@ def _sqlite_file(parsed: URL) -> Path | None:
     return Path(database).expanduser().resolve()
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch a database to WAL. The first switch of a new file needs an exclusive lock and SQLite
+    does not wait for it on the busy timeout, so writers that open a new store at once retry."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(parsed: URL, shown: str, read_only: bool) -> Engine:
     path = _sqlite_file(parsed)
     if path is not None:
@@ -335,7 +351,7 @@ def _sqlite_engine(parsed: URL, shown: str, read_only: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if not read_only:
             # WAL: readers (the leaderboard) never block the writer (the runner), and vice versa.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")  # safe in WAL mode, and no fsync per video
         cursor.close()
 
