@@ -123,10 +123,10 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
 
     if generator is not None:
         _generate(generator, work.items, options, manifest, store, run_id, console)
-        write_json_atomic(run_dir / "manifest.json", manifest)
         if options.generate_only:
             manifest["status"] = "generated"
-            write_json_atomic(run_dir / "manifest.json", manifest)
+        write_json_atomic(run_dir / "manifest.json", manifest)
+        if options.generate_only:
             return report
 
     done = store.finished_pairs(run_id)
@@ -145,9 +145,8 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
     _score(todo, active, store, run_id, options, console, manifest, report)
 
     scores = store.scores_frame(run_id)
-    report.failed_videos = int(scores.loc[scores["status"] == "failed", "video_key"].nunique())
     summary = summarise(scores, dimensions, scheme, dims)
-    report.summary = summary
+    report.summary, report.failed_videos = summary, summary.failed_videos
     manifest["status"] = "complete" if not (report.unavailable or report.failed_videos) else "partial"
     write_run_outputs(run_dir, scores, summary, dimensions)
     write_json_atomic(run_dir / "manifest.json", manifest)
