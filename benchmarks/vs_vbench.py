@@ -236,6 +236,16 @@ def vbench_appearance(root: Path, device: str) -> Callable[[list[str]], list[flo
         model, [{"auxiliary_info": {"appearance_style": STYLE}, "video_list": paths}], device)[1]]
 
 
+def no_weights(root: Path) -> None:
+    """temporal_flickering reads no model."""
+
+
+def vbench_flickering(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    from vbench.temporal_flickering import cal_score
+
+    return lambda paths: [cal_score(p) for p in paths]
+
+
 # -- the table --------------------------------------------------------------------------------------
 @dataclass
 class Entry:
@@ -247,6 +257,8 @@ class Entry:
 
 
 ENTRIES: list[Entry] = [
+    Entry("temporal_flickering", "temporal_flickering:TemporalFlickering", no_weights, vbench_flickering,
+          embedded=False),
     Entry("subject_consistency", "subject_consistency:SubjectConsistency", write_dino, vbench_subject),
     Entry("background_consistency", "background_consistency:BackgroundConsistency", write_clip_b32,
           vbench_background),

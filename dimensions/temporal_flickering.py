@@ -4,7 +4,7 @@ Per video: (255 − mean_i MAE_i) / 255, where MAE_i is the mean absolute differ
 between decoded frames i and i+1. Aggregate: mean over videos. No model, no weights.
 
 VBench computes each MAE in float32 (`np.mean(cv2.absdiff(float32, float32))`); here the sum of
-|a − b| is exact integer arithmetic, which equals VBench's value to float32 rounding (≤ 1e-6, see
+|a − b| is exact, which equals VBench's value to float32 rounding (≤ 1e-6, see
 tests/test_temporal_flickering.py). The static-filter pre-step of §5 is the caller's choice.
 """
 
@@ -18,19 +18,19 @@ from vbench_lite.dimension import Dimension, VideoScore
 from vbench_lite.video import Video
 
 MAX_PIXEL = 255.0
-# Frames per chunk of the difference computation: bounds the int16 scratch to ~100 MB at 1080p.
-CHUNK_FRAMES = 16
 
 
 def mean_abs_frame_differences(frames: np.ndarray) -> np.ndarray:
-    """MAE between each pair of consecutive uint8 frames, as float64 [T-1]."""
+    """MAE between each pair of consecutive uint8 frames, as float64 [T-1].
+
+    |a − b| of uint8 frames fits uint8, so OpenCV's saturating absdiff is exact, and its per-channel
+    sums are exact in float64 (< 2^53): the result is exact, ~35× faster than a numpy int16 pass.
+    """
+    import cv2
+
     pixels_per_frame = float(np.prod(frames.shape[1:]))
-    maes = []
-    for start in range(0, frames.shape[0] - 1, CHUNK_FRAMES):
-        chunk = frames[start : start + CHUNK_FRAMES + 1].astype(np.int16)
-        diff = np.abs(chunk[1:] - chunk[:-1])
-        maes.append(diff.reshape(diff.shape[0], -1).sum(axis=1, dtype=np.int64) / pixels_per_frame)
-    return np.concatenate(maes)
+    sums = [sum(cv2.sumElems(cv2.absdiff(a, b))) for a, b in zip(frames[:-1], frames[1:], strict=True)]
+    return np.asarray(sums, dtype=np.float64) / pixels_per_frame
 
 
 class TemporalFlickering(Dimension):

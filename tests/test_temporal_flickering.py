@@ -44,7 +44,7 @@ def test_frozen_clip_scores_one_and_alternating_frames_score_lower() -> None:
     assert flickering.value == pytest.approx((255 - 51) / 255)
 
 
-def test_chunked_differences_equal_a_direct_float_computation() -> None:
+def test_frame_differences_equal_a_direct_float_computation() -> None:
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, size=(37, 24, 40, 3), dtype=np.uint8)
     direct = np.abs(np.diff(frames.astype(np.float64), axis=0)).mean(axis=(1, 2, 3))
