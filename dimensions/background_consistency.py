@@ -20,27 +20,18 @@ from typing import ClassVar
 
 import torch
 
-from dimensions.backbones.clip import clip_weight_spec, find_clip_weights, load_clip
-from dimensions.backbones.consistency import consistency, inference_context, video_features
+from dimensions.backbones.clip import clip_weight_spec, load_clip
+from dimensions.backbones.consistency import consistency_scores, inference_context, video_features
 from dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
 from dimensions.backbones.preprocess import clip_transform, efficientnet_transform
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
-from vbench_lite.errors import WeightsMissing
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 
 CLIP_ARCH = "ViT-B-32"
 CROP = 224  # clip_transform(224)
 VIDEO_SIM, CNT_PER_VIDEO = "video_sim", "cnt_per_video"  # VBench's per-video JSON keys
-
-
-def _clip_present(context) -> bool:
-    try:
-        find_clip_weights(CLIP_ARCH, context.weights_dir)
-    except WeightsMissing:
-        return False
-    return True
 
 
 class BackgroundConsistency(Dimension):
@@ -53,12 +44,6 @@ class BackgroundConsistency(Dimension):
 
     def weights(self) -> list[WeightSpec]:
         return [clip_weight_spec(CLIP_ARCH)]
-
-    def missing_weights(self, backend: str) -> list[WeightSpec]:
-        # The OpenAI `.pt` or, as an alternative, the open_clip `openai` checkpoint.
-        if backend == "vbench" and _clip_present(self.context):
-            return []
-        return super().missing_weights(backend)
 
     def setup(self) -> None:
         ctx = self.context
@@ -82,19 +67,7 @@ class BackgroundConsistency(Dimension):
         features = video_features(
             [v.frames for v in videos], self._transform, self._encode, self.context.batch_size, self.context.device
         )
-        scores = []
-        for per_frame in features:
-            if len(per_frame) < 2:
-                scores.append(VideoScore(value=None, skipped="needs at least 2 frames"))
-                continue
-            result = consistency(per_frame)
-            scores.append(
-                VideoScore(
-                    value=result.mean,
-                    extra={VIDEO_SIM: result.pair_sum, CNT_PER_VIDEO: result.pair_count},
-                )
-            )
-        return scores
+        return consistency_scores(features, VIDEO_SIM, CNT_PER_VIDEO)
 
     def aggregate(self, scores: list[VideoScore]) -> float:
         return pair_weighted_mean(scores, VIDEO_SIM, CNT_PER_VIDEO)

@@ -38,7 +38,6 @@ from dimensions.backbones.raft import (
     pad_frames,
     pairs_per_batch,
     raft_size_problem,
-    raft_weight_path,
 )
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
@@ -89,12 +88,6 @@ class MotionSmoothness(Dimension):
 
     def weights(self) -> list[WeightSpec]:
         return [AMT_S_SPEC, RAFT_FOR_MOTION_SPEC]
-
-    def missing_weights(self, backend: str) -> list[WeightSpec]:
-        # raft-things.pth or, as an alternative, torchvision's port of it.
-        if backend == "raft" and raft_weight_path(self.context) is not None:
-            return []
-        return super().missing_weights(backend)
 
     def setup(self) -> None:
         ctx = self.context

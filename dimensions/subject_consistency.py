@@ -20,7 +20,7 @@ from typing import ClassVar
 import torch
 
 from dimensions.backbones.consistency import (
-    consistency,
+    consistency_scores,
     inference_context,
     video_features,
 )
@@ -68,16 +68,7 @@ class SubjectConsistency(Dimension):
         features = video_features(
             [v.frames for v in videos], self._transform, self._encode, self.context.batch_size, self.context.device
         )
-        scores = []
-        for per_frame in features:
-            if len(per_frame) < 2:
-                scores.append(VideoScore(value=None, skipped="needs at least 2 frames"))
-                continue
-            result = consistency(per_frame)
-            scores.append(
-                VideoScore(value=result.mean, extra={PAIR_SUM: result.pair_sum, PAIR_COUNT: result.pair_count})
-            )
-        return scores
+        return consistency_scores(features, PAIR_SUM, PAIR_COUNT)
 
     def aggregate(self, scores: list[VideoScore]) -> float:
         return pair_weighted_mean(scores, PAIR_SUM, PAIR_COUNT)

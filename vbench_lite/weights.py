@@ -32,6 +32,8 @@ class WeightSpec:
     url: str = ""  # where `vbl weights download` fetches it from, where a network exists
     licence: str = ""
     what: str = ""  # human description
+    # Other files that serve the same backend (e.g. torchvision's port of raft-things.pth).
+    alternatives: tuple[WeightSpec, ...] = ()
 
 
 def vbl_home() -> Path:
@@ -62,7 +64,7 @@ def _hf_snapshots(repo: str) -> list[Path]:
 
 
 def find_weight(spec: WeightSpec, explicit: Path | None = None) -> Path | None:
-    """The first existing location of `spec`, or None."""
+    """The first existing location of `spec` (or of one of its alternatives), or None."""
     for folder in search_dirs(spec, explicit):
         candidate = folder / spec.file
         if candidate.exists():
@@ -74,6 +76,10 @@ def find_weight(spec: WeightSpec, explicit: Path | None = None) -> Path | None:
         for root in [explicit, os.environ.get("VBL_WEIGHTS_DIR")]:
             if root and (Path(root) / spec.hf_repo.split("/")[-1] / "config.json").exists():
                 return Path(root) / spec.hf_repo.split("/")[-1]
+    for alternative in spec.alternatives:
+        found = find_weight(alternative, explicit)
+        if found is not None:
+            return found
     return None
 
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from dimensions.backbones.preprocess import frames_to_tensor
+from vbench_lite.dimension import VideoScore
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,18 @@ def pair_scores(features: torch.Tensor) -> torch.Tensor:
 def consistency(features: torch.Tensor) -> ConsistencyResult:
     scores = pair_scores(features).double()  # Python floats are doubles
     return ConsistencyResult(pair_sum=float(scores.sum()), pair_count=int(scores.numel()))
+
+
+def consistency_scores(features: list[torch.Tensor], sum_key: str, count_key: str) -> list[VideoScore]:
+    """One VideoScore per video; the pair sum and count go in `extra` for the pair-weighted aggregate."""
+    scores = []
+    for per_frame in features:
+        if len(per_frame) < 2:
+            scores.append(VideoScore(value=None, skipped="needs at least 2 frames"))
+            continue
+        result = consistency(per_frame)
+        scores.append(VideoScore(value=result.mean, extra={sum_key: result.pair_sum, count_key: result.pair_count}))
+    return scores
 
 
 def video_features(

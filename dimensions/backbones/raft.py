@@ -33,15 +33,6 @@ def raft_size_problem(height: int, width: int) -> str | None:
     return None
 
 
-RAFT_THINGS_SPEC = WeightSpec(
-    key="raft_things",
-    file="raft-things.pth",
-    backend="vbench",
-    vbench_subdir="raft_model/models",
-    url="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
-    licence="BSD-3-Clause",
-    what="RAFT (things), dynamic_degree; unzip models.zip",
-)
 # torchvision's port of the same raft-things weights (Raft_Large_Weights.C_T_V1).
 RAFT_TORCHVISION_SPEC = WeightSpec(
     key="raft_large_c_t_v1",
@@ -50,6 +41,17 @@ RAFT_TORCHVISION_SPEC = WeightSpec(
     url="https://download.pytorch.org/models/raft_large_C_T_V1-22a6c225.pth",
     licence="BSD-3-Clause",
     what="torchvision raft_large (C_T_V1), dynamic_degree",
+)
+
+RAFT_THINGS_SPEC = WeightSpec(
+    key="raft_things",
+    file="raft-things.pth",
+    backend="vbench",
+    vbench_subdir="raft_model/models",
+    url="https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
+    licence="BSD-3-Clause",
+    what="RAFT (things), dynamic_degree; unzip models.zip",
+    alternatives=(RAFT_TORCHVISION_SPEC,),
 )
 
 # Original RAFT key → torchvision raft_large key (applied in order, first match wins).
@@ -98,7 +100,7 @@ def load_raft_file(path: Path) -> torch.nn.Module:
 
 def raft_weight_path(context: ScoringContext) -> Path | None:
     """VBench's raft-things.pth, else torchvision's port of it; None if neither is here."""
-    return find_weight(RAFT_THINGS_SPEC, context.weights_dir) or find_weight(RAFT_TORCHVISION_SPEC, context.weights_dir)
+    return find_weight(RAFT_THINGS_SPEC, context.weights_dir)
 
 
 def load_raft(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
