@@ -11,6 +11,11 @@ Backends: "vbench" = RAFT (torchvision raft_large with VBench's raft-things weig
 "embedded" = OpenCV DIS flow (no weights), same padding, thresholds and counting. The kept frames
 are chosen here rather than by the runner so that their indices in the decoded video are known:
 RAFT flows are cached by (video, i, j) and reused by motion_smoothness's RAFT backend.
+
+The verdict is known before every pair is scored: once c pairs are above τ, or once too few pairs
+are left to reach c. Pairs are scored in order, in chunks no longer than what could still decide,
+and scoring stops there; the boolean is VBench's, only `extra["pair_scores"]` is shorter. Option
+`dynamic_degree.all_pairs` scores every pair (for inspecting the flow magnitudes).
 """
 
 from __future__ import annotations
@@ -52,12 +57,29 @@ def top_magnitude_mean(flow: torch.Tensor) -> float:
     return float(torch.topk(magnitude, keep, sorted=False).values.mean()) if keep else float("nan")
 
 
+def thresholds(height: int, width: int, kept_frames: int) -> tuple[float, int]:
+    """(τ, c) per VBench's `set_params`."""
+    return THRESHOLD_PER_256_PX * min(height, width) / 256.0, round(MOVING_PAIRS_PER_16_FRAMES * kept_frames / 16.0)
+
+
 def is_dynamic(pair_scores: list[float], height: int, width: int, kept_frames: int) -> tuple[bool, float, int]:
-    """(moving?, τ, c) per VBench's `set_params` + `check_move`."""
-    threshold = THRESHOLD_PER_256_PX * min(height, width) / 256.0
-    required = round(MOVING_PAIRS_PER_16_FRAMES * kept_frames / 16.0)
+    """(moving?, τ, c) per VBench's `set_params` + `check_move`, from every pair's score."""
+    threshold, required = thresholds(height, width, kept_frames)
     above = sum(score > threshold for score in pair_scores)
     return bool(pair_scores) and above >= required, threshold, required
+
+
+def pairs_until_decided(above: int, scored: int, total: int, required: int) -> int:
+    """How many more pairs to score before the verdict can be known (0: it is known now).
+
+    Moving needs `required − above` more pairs above τ; not moving is certain once more than
+    `left − (required − above)` of the remaining pairs fall at or below it. The smaller of the
+    two counts is the most that can be scored without possibly scoring a pair too many.
+    """
+    missing, left = required - above, total - scored
+    if missing <= 0 or missing > left:
+        return 0
+    return min(missing, left - missing + 1)
 
 
 def kept_frame_pairs(num_frames: int, fps: float) -> tuple[list[int], list[tuple[int, int]]]:
@@ -85,43 +107,44 @@ class DynamicDegree(Dimension):
             self._raft, self.weights_path = load_raft(ctx)
             self._cache = flow_cache(ctx, self.weights_path)
 
-    def _flows(self, video: Video, indices: list[int], pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
-        """Flows of the kept pairs on the frames padded to a multiple of 8."""
+    def _flows(self, video: Video, pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
+        """Flows of these (decoded-frame index) pairs on the frames padded to a multiple of 8."""
+        needed = sorted({frame for pair in pairs for frame in pair})
+        row_of = {frame: row for row, frame in enumerate(needed)}
         if self.backend == "embedded":
             left, right, top, bottom = centred_pad(video.height, video.width, RAFT_DIVISOR)
-            gray = np.pad(to_gray(video.frames[indices]), ((0, 0), (top, bottom), (left, right)), mode="edge")
-            position = {frame: k for k, frame in enumerate(indices)}
-            return dis_flows(gray, [(position[i], position[j]) for i, j in pairs])
-        kept = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
+            gray = np.pad(to_gray(video.frames[needed]), ((0, 0), (top, bottom), (left, right)), mode="edge")
+            return dis_flows(gray, [(row_of[i], row_of[j]) for i, j in pairs])
+        kept = pad_frames(frames_to_tensor(video.frames[needed], self.context.device), RAFT_DIVISOR)
         budget = float(self.context.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
         return cached_raft_flows(
-            self._raft,
-            self._cache,
-            str(video.path),
-            kept,
-            {frame: row for row, frame in enumerate(indices)},
-            pairs,
-            pairs_per_batch(*kept.shape[-2:], budget),
+            self._raft, self._cache, str(video.path), kept, row_of, pairs, pairs_per_batch(*kept.shape[-2:], budget)
+        )
+
+    def score_video(self, video: Video) -> VideoScore:
+        indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
+        threshold, required = thresholds(video.height, video.width, len(indices))
+        all_pairs = bool(self.context.options.get("dynamic_degree.all_pairs", False))
+        pair_scores: list[float] = []
+        above = 0
+        while len(pair_scores) < len(pairs):
+            count = len(pairs) - len(pair_scores)
+            if not all_pairs:
+                count = pairs_until_decided(above, len(pair_scores), len(pairs), required)
+                if count == 0:
+                    break
+            chunk = pairs[len(pair_scores) : len(pair_scores) + count]
+            new_scores = [top_magnitude_mean(flow) for flow in self._flows(video, chunk)]
+            above += sum(score > threshold for score in new_scores)
+            pair_scores += new_scores
+        return VideoScore(
+            value=bool(pairs) and above >= required,
+            extra={"pair_scores": pair_scores, "pairs": len(pairs), "threshold": threshold, "required_pairs": required},
         )
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         scores = []
         for video in videos:
             problem = self.backend == "vbench" and raft_size_problem(video.height, video.width)
-            if problem:
-                scores.append(VideoScore(value=None, skipped=problem))
-                continue
-            indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
-            pair_scores = [top_magnitude_mean(flow) for flow in self._flows(video, indices, pairs)]
-            moving, threshold, required = is_dynamic(pair_scores, video.height, video.width, len(indices))
-            scores.append(
-                VideoScore(
-                    value=moving,
-                    extra={
-                        "pair_scores": pair_scores,
-                        "threshold": threshold,
-                        "required_pairs": required,
-                    },
-                )
-            )
+            scores.append(VideoScore(value=None, skipped=problem) if problem else self.score_video(video))
         return scores

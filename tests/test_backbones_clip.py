@@ -41,8 +41,11 @@ def test_openai_files_give_the_features_of_the_clip_package(tmp_path: Path, fmt:
         reference, _ = clip.load(str(path), device="cpu")
     pixels, texts = _pixels(), ["a cat on a mat", "Van Gogh style"]
     with torch.no_grad():
-        assert torch.equal(ours.encode_image(pixels), reference.encode_image(pixels))
-        assert torch.equal(ours.encode_text(texts), reference.encode_text(clip.tokenize(texts)))
+        # oneDNN sums in another order than MKL: equal to rounding
+        torch.testing.assert_close(ours.encode_image(pixels), reference.encode_image(pixels), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            ours.encode_text(texts), reference.encode_text(clip.tokenize(texts)), rtol=1e-5, atol=1e-6
+        )
     assert ours.dtype == torch.float32  # VBench runs OpenAI CLIP in fp32 on the CPU
 
 

@@ -10,7 +10,7 @@ import torch
 from clips import sample_frames
 from tiny_dims1_models import write_torchvision_raft
 
-from dimensions.dynamic_degree import DynamicDegree, is_dynamic, kept_frame_pairs, top_magnitude_mean
+from dimensions.dynamic_degree import DynamicDegree, kept_frame_pairs, thresholds, top_magnitude_mean
 from dimensions.motion_smoothness import MotionSmoothness, interpolation_pairs, smoothness
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import WeightsMissing
@@ -49,15 +49,65 @@ def real_video(name: str, count: int, start: int = 0, step: int = 2, order=None,
 def test_thresholds_follow_the_spec_worked_values(frames, fps, height, width, kept, tau, count):
     indices, pairs = kept_frame_pairs(frames, fps)
     assert len(indices) == kept and len(pairs) == kept - 1
-    _, threshold, required = is_dynamic([0.0] * len(pairs), height, width, len(indices))
-    assert (threshold, required) == (tau, count)
+    assert thresholds(height, width, len(indices)) == (tau, count)
+
+
+def scripted_dynamic_degree(scores: list[float], all_pairs: bool = False) -> tuple[DynamicDegree, list]:
+    """A dynamic_degree whose pair k has flow magnitude `scores[k]` everywhere; it records the
+    pairs it is asked to score."""
+    dimension = DynamicDegree(ScoringContext(backend="embedded", options={"dynamic_degree.all_pairs": all_pairs}))
+    dimension.setup()
+    asked: list[tuple[int, int]] = []
+
+    def flows(video, pairs):
+        asked.extend(pairs)
+        return [torch.stack([torch.full((8, 8), scores[i]), torch.zeros(8, 8)]) for i, _ in pairs]
+
+    dimension._flows = flows
+    return dimension, asked
+
+
+def scripted_video(pairs: int, size: int = 512) -> Video:
+    return Video(frames=np.zeros((pairs + 1, size, size, 3), np.uint8), fps=8.0, path=Path("s.mp4"))
+
+
+def check_move(scores: list[float], threshold: float, required: int) -> bool:
+    """VBench's rule on every pair's score (spec §4.5)."""
+    return bool(scores) and sum(score > threshold for score in scores) >= required
 
 
 def test_moving_needs_c_pairs_strictly_above_tau():
-    assert is_dynamic([12.0, 12.5, 13, 14, 15], 512, 512, 16)[0] is True  # 4 above 12
-    assert is_dynamic([12.0, 12.0, 13, 14, 15], 512, 512, 16)[0] is False  # 12.0 is not above
-    assert is_dynamic([0.0], 512, 512, 2)[0] is True  # c = round(0.5) = 0: any pair moves
-    assert is_dynamic([], 512, 512, 1)[0] is False  # no pair, no motion
+    # 16 frames at 512 px: τ = 12, c = 4
+    for first, moving in [([12.0, 12.5, 13, 14, 15], True), ([12.0, 12.0, 13, 14, 15], False)]:
+        scores = first + [0.0] * 10
+        dimension, _ = scripted_dynamic_degree(scores)
+        assert dimension.score_video(scripted_video(15)).value is moving  # 12.0 is not above τ
+    dimension, asked = scripted_dynamic_degree([0.0])
+    assert dimension.score_video(scripted_video(1)).value is True and asked == []  # c = round(0.5) = 0
+    assert dimension.score_video(scripted_video(0)).value is False  # no pair, no motion
+
+
+def test_scoring_stops_once_the_verdict_is_known_and_keeps_vbench_s_verdict():
+    rng = np.random.default_rng(0)
+    saved = 0
+    for _ in range(300):
+        pairs = int(rng.integers(1, 40))
+        scores = np.where(rng.random(pairs) < rng.random(), 20.0, 0.0).tolist()
+        threshold, required = thresholds(512, 512, pairs + 1)
+        dimension, asked = scripted_dynamic_degree(scores)
+        score = dimension.score_video(scripted_video(pairs))
+        assert score.value is check_move(scores, threshold, required)
+        assert asked == [(k, k + 1) for k in range(len(asked))]  # in order, each once
+        assert score.extra["pair_scores"] == scores[: len(asked)] and score.extra["pairs"] == pairs
+        saved += pairs - len(asked)
+        # the last pair it scored was needed: without it the verdict was still open
+        before = scores[: len(asked) - 1]
+        rest = pairs - len(before)
+        above = sum(s > threshold for s in before)
+        assert not asked or (above < required and above + rest >= required)
+    assert saved > 0
+    dimension, asked = scripted_dynamic_degree([20.0] * 15, all_pairs=True)
+    assert dimension.score_video(scripted_video(15)).value is True and len(asked) == 15
 
 
 def test_pair_score_is_the_mean_of_the_top_5_percent_magnitudes():
@@ -116,7 +166,9 @@ def test_auto_without_weights_is_embedded_and_vbench_is_one_clear_error(tmp_path
 
 def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
     write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
-    context = ScoringContext(backend="vbench", options={"motion_smoothness.backend": "raft"})
+    context = ScoringContext(
+        backend="vbench", options={"motion_smoothness.backend": "raft", "dynamic_degree.all_pairs": True}
+    )
     # 16 fps → dynamic degree keeps every 2nd frame: the same (2k, 2k+2) pairs motion smoothness uses
     video = real_video("carphone_pristine", 7, fps=16.0, step=1)
     dynamic, motion = DynamicDegree(context), MotionSmoothness(context)

@@ -49,14 +49,21 @@ def test_dynamic_degree_equals_vbench(tmp_path, clips):
     reference.check_move = lambda scores: recorded.append((list(scores), dict(reference.params))) or check_move(scores)
     expected = [reference.infer(str(p)) for p in clips]
 
-    dimension = DynamicDegree(ScoringContext(backend="vbench", weights_dir=tmp_path))
-    dimension.setup()
-    ours = dimension.score_batch(_videos(clips))
-    assert [s.value for s in ours] == expected
-    for score, (reference_scores, params) in zip(ours, recorded, strict=True):
-        assert score.extra["pair_scores"] == pytest.approx(reference_scores, rel=1e-4, abs=1e-4)
-        assert score.extra["threshold"] == params["thres"]
-        assert score.extra["required_pairs"] == params["count_num"]
+    for all_pairs in (True, False):  # every pair's score, or only those that decide
+        dimension = DynamicDegree(
+            ScoringContext(backend="vbench", weights_dir=tmp_path, options={"dynamic_degree.all_pairs": all_pairs})
+        )
+        dimension.setup()
+        ours = dimension.score_batch(_videos(clips))
+        assert [s.value for s in ours] == expected
+        for score, (reference_scores, params) in zip(ours, recorded, strict=True):
+            if all_pairs:
+                assert len(score.extra["pair_scores"]) == len(reference_scores)
+            assert score.extra["pair_scores"] == pytest.approx(
+                reference_scores[: len(score.extra["pair_scores"])], rel=1e-4, abs=1e-4
+            )
+            assert score.extra["threshold"] == params["thres"]
+            assert score.extra["required_pairs"] == params["count_num"]
 
 
 def test_motion_smoothness_amt_equals_vbench(tmp_path, clips):

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dimensions.backbones.onednn import use_onednn_linears
 from dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD
 from dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.dimension import ScoringContext
@@ -158,7 +159,7 @@ def build_clip(path: Path, arch: str, device: str) -> ClipModel:
     except (KeyError, RuntimeError) as error:  # a key missing, surplus or of the wrong shape
         detail = " ".join(str(error).split())[:300]
         raise InputError(f"{path} is not an OpenAI CLIP checkpoint: {detail}") from error
-    network = network.to(target)
+    network = use_onednn_linears(network.to(target))
     return ClipModel(arch=arch, network=network.eval(), device=target, dtype=dtype,
                      weights_path=Path(path))
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -225,6 +226,6 @@ def load_dino(context: ScoringContext) -> tuple[DinoViT, Path]:
     path = require_weight(DINO_SPEC, context.weights_dir)
     model = context.backbones.get(
         ("dino-vitb16", str(path), context.device),
-        lambda: load_dino_file(path).to(context.device),
+        lambda: use_onednn_linears(load_dino_file(path).to(context.device)),
     )
     return model, path

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dimensions.backbones.onednn import use_onednn_linears
 from dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError
@@ -238,7 +239,7 @@ def build_viclip(path: Path, device: str) -> ViClipModel:
     if network.config.context_length != VICLIP_CONTEXT_LENGTH:
         raise InputError(f"{path}: ViCLIP's text context is {VICLIP_CONTEXT_LENGTH} tokens, "
                          f"this file has {network.config.context_length}")
-    return ViClipModel(network=network.float().eval().to(device), device=torch.device(device),
+    return ViClipModel(network=use_onednn_linears(network.float().eval().to(device)), device=torch.device(device),
                        weights_path=Path(path))
 
 
