@@ -8,6 +8,7 @@ outside the timings on both sides. Prints per-dimension seconds, the ratio VBenc
 embedded backend's seconds, and the largest per-video difference between VBench and us.
 
     python benchmarks/vs_vbench.py [--clips 3] [--frames 16] [--threads 1] [--clock cpu] [--profile]
+                                   [--no-onednn] [--only DIM ...]
 
 New dimensions are added as one more `Entry` in `ENTRIES`.
 """
@@ -15,9 +16,8 @@ New dimensions are added as one more `Entry` in `ENTRIES`.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
+import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -322,10 +322,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--only", nargs="*", help="dimension names (default: all)")
     parser.add_argument("--weights", type=Path, help="a VBench cache with the real weight files")
-    parser.add_argument("--profile", action="store_true", help="cProfile our side, print the top 25")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile our side by operator, per dimension (torch.profiler)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="cpu = process CPU time: steadier than wall time on a shared machine")
+    parser.add_argument("--no-onednn", action="store_true",
+                        help="our linear layers through PyTorch's default CPU route (MKL), as VBench's")
     args = parser.parse_args()
+    if args.no_onednn:
+        os.environ["VBL_ONEDNN"] = "0"
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
@@ -346,18 +351,18 @@ def main() -> None:
                                  batch_size=args.batch_size)
         embedded_context = ScoringContext(device=args.device, backend="embedded",
                                           batch_size=args.batch_size)
-        profiler = cProfile.Profile() if args.profile else None
+        profiles = []
         rows = []
         for entry in entries:
             reference = entry.vbench(root, args.device)
             ours = make_dimension(entry, context)
             embedded = make_dimension(entry, embedded_context) if entry.embedded else None
             vbench_seconds, expected = timed(lambda: reference([str(p) for p in paths]))
-            if profiler:
-                profiler.enable()
-            ours_seconds, scores = timed(lambda: ours.score_batch([ours.frames.select(v) for v in videos]))
-            if profiler:
-                profiler.disable()
+            profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            with profiler if args.profile else contextlib.nullcontext():
+                ours_seconds, scores = timed(lambda: ours.score_batch([ours.frames.select(v) for v in videos]))
+            if args.profile:
+                profiles.append((entry.name, profiler.key_averages()))
             embedded_seconds = float("nan")
             if embedded is not None:
                 embedded_seconds, _ = timed(lambda: embedded.score_batch(
@@ -366,7 +371,8 @@ def main() -> None:
             rows.append((entry.name, vbench_seconds, ours_seconds, embedded_seconds, difference))
 
     print(f"\n{len(paths)} clips × {args.frames} frames, {width}x{height}, device {args.device}, "
-          f"{args.threads} thread(s), {args.clock} clock, torch {torch.__version__}")
+          f"{args.threads} thread(s), {args.clock} clock, torch {torch.__version__}"
+          f"{', oneDNN off' if args.no_onednn else ''}")
     print(f"decode once, shared by all dimensions (ours): {decode_seconds:.2f} s")
     header = f"{'dimension':<24}{'vbench s':>10}{'ours s':>10}{'ratio':>8}{'embedded s':>12}" \
              f"{'ratio':>8}{'max |Δ|':>10}"
@@ -386,11 +392,9 @@ def main() -> None:
     if {"overall_consistency", "temporal_style"} <= names:
         print("temporal_style reuses the ViCLIP features overall_consistency computed for the same "
               "clips (cached per 8-frame clip); on its own it costs what overall_consistency costs.")
-    if profiler:
-        stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(25)
-        print(stream.getvalue())
-
+    for name, averages in profiles:
+        print(f"\n{name}: where our time goes, by operator (self CPU time)")
+        print(averages.table(sort_by="self_cpu_time_total", row_limit=8, max_name_column_width=40))
 
 if __name__ == "__main__":
     main()

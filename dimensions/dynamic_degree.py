@@ -62,13 +62,6 @@ def thresholds(height: int, width: int, kept_frames: int) -> tuple[float, int]:
     return THRESHOLD_PER_256_PX * min(height, width) / 256.0, round(MOVING_PAIRS_PER_16_FRAMES * kept_frames / 16.0)
 
 
-def is_dynamic(pair_scores: list[float], height: int, width: int, kept_frames: int) -> tuple[bool, float, int]:
-    """(moving?, τ, c) per VBench's `set_params` + `check_move`, from every pair's score."""
-    threshold, required = thresholds(height, width, kept_frames)
-    above = sum(score > threshold for score in pair_scores)
-    return bool(pair_scores) and above >= required, threshold, required
-
-
 def pairs_until_decided(above: int, scored: int, total: int, required: int) -> int:
     """How many more pairs to score before the verdict can be known (0: it is known now).
 

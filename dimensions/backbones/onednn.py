@@ -2,10 +2,10 @@
 
 PyTorch sends an fp32 `nn.Linear` on CPU to MKL's sgemm, and MKL takes its AVX-512 kernels on
 Intel CPUs only: on the AMD EPYC (Zen 5) machines this project runs on, a ViT-B linear layer runs
-at about 85 GFLOPS on one core through MKL and 210 GFLOPS through oneDNN's AVX-512 kernel (the
-`--no-onednn` rows of benchmarks/vs_vbench.py). oneDNN still multiplies and accumulates in fp32;
-only the summation order differs, so outputs move at the rounding level (about 1e-6 relative) and
-scores stay far inside the 1e-4 agreement with VBench.
+at about 85 GFLOPS on one core through MKL and 210 GFLOPS through oneDNN's AVX-512 kernel
+(benchmarks/vs_vbench.py with and without `--no-onednn`). oneDNN still multiplies and accumulates
+in fp32; only the summation order differs, so outputs move at the rounding level (about 1e-6
+relative) and scores stay far inside the 1e-4 agreement with VBench.
 
 `use_onednn_linears(model)` switches a loaded model's `nn.Linear` and self-attention
 `nn.MultiheadAttention` modules in place. Parameters, state-dict keys and the GPU path are
