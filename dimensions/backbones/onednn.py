@@ -22,8 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# Builds without oneDNN (or without this op) keep PyTorch's route.
+_HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
 def onednn_enabled() -> bool:
-    return os.environ.get("VBL_ONEDNN", "1") != "0" and torch.backends.mkldnn.is_available()
+    return _HAS_ONEDNN_LINEAR and os.environ.get("VBL_ONEDNN", "1") != "0"
 
 
 def _takes_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
