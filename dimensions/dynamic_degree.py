@@ -40,6 +40,7 @@ from dimensions.backbones.raft import (
 )
 from dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.errors import InputError
 from vbench_lite.video import Video, fps_interval
 from vbench_lite.weights import WeightSpec
 
@@ -96,6 +97,9 @@ class DynamicDegree(Dimension):
         ctx = self.context
         self.backend = backend_for(self)
         self.weights_path = None
+        self._all_pairs = ctx.options.get("dynamic_degree.all_pairs", False)
+        if not isinstance(self._all_pairs, bool):
+            raise InputError(f"--option dynamic_degree.all_pairs takes true or false, not {self._all_pairs!r}")
         if self.backend == "vbench":
             self._raft, self.weights_path = load_raft(ctx)
             self._cache = flow_cache(ctx, self.weights_path)
@@ -117,12 +121,11 @@ class DynamicDegree(Dimension):
     def score_video(self, video: Video) -> VideoScore:
         indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
         threshold, required = thresholds(video.height, video.width, len(indices))
-        all_pairs = bool(self.context.options.get("dynamic_degree.all_pairs", False))
         pair_scores: list[float] = []
         above = 0
         while len(pair_scores) < len(pairs):
             count = len(pairs) - len(pair_scores)
-            if not all_pairs:
+            if not self._all_pairs:
                 count = pairs_until_decided(above, len(pair_scores), len(pairs), required)
                 if count == 0:
                     break

@@ -13,7 +13,7 @@ from tiny_dims1_models import write_torchvision_raft
 from dimensions.dynamic_degree import DynamicDegree, kept_frame_pairs, thresholds, top_magnitude_mean
 from dimensions.motion_smoothness import MotionSmoothness, interpolation_pairs, smoothness
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.errors import WeightsMissing
+from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.video import Video
 
 torch.set_num_threads(1)
@@ -108,6 +108,8 @@ def test_scoring_stops_once_the_verdict_is_known_and_keeps_vbench_s_verdict():
     assert saved > 0
     dimension, asked = scripted_dynamic_degree([20.0] * 15, all_pairs=True)
     assert dimension.score_video(scripted_video(15)).value is True and len(asked) == 15
+    with pytest.raises(InputError, match="true or false"):
+        DynamicDegree(ScoringContext(backend="embedded", options={"dynamic_degree.all_pairs": "yes"})).setup()
 
 
 def test_pair_score_is_the_mean_of_the_top_5_percent_magnitudes():
