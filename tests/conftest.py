@@ -150,3 +150,12 @@ def isolated_vbl_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.delenv("VBL_DB", raising=False)
     monkeypatch.delenv("VBL_WEIGHTS_DIR", raising=False)
     return home
+
+
+@pytest.fixture
+def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty VBL_WEIGHTS_DIR; every other cache the weight resolver reads points into tmp too."""
+    for variable, folder in (("VBL_WEIGHTS_DIR", "weights"), ("VBENCH_CACHE_DIR", "vbench"),
+                             ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    return tmp_path / "weights"

@@ -15,16 +15,6 @@ from vbench_lite.errors import InputError, WeightsMissing
 pytest.importorskip("clip", reason="the `clip` package builds the reference CLIP architecture")
 
 
-@pytest.fixture
-def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty VBL_WEIGHTS_DIR; every other cache the resolver reads points into tmp too."""
-    for variable, folder in (("VBL_WEIGHTS_DIR", "weights"), ("VBENCH_CACHE_DIR", "vbench"),
-                             ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    return tmp_path / "weights"
-
-
 def _pixels(n: int = 2) -> torch.Tensor:
     return torch.randn(n, 3, 224, 224, generator=torch.Generator().manual_seed(1))
 

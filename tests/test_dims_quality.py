@@ -20,15 +20,6 @@ from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
 
 
-@pytest.fixture
-def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty VBL_WEIGHTS_DIR; every other cache the resolver reads points into tmp too."""
-    for variable, folder in (("VBL_WEIGHTS_DIR", "weights"), ("VBENCH_CACHE_DIR", "vbench"),
-                             ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    return tmp_path / "weights"
-
-
 def _video(name: str, frames: np.ndarray, **fields) -> Video:
     return Video(frames=frames, fps=25.0, path=Path(f"{name}.mp4"), **fields)
 

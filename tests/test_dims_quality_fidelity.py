@@ -23,14 +23,6 @@ pytest.importorskip("vbench", reason="the published vbench package is the refere
 pytest.importorskip("clip", reason="VBench's CLIP dimensions import the `clip` package")
 
 
-@pytest.fixture
-def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for variable, folder in (("VBL_WEIGHTS_DIR", "weights"), ("VBENCH_CACHE_DIR", "vbench"),
-                             ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    return tmp_path / "weights"
-
-
 @pytest.fixture(scope="module")
 def real_clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Three short real clips: 176×144 twice and big buck bunny at 600×336 (MUSIQ costs ~1 s a

@@ -23,14 +23,6 @@ from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
 
 
-@pytest.fixture
-def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for variable, folder in (("VBL_WEIGHTS_DIR", "weights"), ("VBENCH_CACHE_DIR", "vbench"),
-                             ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    return tmp_path / "weights"
-
-
 def _video(name: str, start: int, count: int, prompt: str = "", **aux) -> Video:
     frames = sample_frames(name)[0][start:start + count]
     return Video(frames=frames, fps=25.0, path=Path(f"{name}-{start}.mp4"), prompt=prompt, aux=aux)

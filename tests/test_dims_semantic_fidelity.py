@@ -31,14 +31,6 @@ PROMPTS = ["A cute happy corgi playing in park, sunset, zoom in",
            "a car driving down a wet road at night &amp; its lights reflecting, in super slow motion"]
 
 
-@pytest.fixture
-def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for variable, folder in (("VBL_WEIGHTS_DIR", "weights"), ("VBENCH_CACHE_DIR", "vbench"),
-                             ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    return tmp_path / "weights"
-
-
 @pytest.fixture(scope="module")
 def vbench_viclip(tmp_path_factory: pytest.TempPathFactory):
     """VBench's ViCLIP modules, imported with their BPE file in a throw-away VBench cache.
