@@ -37,7 +37,7 @@ from vbench_lite.video import Video, decode_video, write_mp4  # noqa: E402
 
 # -- weights: the real architectures, random values, in VBench's cache layout ----------------------
 def write_dino(root: Path) -> None:
-    from dimensions.backbones.dino import DinoViT
+    from vbench_lite.dimensions.backbones.dino import DinoViT
 
     model = DinoViT()
     torch.nn.init.normal_(model.pos_embed, std=0.02)
@@ -68,7 +68,7 @@ def write_raft_things(root: Path) -> None:
 
 
 def write_amt(root: Path) -> None:
-    from dimensions.backbones.amt import AMTS
+    from vbench_lite.dimensions.backbones.amt import AMTS
 
     (root / "amt_model").mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": AMTS().state_dict()}, root / "amt_model" / "amt-s.pth")
@@ -78,7 +78,7 @@ def write_amt(root: Path) -> None:
 def vbench_subject(root: Path, device: str) -> Callable[[list[str]], list[float]]:
     from vbench.subject_consistency import subject_consistency
 
-    from dimensions.backbones.dino import load_dino_file
+    from vbench_lite.dimensions.backbones.dino import load_dino_file
 
     # VBench gets DINO from torch.hub (DINO's own module); ours is the same network, same file.
     model = load_dino_file(root / "dino_model" / "dino_vitbase16_pretrain.pth").to(device)
@@ -150,7 +150,7 @@ def write_viclip(root: Path) -> None:
 
     import open_clip.tokenizer
 
-    from dimensions.backbones.viclip import VICLIP_L14, ViClip
+    from vbench_lite.dimensions.backbones.viclip import VICLIP_L14, ViClip
 
     if (root / "ViCLIP" / "ViClip-InternVid-10M-FLT.pth").exists():
         return  # overall_consistency and temporal_style share the file
@@ -280,7 +280,7 @@ def make_dimension(entry: Entry, context: ScoringContext) -> Dimension:
     import importlib
 
     module, cls = entry.dimension.split(":")
-    dimension = getattr(importlib.import_module(f"dimensions.{module}"), cls)(context)
+    dimension = getattr(importlib.import_module(f"vbench_lite.dimensions.{module}"), cls)(context)
     dimension.setup()
     return dimension
 

@@ -28,16 +28,16 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-from dimensions.backbones.consistency import video_features
-from dimensions.backbones.musiq import (
+from vbench_lite.dimensions.backbones.consistency import video_features
+from vbench_lite.dimensions.backbones.musiq import (
     MUSIQ_SPAQ,
     PYIQA_HINT,
     load_musiq,
     musiq_mos,
     pyiqa_available,
 )
-from dimensions.backbones.niqe import niqe_of_frames
-from dimensions.backbones.selection import backend_for
+from vbench_lite.dimensions.backbones.niqe import niqe_of_frames
+from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video

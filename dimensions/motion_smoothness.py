@@ -25,10 +25,10 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from dimensions.backbones.amt import AMT_DIVISOR, AMT_S_SPEC, load_amt, warp
-from dimensions.backbones.flow_dis import dis_flows, to_gray
-from dimensions.backbones.preprocess import frames_to_tensor
-from dimensions.backbones.raft import (
+from vbench_lite.dimensions.backbones.amt import AMT_DIVISOR, AMT_S_SPEC, load_amt, warp
+from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
+from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
+from vbench_lite.dimensions.backbones.raft import (
     RAFT_DIVISOR,
     RAFT_THINGS_SPEC,
     cached_raft_flows,
@@ -39,7 +39,7 @@ from dimensions.backbones.raft import (
     pairs_per_batch,
     raft_size_problem,
 )
-from dimensions.backbones.selection import backend_for
+from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec

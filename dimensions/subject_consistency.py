@@ -19,15 +19,15 @@ from typing import ClassVar
 
 import torch
 
-from dimensions.backbones.consistency import (
+from vbench_lite.dimensions.backbones.consistency import (
     consistency_scores,
     inference_context,
     video_features,
 )
-from dimensions.backbones.dino import DINO_SPEC, load_dino
-from dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
-from dimensions.backbones.preprocess import dino_transform, efficientnet_transform
-from dimensions.backbones.selection import backend_for
+from vbench_lite.dimensions.backbones.dino import DINO_SPEC, load_dino
+from vbench_lite.dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
+from vbench_lite.dimensions.backbones.preprocess import dino_transform, efficientnet_transform
+from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec

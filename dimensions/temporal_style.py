@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dimensions.overall_consistency import OverallConsistency
+from vbench_lite.dimensions.overall_consistency import OverallConsistency
 
 
 class TemporalStyle(OverallConsistency):

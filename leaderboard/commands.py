@@ -3,7 +3,7 @@
 `register(app)` adds the command to the `vbl` CLI. Only typer and the standard library are
 imported here, so `vbl --help` never imports Streamlit (or torch). The app runs as a
 `streamlit run leaderboard/app.py` subprocess and gets its settings through environment
-variables (see `leaderboard.settings`).
+variables (see `vbench_lite.leaderboard.settings`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import torch
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from reference_models.adapters.diffusers_adapter import (  # noqa: E402
+from vbench_lite.reference_models.adapters.diffusers_adapter import (  # noqa: E402
     SPECS,
     CogVideoX2B,
     DiffusersGenerator,
@@ -91,7 +91,7 @@ OPTIONS = {"num_frames": 9, "height": 32, "width": 32, "steps": 2, "guidance": 5
 
 
 def test_wan_adapter_generates_from_a_local_tiny_pipeline_and_feeds_a_scorer(tiny_wan_folder, tmp_path):
-    from dimensions.temporal_flickering import TemporalFlickering
+    from vbench_lite.dimensions.temporal_flickering import TemporalFlickering
 
     generator = Wan21T2V({**OPTIONS, "num_frames": 10})  # 10 is not 4k+1: the rule makes it 9
     generator.load("cpu", "float32", tiny_wan_folder.parent)  # finds DIR/<repo name>
@@ -229,7 +229,7 @@ def test_a_non_commercial_model_needs_accept_license_on_the_command_line(monkeyp
 
     real = registry._entry_points
     point = EntryPoint(
-        "modelscope-t2v", "reference_models.adapters.diffusers_adapter:ModelScopeT2V", registry.GENERATORS_GROUP
+        "modelscope-t2v", "vbench_lite.reference_models.adapters.diffusers_adapter:ModelScopeT2V", registry.GENERATORS_GROUP
     )
     monkeypatch.setattr(
         registry,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tiny_clip_models import tiny_openai_clip, write_tiny_openai_clip
 
-from dimensions.backbones.clip import build_clip, clip_weight_spec, load_clip
+from vbench_lite.dimensions.backbones.clip import build_clip, clip_weight_spec, load_clip
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError, WeightsMissing
 
@@ -98,7 +98,7 @@ def test_an_open_clip_folder_in_the_weights_dir_is_found_and_counts_as_present(
         weights_home: Path) -> None:
     from tiny_clip_models import write_tiny_aesthetic_head
 
-    from dimensions.aesthetic_quality import AestheticQuality
+    from vbench_lite.dimensions.aesthetic_quality import AestheticQuality
 
     folder = weights_home / "vit_large_patch14_clip_224.openai"
     write_tiny_openai_clip(folder, "ViT-L-14", "open_clip_safetensors")

@@ -6,14 +6,14 @@ import pytest
 import torch
 from clips import sample_frames
 
-from dimensions.backbones.efficientnet import (
+from vbench_lite.dimensions.backbones.efficientnet import (
     efficientnet_features,
     load_efficientnet,
     load_efficientnet_file,
     packaged_weights,
     timm_state_from_lite0,
 )
-from dimensions.backbones.preprocess import efficientnet_transform, frames_to_tensor
+from vbench_lite.dimensions.backbones.preprocess import efficientnet_transform, frames_to_tensor
 from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)

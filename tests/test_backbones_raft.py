@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny_dims1_models import write_tiny_raft_things, write_torchvision_raft
 
-from dimensions.backbones.raft import (
+from vbench_lite.dimensions.backbones.raft import (
     FlowCache,
     cached_raft_flows,
     centred_pad,
@@ -81,7 +81,7 @@ def test_flow_cache_returns_a_computed_pair_without_recomputing(tmp_path, monkey
 
 
 def test_shared_encoder_pass_gives_torchvision_raft_final_flow_exactly(tmp_path):
-    from dimensions.backbones.raft import raft_flows_for_pairs
+    from vbench_lite.dimensions.backbones.raft import raft_flows_for_pairs
 
     _, model = write_torchvision_raft(tmp_path)
     frames = torch.rand(3, 3, 128, 136, generator=torch.Generator().manual_seed(2)) * 255

@@ -10,12 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from reference_models.contentv import loading
-from reference_models.contentv.config import load_preset
-from reference_models.contentv.mmdit import VideoMMDiT
-from reference_models.contentv.pipeline import ContentVPipeline
-from reference_models.contentv.sampler import read_shift
-from reference_models.contentv.wan_vae import WanVAE
+from vbench_lite.reference_models.contentv import loading
+from vbench_lite.reference_models.contentv.config import load_preset
+from vbench_lite.reference_models.contentv.mmdit import VideoMMDiT
+from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
+from vbench_lite.reference_models.contentv.sampler import read_shift
+from vbench_lite.reference_models.contentv.wan_vae import WanVAE
 from vbench_lite.errors import InputError
 
 DATA = Path(__file__).parent / "data"

@@ -10,15 +10,15 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-from reference_models.contentv import loading, sampler  # noqa: E402
-from reference_models.contentv.config import WanVAEConfig  # noqa: E402
-from reference_models.contentv.mmdit import (  # noqa: E402
+from vbench_lite.reference_models.contentv import loading, sampler  # noqa: E402
+from vbench_lite.reference_models.contentv.config import WanVAEConfig  # noqa: E402
+from vbench_lite.reference_models.contentv.mmdit import (  # noqa: E402
     AdaLayerNormContinuous,
     JointBlock,
     TimestepTextEmbed,
 )
-from reference_models.contentv.posenc import sincos_3d  # noqa: E402
-from reference_models.contentv.wan_vae import WanVAE  # noqa: E402
+from vbench_lite.reference_models.contentv.posenc import sincos_3d  # noqa: E402
+from vbench_lite.reference_models.contentv.wan_vae import WanVAE  # noqa: E402
 
 DIM, HEADS, HEAD_DIM = 64, 2, 32
 
@@ -144,8 +144,8 @@ def test_flow_match_schedule_and_euler_steps_match_diffusers_scheduler(shift):
 def test_whole_mmdit_on_one_frame_matches_diffusers_sd3_transformer():
     """With one latent frame, ContentV's MMDiT is SD3's, except for the position table: fill the
     crop of diffusers' fixed table with our encoding and the whole forward pass must agree."""
-    from reference_models.contentv.config import MMDiTConfig
-    from reference_models.contentv.mmdit import VideoMMDiT
+    from vbench_lite.reference_models.contentv.config import MMDiTConfig
+    from vbench_lite.reference_models.contentv.mmdit import VideoMMDiT
 
     theirs = diffusers.SD3Transformer2DModel(
         sample_size=8,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference_models.contentv.pipeline import ContentVPipeline, frame_rule
+from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline, frame_rule
 from vbench_lite.video import decode_video, write_mp4
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference_models.contentv.config import load_preset
-from reference_models.contentv.pipeline import ContentVPipeline
-from reference_models.contentv.text import SD3TextStack, ToyTextEncoder, toy_token_ids
+from vbench_lite.reference_models.contentv.config import load_preset
+from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
+from vbench_lite.reference_models.contentv.text import SD3TextStack, ToyTextEncoder, toy_token_ids
 
 MAX_T5 = 16  # the tiny preset's max_sequence_length
 

@@ -12,17 +12,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reference_models.contentv import loading
-from reference_models.contentv.config import MMDiTConfig, WanVAEConfig, load_preset
-from reference_models.contentv.mmdit import (
+from vbench_lite.reference_models.contentv import loading
+from vbench_lite.reference_models.contentv.config import MMDiTConfig, WanVAEConfig, load_preset
+from vbench_lite.reference_models.contentv.mmdit import (
     AdaLayerNormContinuous,
     AdaLayerNormZero,
     HeadRMSNorm,
     JointAttention,
     timestep_sinusoid,
 )
-from reference_models.contentv.posenc import sincos_3d
-from reference_models.contentv.wan_vae import Resample, StreamCache, WanVAE
+from vbench_lite.reference_models.contentv.posenc import sincos_3d
+from vbench_lite.reference_models.contentv.wan_vae import Resample, StreamCache, WanVAE
 
 torch.manual_seed(0)
 
@@ -158,7 +158,7 @@ def test_trap6_upsample3d_interleaves_its_two_halves_as_consecutive_frames_after
 
 
 def test_trap7_vae_stays_fp32_by_default_and_bf16_decoding_is_flagged_non_parity():
-    from reference_models.adapters.reference import ReferenceTinyGenerator
+    from vbench_lite.reference_models.adapters.reference import ReferenceTinyGenerator
     from vbench_lite.errors import InputError
 
     generator = ReferenceTinyGenerator({"parity_mode": True, "vae_dtype": "bfloat16"})
@@ -180,7 +180,7 @@ def test_trap7_vae_stays_fp32_by_default_and_bf16_decoding_is_flagged_non_parity
 _MEMORY_PROBE = textwrap.dedent("""
     import json, sys, torch
     from torch import nn
-    from reference_models.contentv import loading
+    from vbench_lite.reference_models.contentv import loading
     def status_kib(field):
         line = next(l for l in open("/proc/self/status") if l.startswith(field))
         return int(line.split()[1])

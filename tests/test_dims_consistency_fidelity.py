@@ -40,7 +40,7 @@ def _videos(paths: list[Path]) -> list[Video]:
 
 def test_subject_consistency_equals_vbench(tmp_path, clips):
     vbench_subject = pytest.importorskip("vbench.subject_consistency")
-    from dimensions.subject_consistency import SubjectConsistency
+    from vbench_lite.dimensions.subject_consistency import SubjectConsistency
 
     write_tiny_dino_pth(tmp_path)
     dimension = SubjectConsistency(ScoringContext(backend="vbench", weights_dir=tmp_path, batch_size=4))
@@ -59,7 +59,7 @@ def test_background_consistency_equals_vbench(tmp_path, clips):
     vbench_background = pytest.importorskip("vbench.background_consistency")
     import clip as openai_clip
 
-    from dimensions.background_consistency import BackgroundConsistency
+    from vbench_lite.dimensions.background_consistency import BackgroundConsistency
 
     path = write_tiny_openai_clip(tmp_path / "clip_model", "ViT-B-32", "state_dict")
     state = torch.load(path, weights_only=True)

@@ -38,7 +38,7 @@ def test_dynamic_degree_equals_vbench(tmp_path, clips):
     vbench_dynamic = pytest.importorskip("vbench.dynamic_degree")
     from easydict import EasyDict
 
-    from dimensions.dynamic_degree import DynamicDegree
+    from vbench_lite.dimensions.dynamic_degree import DynamicDegree
 
     path = write_tiny_raft_things(tmp_path)
     reference = vbench_dynamic.DynamicDegree(
@@ -68,7 +68,7 @@ def test_dynamic_degree_equals_vbench(tmp_path, clips):
 
 def test_motion_smoothness_amt_equals_vbench(tmp_path, clips):
     vbench_motion = pytest.importorskip("vbench.motion_smoothness")
-    from dimensions.motion_smoothness import MotionSmoothness
+    from vbench_lite.dimensions.motion_smoothness import MotionSmoothness
 
     path, _ = write_tiny_amt(tmp_path)
     config = Path(vbench_motion.__file__).parent / "third_party" / "amt" / "cfgs" / "AMT-S.yaml"

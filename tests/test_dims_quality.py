@@ -11,10 +11,10 @@ import torch
 from clips import sample_frames
 from tiny_clip_models import EMBED_DIM, write_tiny_aesthetic_head, write_tiny_openai_clip
 
-from dimensions.aesthetic_quality import AestheticQuality
-from dimensions.backbones.aesthetic_head import build_aesthetic_head
-from dimensions.backbones.niqe import luminance, niqe_of_luminance
-from dimensions.imaging_quality import ImagingQuality, niqe_quality
+from vbench_lite.dimensions.aesthetic_quality import AestheticQuality
+from vbench_lite.dimensions.backbones.aesthetic_head import build_aesthetic_head
+from vbench_lite.dimensions.backbones.niqe import luminance, niqe_of_luminance
+from vbench_lite.dimensions.imaging_quality import ImagingQuality, niqe_quality
 from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
@@ -41,7 +41,7 @@ def test_auto_falls_back_to_niqe_without_the_musiq_file(weights_home: Path) -> N
 
 def test_auto_falls_back_to_niqe_without_pyiqa(weights_home: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import dimensions.imaging_quality as module
+    import vbench_lite.dimensions.imaging_quality as module
 
     (weights_home / "pyiqa_model").mkdir(parents=True)
     (weights_home / "pyiqa_model" / "musiq_spaq_ckpt-358bb6af.pth").write_bytes(b"")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prompts import PromptEntry, bundled_suites, load_suite
+from vbench_lite.prompts import PromptEntry, bundled_suites, load_suite
 from vbench_lite.errors import InputError
 
 MINI_DIMENSIONS = [

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from dimensions.backbones.amt import AMTS
-from dimensions.backbones.dino import DinoViT
+from vbench_lite.dimensions.backbones.amt import AMTS
+from vbench_lite.dimensions.backbones.dino import DinoViT
 
 
 def randomise_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

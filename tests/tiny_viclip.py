@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dimensions.backbones.viclip import ViClip, ViClipConfig
+from vbench_lite.dimensions.backbones.viclip import ViClip, ViClipConfig
 
 TINY = ViClipConfig(vision_width=64, vision_layers=2, patch_size=14, image_size=224, num_frames=8,
                     text_width=64, text_layers=2, context_length=32, vocab_size=49408, embed_dim=32)

@@ -348,12 +348,25 @@ def _all_weight_specs() -> list[tuple[str, Any]]:
 
 
 def _register_command_groups() -> None:
-    """Command groups that live in their own modules register themselves (none imports torch)."""
-    from leaderboard.commands import register as register_leaderboard
-    from vbench_lite.gate.commands import register as register_gate
+    """Sub-commands that live outside the core (gate, leaderboard, a plugin's) register through the
+    `vbench_lite.commands` entry-point group; none of them imports torch at registration."""
+    from vbench_lite import registry
 
-    register_gate(app)
-    register_leaderboard(app)
+    for name, register in registry.command_registrars():
+        try:
+            register(app)
+        except ImportError as error:  # an optional extra is missing: say which, keep the rest
+            hint = registry.missing_extra_hint(name, error)
+            app.command(name, help=f"(unavailable: {hint})", context_settings={"ignore_unknown_options": True,
+                        "allow_extra_args": True})(_unavailable(hint))
+
+
+def _unavailable(hint: str) -> Callable[[], None]:
+    def command() -> None:
+        err.print(f"[red]error:[/] {hint}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+    return command
 
 
 _register_command_groups()

@@ -6,8 +6,11 @@ torch or any model code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
+
+import typer
 
 from vbench_lite.errors import UnknownName
 
@@ -17,6 +20,9 @@ if TYPE_CHECKING:
 
 DIMENSIONS_GROUP = "vbench_lite.dimensions"
 GENERATORS_GROUP = "vbench_lite.generators"
+COMMANDS_GROUP = "vbench_lite.commands"
+# Which extra brings the modules a command group imports, for the one-line hint.
+_EXTRAS = {"leaderboard": "app"}
 
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:
@@ -55,3 +61,29 @@ def parse_dimension_list(spec: str) -> list[str]:
         if name not in known:
             raise UnknownName("dimension", name, known)
     return list(dict.fromkeys(names))
+
+
+def command_registrars() -> list[tuple[str, Callable[[typer.Typer], None]]]:
+    """(name, register) of every installed command group; a group that fails to import is passed
+    on as a registrar that re-raises, so the CLI can show a hint instead of dying."""
+    found: list[tuple[str, Callable[[typer.Typer], None]]] = []
+    for name, point in sorted(_entry_points(COMMANDS_GROUP).items()):
+        try:
+            found.append((name, point.load()))
+        except ImportError as error:
+            found.append((name, _raising(error)))
+    return found
+
+
+def _raising(error: ImportError) -> Callable[[typer.Typer], None]:
+    def register(_app: typer.Typer) -> None:
+        raise error
+
+    return register
+
+
+def missing_extra_hint(name: str, error: ImportError) -> str:
+    module = error.name or str(error)
+    extra = _EXTRAS.get(name)
+    install = f"pip install 'vbench-lite[{extra}]'" if extra else f"pip install {module}"
+    return f"`vbl {name}` needs {module}, which is not installed: {install}"

@@ -179,7 +179,7 @@ def available_dimensions(options: EvaluateOptions) -> list[str]:
 
 
 def _load_suite(options: EvaluateOptions) -> Any:
-    from prompts import load_suite
+    from vbench_lite.prompts import load_suite
 
     if options.model and not options.prompts:
         return load_suite(DEFAULT_SUITE)

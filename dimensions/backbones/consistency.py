@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dimensions.backbones.preprocess import frames_to_tensor
+from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 from vbench_lite.dimension import VideoScore
 
 

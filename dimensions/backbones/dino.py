@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.weights import WeightSpec, require_weight
 

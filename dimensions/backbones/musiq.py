@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError, VblError
 from vbench_lite.weights import WeightSpec, require_weight

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leaderboard import charts, data, ui
+from vbench_lite.leaderboard import charts, data, ui
 
 st.title("Compare two runs")
 board = ui.board_or_stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leaderboard import data, ui
+from vbench_lite.leaderboard import data, ui
 
 VIDEOS_PER_ROW = 3
 

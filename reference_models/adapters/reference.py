@@ -1,4 +1,4 @@
-"""Generators backed by the bundled ContentV reference implementation (`reference_models.contentv`).
+"""Generators backed by the bundled ContentV reference implementation (`vbench_lite.reference_models.contentv`).
 
 - `reference-tiny`: the `tiny` preset with seeded random weights and a toy text encoder; needs no
   download, makes a 17-frame 64×64 video in seconds on CPU — the embedded default generator.
@@ -77,7 +77,7 @@ class ReferenceTinyGenerator(Generator):
         self.weights_path: Path | None = None
 
     def _build(self, device: str, dtype: torch.dtype, vae_dtype: torch.dtype, weights: Path | None):
-        from reference_models.contentv.pipeline import ContentVPipeline
+        from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 
         if weights is not None:
             return ContentVPipeline.from_checkpoint(weights, self.preset_name, device, dtype, vae_dtype)
@@ -218,7 +218,7 @@ class ContentVGenerator(ReferenceTinyGenerator):
         return found.parent if found.name == "model_index.json" else found
 
     def _build(self, device, dtype, vae_dtype, weights):
-        from reference_models.contentv.pipeline import ContentVPipeline
+        from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 
         if self.options.get("shape_only"):
             return ContentVPipeline.random(self.preset_name, device, dtype, vae_dtype)

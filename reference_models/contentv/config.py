@@ -218,13 +218,13 @@ class Preset:
 
 
 def preset_names() -> list[str]:
-    folder = resources.files("reference_models.contentv") / "presets"
+    folder = resources.files("vbench_lite.reference_models.contentv") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
 def load_preset(name: str) -> Preset:
     """A preset from `reference_models/contentv/presets/<name>.json`."""
-    path = resources.files("reference_models.contentv") / "presets" / f"{name}.json"
+    path = resources.files("vbench_lite.reference_models.contentv") / "presets" / f"{name}.json"
     if not path.is_file():
         raise InputError(f"unknown ContentV preset '{name}'; known: {', '.join(preset_names())}")
     return Preset.from_dict(json.loads(path.read_text()))

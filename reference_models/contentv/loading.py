@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reference_models.contentv.config import MMDiTConfig, ToyTextConfig, WanVAEConfig
+from vbench_lite.reference_models.contentv.config import MMDiTConfig, ToyTextConfig, WanVAEConfig
 from vbench_lite.errors import InputError
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
@@ -213,7 +213,7 @@ def build_on_meta(factory, config) -> nn.Module:
 
 
 def load_transformer(folder: Path, dtype: torch.dtype, device: str = "cpu"):
-    from reference_models.contentv.mmdit import VideoMMDiT
+    from vbench_lite.reference_models.contentv.mmdit import VideoMMDiT
 
     folder = Path(folder)
     files = weight_files(folder)
@@ -222,7 +222,7 @@ def load_transformer(folder: Path, dtype: torch.dtype, device: str = "cpu"):
 
 
 def load_vae(folder: Path, dtype: torch.dtype = torch.float32, device: str = "cpu"):
-    from reference_models.contentv.wan_vae import WanVAE
+    from vbench_lite.reference_models.contentv.wan_vae import WanVAE
 
     folder = Path(folder)
     files = weight_files(folder)
@@ -231,7 +231,7 @@ def load_vae(folder: Path, dtype: torch.dtype = torch.float32, device: str = "cp
 
 
 def load_toy_text(folder: Path, device: str = "cpu"):
-    from reference_models.contentv.text import ToyTextEncoder
+    from vbench_lite.reference_models.contentv.text import ToyTextEncoder
 
     folder = Path(folder)
     config = ToyTextConfig.from_dict(read_config(folder))

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.contentv.config import MMDiTConfig
-from reference_models.contentv.posenc import sincos_3d
+from vbench_lite.reference_models.contentv.config import MMDiTConfig
+from vbench_lite.reference_models.contentv.posenc import sincos_3d
 
 NORM_EPS = 1e-6
 TIMESTEP_CHANNELS = 256

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.contentv.config import WanVAEConfig
+from vbench_lite.reference_models.contentv.config import WanVAEConfig
 
 CACHE_FRAMES = 2  # a kernel-3 causal conv needs the 2 previous frames
 ENCODE_CHUNK_FRAMES = 4
