@@ -1,8 +1,8 @@
 """The vbl leaderboard: `streamlit run leaderboard/app.py` (or `vbl leaderboard`).
 
-A router only (spec/ecosystem.md §2.1): `st.navigation` picks the page; the pages read the store
-through `vbench_lite.leaderboard.ui` and compute through the pure `vbench_lite.leaderboard.data` / `vbench_lite.leaderboard.charts`.
-The store is opened read-only; settings come from environment variables (`vbench_lite.leaderboard.settings`).
+A router only: `st.navigation` picks the page; the pages read the store through `ui` and compute
+through the pure `data` / `charts` modules of `vbench_lite.leaderboard`. The store is opened
+read-only; settings come from environment variables (`settings`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-
 from vbench_lite.leaderboard.ui import settings
 
 HERE = Path(__file__).parent

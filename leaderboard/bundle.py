@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-
 from vbench_lite.leaderboard.data import FINISHED, Board
+
 from vbench_lite.aggregate import canonical_dimension_name, known_schemes
 from vbench_lite.errors import InputError
 from vbench_lite.importer import read_eval_results

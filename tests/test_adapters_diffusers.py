@@ -25,6 +25,7 @@ from vbench_lite.reference_models.adapters.diffusers_adapter import (  # noqa: E
     Wan21T2V,
     to_uint8_frames,
 )
+
 from vbench_lite.errors import WeightsMissing  # noqa: E402
 from vbench_lite.generator import GenerationRequest  # noqa: E402
 from vbench_lite.video import Video, decode_video  # noqa: E402
@@ -229,7 +230,9 @@ def test_a_non_commercial_model_needs_accept_license_on_the_command_line(monkeyp
 
     real = registry._entry_points
     point = EntryPoint(
-        "modelscope-t2v", "vbench_lite.reference_models.adapters.diffusers_adapter:ModelScopeT2V", registry.GENERATORS_GROUP
+        "modelscope-t2v",
+        "vbench_lite.reference_models.adapters.diffusers_adapter:ModelScopeT2V",
+        registry.GENERATORS_GROUP,
     )
     monkeypatch.setattr(
         registry,

@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from vbench_lite.reference_models.adapters.external import ExternalGenerator
+
 from vbench_lite.errors import InputError
 from vbench_lite.generator import GenerationRequest
 from vbench_lite.video import decode_video

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from vbench_lite.reference_models.adapters.reference import ContentVGenerator, ReferenceTinyGenerator
 from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
+
 from vbench_lite.errors import WeightsMissing
 from vbench_lite.generator import GenerationRequest
 from vbench_lite.video import decode_video
@@ -100,7 +100,9 @@ def registered(monkeypatch):
     real = registry._entry_points
     ours = {
         "reference-tiny": EntryPoint(
-            "reference-tiny", "vbench_lite.reference_models.adapters.reference:ReferenceTinyGenerator", registry.GENERATORS_GROUP
+            "reference-tiny",
+            "vbench_lite.reference_models.adapters.reference:ReferenceTinyGenerator",
+            registry.GENERATORS_GROUP,
         ),
         "contentv": EntryPoint(
             "contentv", "vbench_lite.reference_models.adapters.reference:ContentVGenerator", registry.GENERATORS_GROUP

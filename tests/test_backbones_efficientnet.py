@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from clips import sample_frames
-
 from vbench_lite.dimensions.backbones.efficientnet import (
     efficientnet_features,
     load_efficientnet,
@@ -14,6 +13,7 @@ from vbench_lite.dimensions.backbones.efficientnet import (
     timm_state_from_lite0,
 )
 from vbench_lite.dimensions.backbones.preprocess import efficientnet_transform, frames_to_tensor
+
 from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)

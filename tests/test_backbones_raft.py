@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from tiny_dims1_models import write_tiny_raft_things, write_torchvision_raft
-
 from vbench_lite.dimensions.backbones.raft import (
     FlowCache,
     cached_raft_flows,
@@ -15,6 +14,7 @@ from vbench_lite.dimensions.backbones.raft import (
     raft_flow,
     torchvision_state_from_raft,
 )
+
 from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)

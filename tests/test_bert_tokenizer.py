@@ -1,7 +1,6 @@
 """The offline BERT tokenizer gives transformers' `BertTokenizer` ids and decoded text."""
 
 import pytest
-
 from vbench_lite.dimensions.backbones import bert_tokenizer
 
 TEXTS = [
@@ -22,7 +21,8 @@ def reference():
 
 def test_vocabulary_is_the_uncased_bert_one():
     assert bert_tokenizer.bert_tokenizer().get_vocab_size() == bert_tokenizer.VOCAB_SIZE
-    assert [bert_tokenizer.token_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 100, 101, 102, 103]
+    specials = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+    assert [bert_tokenizer.token_id(t) for t in specials] == [0, 100, 101, 102, 103]
     assert bert_tokenizer.encode("a picture of") == [1037, 3861, 1997]
 
 

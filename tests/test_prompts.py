@@ -9,8 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-
 from vbench_lite.prompts import PromptEntry, bundled_suites, load_suite
+
 from vbench_lite.errors import InputError
 
 MINI_DIMENSIONS = [

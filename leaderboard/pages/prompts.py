@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import streamlit as st
-
 from vbench_lite.leaderboard import data, ui
 
 VIDEOS_PER_ROW = 3

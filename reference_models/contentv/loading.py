@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
-
 from vbench_lite.reference_models.contentv.config import MMDiTConfig, ToyTextConfig, WanVAEConfig
+
 from vbench_lite.errors import InputError
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")

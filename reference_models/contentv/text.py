@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from vbench_lite.reference_models.contentv.config import ToyTextConfig
+
 from vbench_lite.errors import InputError, WeightsMissing
 
 PAD_ID, END_ID = 0, 1
