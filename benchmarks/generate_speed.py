@@ -27,7 +27,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline  # noqa: E402
-
 from vbench_lite.video import write_mp4  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -77,6 +77,7 @@ def write_amt(root: Path) -> None:
 # -- VBench's side: its own functions, models built as its compute_* functions build them -----------
 def vbench_subject(root: Path, device: str) -> Callable[[list[str]], list[float]]:
     from vbench.subject_consistency import subject_consistency
+
     from vbench_lite.dimensions.backbones.dino import load_dino_file
 
     # VBench gets DINO from torch.hub (DINO's own module); ours is the same network, same file.
@@ -148,6 +149,7 @@ def write_viclip(root: Path) -> None:
     import shutil
 
     import open_clip.tokenizer
+
     from vbench_lite.dimensions.backbones.viclip import VICLIP_L14, ViClip
 
     if (root / "ViCLIP" / "ViClip-InternVid-10M-FLT.pth").exists():

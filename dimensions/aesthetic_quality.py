@@ -18,13 +18,13 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.aesthetic_head import LAION_AESTHETIC_HEAD, load_aesthetic_head
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
 from vbench_lite.dimensions.backbones.consistency import video_features
 from vbench_lite.dimensions.backbones.preprocess import clip_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec, sha256_of
 

@@ -21,10 +21,10 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from vbench_lite.dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
-from vbench_lite.dimensions.backbones.selection import backend_for
 
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
+from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
 from vbench_lite.dimensions.backbones.consistency import consistency_scores, inference_context, video_features
 from vbench_lite.dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
 from vbench_lite.dimensions.backbones.preprocess import clip_transform, efficientnet_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 

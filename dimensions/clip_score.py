@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
 from vbench_lite.dimensions.backbones.consistency import video_features
 from vbench_lite.dimensions.backbones.preprocess import clip_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 

@@ -24,6 +24,8 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
 from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 from vbench_lite.dimensions.backbones.raft import (
@@ -38,8 +40,6 @@ from vbench_lite.dimensions.backbones.raft import (
     raft_size_problem,
 )
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video, fps_interval
 from vbench_lite.weights import WeightSpec

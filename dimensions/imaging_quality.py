@@ -27,6 +27,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 import torchvision.transforms.functional as TF
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.consistency import video_features
 from vbench_lite.dimensions.backbones.musiq import (
     MUSIQ_SPAQ,
@@ -37,8 +39,6 @@ from vbench_lite.dimensions.backbones.musiq import (
 )
 from vbench_lite.dimensions.backbones.niqe import niqe_of_frames
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec

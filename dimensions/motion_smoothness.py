@@ -24,6 +24,8 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.amt import AMT_DIVISOR, AMT_S_SPEC, load_amt, warp
 from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
 from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
@@ -39,8 +41,6 @@ from vbench_lite.dimensions.backbones.raft import (
     raft_size_problem,
 )
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 

@@ -20,11 +20,11 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.preprocess import clip_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.dimensions.backbones.viclip import VICLIP_WEIGHTS, load_viclip
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+
+from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.dimensions.backbones.consistency import (
     consistency_scores,
     inference_context,
@@ -27,8 +29,6 @@ from vbench_lite.dimensions.backbones.dino import DINO_SPEC, load_dino
 from vbench_lite.dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
 from vbench_lite.dimensions.backbones.preprocess import dino_transform, efficientnet_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
 from vbench_lite.video import Video
 from vbench_lite.weights import WeightSpec
 

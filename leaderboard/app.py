@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
 from vbench_lite.leaderboard.ui import settings
 
 HERE = Path(__file__).parent

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from vbench_lite.leaderboard.data import FINISHED, Board
 
 from vbench_lite.aggregate import canonical_dimension_name, known_schemes
 from vbench_lite.errors import InputError
 from vbench_lite.importer import read_eval_results
+from vbench_lite.leaderboard.data import FINISHED, Board
 
 MAX_BUNDLE_BYTES = 2 * 1024**3  # unpacked size; a run's videos can be large, a zip bomb larger
 SCHEMA_VERSION = 1

@@ -9,6 +9,7 @@ import math
 
 import pandas as pd
 import plotly.graph_objects as go
+
 from vbench_lite.leaderboard.data import pretty
 
 _LAYOUT = {"margin": {"l": 90, "r": 90, "t": 60, "b": 40}, "height": 440}  # room for radar labels

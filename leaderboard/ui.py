@@ -10,13 +10,13 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
+
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.errors import StoreUnreachable, VblError
 from vbench_lite.leaderboard import data
 from vbench_lite.leaderboard.paths import VideoRefused, resolve_video
 from vbench_lite.leaderboard.published import load_published
 from vbench_lite.leaderboard.settings import Settings, settings_from_env
-
-from vbench_lite.aggregate import load_scheme
-from vbench_lite.errors import StoreUnreachable, VblError
 
 CACHE_TTL_S = 30
 

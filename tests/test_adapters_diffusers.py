@@ -15,6 +15,8 @@ import torch
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
+from vbench_lite.errors import WeightsMissing  # noqa: E402
+from vbench_lite.generator import GenerationRequest  # noqa: E402
 from vbench_lite.reference_models.adapters.diffusers_adapter import (  # noqa: E402
     SPECS,
     CogVideoX2B,
@@ -25,9 +27,6 @@ from vbench_lite.reference_models.adapters.diffusers_adapter import (  # noqa: E
     Wan21T2V,
     to_uint8_frames,
 )
-
-from vbench_lite.errors import WeightsMissing  # noqa: E402
-from vbench_lite.generator import GenerationRequest  # noqa: E402
 from vbench_lite.video import Video, decode_video  # noqa: E402
 
 WORDS = ["<pad>", "</s>", "<unk>", "a", "cat", "dog", "on", "the", "beach", "running", "red", "car"]

@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from vbench_lite.reference_models.adapters.external import ExternalGenerator
 
 from vbench_lite.errors import InputError
 from vbench_lite.generator import GenerationRequest
+from vbench_lite.reference_models.adapters.external import ExternalGenerator
 from vbench_lite.video import decode_video
 
 # A stand-in for e.g. Step-Video-T2V's own code: loads "a model", then answers requests.

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vbench_lite.reference_models.adapters.reference import ContentVGenerator, ReferenceTinyGenerator
-from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 
 from vbench_lite.errors import WeightsMissing
 from vbench_lite.generator import GenerationRequest
+from vbench_lite.reference_models.adapters.reference import ContentVGenerator, ReferenceTinyGenerator
+from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 from vbench_lite.video import decode_video
 
 

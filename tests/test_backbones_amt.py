@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 from tiny_dims1_models import write_tiny_amt
-from vbench_lite.dimensions.backbones.amt import AMT_S_SPEC, load_amt, load_amt_file
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.amt import AMT_S_SPEC, load_amt, load_amt_file
 from vbench_lite.errors import WeightsMissing
 
 torch.set_num_threads(1)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 from tiny_clip_models import tiny_openai_clip, write_tiny_openai_clip
-from vbench_lite.dimensions.backbones.clip import build_clip, clip_weight_spec, load_clip
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.clip import build_clip, clip_weight_spec, load_clip
 from vbench_lite.errors import InputError, WeightsMissing
 
 pytest.importorskip("clip", reason="the `clip` package builds the reference CLIP architecture")
@@ -97,6 +97,7 @@ def test_a_missing_file_is_one_line_naming_the_file_and_the_folder(weights_home:
 def test_an_open_clip_folder_in_the_weights_dir_is_found_and_counts_as_present(
         weights_home: Path) -> None:
     from tiny_clip_models import write_tiny_aesthetic_head
+
     from vbench_lite.dimensions.aesthetic_quality import AestheticQuality
 
     folder = weights_home / "vit_large_patch14_clip_224.openai"

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tiny_dims1_models import tiny_dino, write_tiny_dino_hf, write_tiny_dino_pth
-from vbench_lite.dimensions.backbones.dino import DINO_SPEC, dino_state_from_hf, load_dino, load_dino_file
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.dino import DINO_SPEC, dino_state_from_hf, load_dino, load_dino_file
 from vbench_lite.errors import WeightsMissing
 
 torch.set_num_threads(1)

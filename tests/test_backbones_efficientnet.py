@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from clips import sample_frames
+
+from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.efficientnet import (
     efficientnet_features,
     load_efficientnet,
@@ -13,8 +15,6 @@ from vbench_lite.dimensions.backbones.efficientnet import (
     timm_state_from_lite0,
 )
 from vbench_lite.dimensions.backbones.preprocess import efficientnet_transform, frames_to_tensor
-
-from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)
 WINDSOR_TIE = 906  # ImageNet class; the carphone clip's speaker wears one

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from tiny_dims1_models import write_tiny_raft_things, write_torchvision_raft
+
+from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.raft import (
     FlowCache,
     cached_raft_flows,
@@ -14,8 +16,6 @@ from vbench_lite.dimensions.backbones.raft import (
     raft_flow,
     torchvision_state_from_raft,
 )
-
-from vbench_lite.dimension import ScoringContext
 
 torch.set_num_threads(1)
 

@@ -1,6 +1,7 @@
 """The offline BERT tokenizer gives transformers' `BertTokenizer` ids and decoded text."""
 
 import pytest
+
 from vbench_lite.dimensions.backbones import bert_tokenizer
 
 TEXTS = [

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+
+from vbench_lite.errors import InputError
 from vbench_lite.reference_models.contentv import loading
 from vbench_lite.reference_models.contentv.config import load_preset
 from vbench_lite.reference_models.contentv.mmdit import VideoMMDiT
 from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 from vbench_lite.reference_models.contentv.sampler import read_shift
 from vbench_lite.reference_models.contentv.wan_vae import WanVAE
-
-from vbench_lite.errors import InputError
 
 DATA = Path(__file__).parent / "data"
 

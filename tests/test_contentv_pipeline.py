@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline, frame_rule
 
+from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline, frame_rule
 from vbench_lite.video import decode_video, write_mp4
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from vbench_lite.reference_models.contentv.config import load_preset
 from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 from vbench_lite.reference_models.contentv.text import SD3TextStack, ToyTextEncoder, toy_token_ids

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
+
 from vbench_lite.reference_models.contentv import loading
 from vbench_lite.reference_models.contentv.config import MMDiTConfig, WanVAEConfig, load_preset
 from vbench_lite.reference_models.contentv.mmdit import (
@@ -157,9 +158,8 @@ def test_trap6_upsample3d_interleaves_its_two_halves_as_consecutive_frames_after
 
 
 def test_trap7_vae_stays_fp32_by_default_and_bf16_decoding_is_flagged_non_parity():
-    from vbench_lite.reference_models.adapters.reference import ReferenceTinyGenerator
-
     from vbench_lite.errors import InputError
+    from vbench_lite.reference_models.adapters.reference import ReferenceTinyGenerator
 
     generator = ReferenceTinyGenerator({"parity_mode": True, "vae_dtype": "bfloat16"})
     with pytest.raises(InputError, match="non-parity"):

@@ -9,12 +9,12 @@ import pytest
 import torch
 from clips import sample_frames
 from tiny_dims1_models import write_tiny_dino_pth
+
+from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.consistency import consistency, pair_scores, video_features
 from vbench_lite.dimensions.backbones.preprocess import clip_transform, dino_transform, frames_to_tensor
 from vbench_lite.dimensions.background_consistency import BackgroundConsistency
 from vbench_lite.dimensions.subject_consistency import SubjectConsistency
-
-from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.video import Video
 from vbench_lite.weights import sha256_of

@@ -58,6 +58,7 @@ def test_subject_consistency_equals_vbench(tmp_path, clips):
 def test_background_consistency_equals_vbench(tmp_path, clips):
     vbench_background = pytest.importorskip("vbench.background_consistency")
     import clip as openai_clip
+
     from vbench_lite.dimensions.background_consistency import BackgroundConsistency
 
     path = write_tiny_openai_clip(tmp_path / "clip_model", "ViT-B-32", "state_dict")

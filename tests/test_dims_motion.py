@@ -9,10 +9,10 @@ import pytest
 import torch
 from clips import sample_frames
 from tiny_dims1_models import write_torchvision_raft
-from vbench_lite.dimensions.dynamic_degree import DynamicDegree, kept_frame_pairs, thresholds, top_magnitude_mean
-from vbench_lite.dimensions.motion_smoothness import MotionSmoothness, interpolation_pairs, smoothness
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.dynamic_degree import DynamicDegree, kept_frame_pairs, thresholds, top_magnitude_mean
+from vbench_lite.dimensions.motion_smoothness import MotionSmoothness, interpolation_pairs, smoothness
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.video import Video
 

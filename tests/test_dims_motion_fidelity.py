@@ -37,6 +37,7 @@ def _videos(paths: list[Path]) -> list[Video]:
 def test_dynamic_degree_equals_vbench(tmp_path, clips):
     vbench_dynamic = pytest.importorskip("vbench.dynamic_degree")
     from easydict import EasyDict
+
     from vbench_lite.dimensions.dynamic_degree import DynamicDegree
 
     path = write_tiny_raft_things(tmp_path)

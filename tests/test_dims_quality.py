@@ -10,12 +10,12 @@ import pytest
 import torch
 from clips import sample_frames
 from tiny_clip_models import EMBED_DIM, write_tiny_aesthetic_head, write_tiny_openai_clip
+
+from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.dimensions.aesthetic_quality import AestheticQuality
 from vbench_lite.dimensions.backbones.aesthetic_head import build_aesthetic_head
 from vbench_lite.dimensions.backbones.niqe import luminance, niqe_of_luminance
 from vbench_lite.dimensions.imaging_quality import ImagingQuality, niqe_quality
-
-from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 from clips import cut_clip
 from tiny_clip_models import EMBED_DIM, write_tiny_aesthetic_head, write_tiny_openai_clip
-from vbench_lite.dimensions.aesthetic_quality import AestheticQuality
-from vbench_lite.dimensions.imaging_quality import ImagingQuality, vbench_resize
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.aesthetic_quality import AestheticQuality
+from vbench_lite.dimensions.imaging_quality import ImagingQuality, vbench_resize
 from vbench_lite.video import Video, decode_video
 
 pytestmark = pytest.mark.fidelity
@@ -108,7 +108,6 @@ def test_preprocessing_modes_equal_vbenchs_transform(mode: str) -> None:
 def test_musiq_loading_is_strict(weights_home: Path) -> None:
     pytest.importorskip("pyiqa", reason="the MUSIQ backend needs the optional pyiqa package")
     from vbench_lite.dimensions.backbones.musiq import build_musiq
-
     from vbench_lite.errors import InputError
 
     path = _write_random_musiq(weights_home)

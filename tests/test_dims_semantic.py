@@ -10,6 +10,8 @@ import torch
 from clips import sample_frames
 from tiny_clip_models import write_tiny_openai_clip
 from tiny_viclip import TINY, randomise, write_checkpoint, write_tiny_viclip
+
+from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.dimensions.appearance_style import AppearanceStyle
 from vbench_lite.dimensions.backbones.clip import load_clip
 from vbench_lite.dimensions.backbones.preprocess import clip_transform, frames_to_tensor
@@ -17,8 +19,6 @@ from vbench_lite.dimensions.backbones.viclip import ViClip, build_viclip, load_v
 from vbench_lite.dimensions.clip_score import ClipScore
 from vbench_lite.dimensions.overall_consistency import OverallConsistency
 from vbench_lite.dimensions.temporal_style import TemporalStyle
-
-from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.errors import InputError, VblError, WeightsMissing
 from vbench_lite.video import Video
 

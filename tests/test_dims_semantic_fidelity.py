@@ -15,12 +15,12 @@ import torch
 from clips import cut_clip
 from tiny_clip_models import write_tiny_openai_clip
 from tiny_viclip import vbench_tiny_viclip, write_checkpoint
+
+from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.appearance_style import AppearanceStyle
 from vbench_lite.dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.dimensions.overall_consistency import OverallConsistency
 from vbench_lite.dimensions.temporal_style import TemporalStyle
-
-from vbench_lite.dimension import ScoringContext
 from vbench_lite.video import Video, decode_video
 
 pytestmark = pytest.mark.fidelity

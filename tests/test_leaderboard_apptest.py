@@ -15,9 +15,9 @@ import pytest
 import streamlit as st
 from leaderboard_store import PROMPTS, SAMPLES, build_store, manifest, write_manifest_dir
 from streamlit.testing.v1 import AppTest
-from vbench_lite.leaderboard import data
 
 from vbench_lite.aggregate import load_scheme
+from vbench_lite.leaderboard import data
 from vbench_lite.samples import sample_clip_dir
 from vbench_lite.store import ResultStore, ScoreRow, VideoRow
 

@@ -19,14 +19,14 @@ import pytest
 import typer
 from leaderboard_store import PROMPTS, SAMPLES, SUITE, add_run, build_store, manifest, write_manifest_dir
 from typer.testing import CliRunner
+
+from vbench_lite.aggregate import load_scheme
+from vbench_lite.errors import InputError
 from vbench_lite.leaderboard import charts, data
 from vbench_lite.leaderboard.bundle import check_bundle, unpack_upload
 from vbench_lite.leaderboard.commands import APP_PATH, app_environment, register, streamlit_command
 from vbench_lite.leaderboard.paths import VideoRefused, resolve_video
 from vbench_lite.leaderboard.published import PUBLISHED_KIND, load_published
-
-from vbench_lite.aggregate import load_scheme
-from vbench_lite.errors import InputError
 from vbench_lite.store import ResultStore
 
 PUBLISHED = Path(__file__).parent / "data" / "published_vbench_rows.json"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from clips import cut_clip
-from vbench_lite.leaderboard.commands import app_environment, streamlit_command
 
 from vbench_lite.importer import import_path
+from vbench_lite.leaderboard.commands import app_environment, streamlit_command
 from vbench_lite.runner import EvaluateOptions, evaluate
 from vbench_lite.store import ResultStore
 

@@ -8,6 +8,8 @@ import pytest
 import torch
 from tiny_dims1_models import write_tiny_dino_pth
 from torch import nn
+
+from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.dino import load_dino
 from vbench_lite.dimensions.backbones.onednn import (
     OneDnnLinear,
@@ -16,8 +18,6 @@ from vbench_lite.dimensions.backbones.onednn import (
     onednn_enabled,
     use_onednn_linears,
 )
-
-from vbench_lite.dimension import ScoringContext
 
 pytestmark = pytest.mark.skipif(not onednn_enabled(), reason="PyTorch without oneDNN linear, or VBL_ONEDNN=0")
 

@@ -9,9 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from vbench_lite.prompts import PromptEntry, bundled_suites, load_suite
 
 from vbench_lite.errors import InputError
+from vbench_lite.prompts import PromptEntry, bundled_suites, load_suite
 
 MINI_DIMENSIONS = [
     "temporal_flickering",

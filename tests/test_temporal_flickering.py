@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from clips import SAMPLES, sample_path
 from typer.testing import CliRunner
-from vbench_lite.dimensions.temporal_flickering import TemporalFlickering, mean_abs_frame_differences
 
 from vbench_lite.cli import app
+from vbench_lite.dimensions.temporal_flickering import TemporalFlickering, mean_abs_frame_differences
 from vbench_lite.video import Video
 
 

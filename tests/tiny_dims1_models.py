@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+
 from vbench_lite.dimensions.backbones.amt import AMTS
 from vbench_lite.dimensions.backbones.dino import DinoViT
 

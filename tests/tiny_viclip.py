@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
 from vbench_lite.dimensions.backbones.viclip import ViClip, ViClipConfig
 
 TINY = ViClipConfig(vision_width=64, vision_layers=2, patch_size=14, image_size=224, num_frames=8,

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD
 from vbench_lite.dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip_tokenizer
-
-from vbench_lite.dimension import ScoringContext
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, require_weight, sha256_of
 

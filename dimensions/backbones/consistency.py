@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 
 from vbench_lite.dimension import VideoScore
+from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 
 
 @dataclass(frozen=True)

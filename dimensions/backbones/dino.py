@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.weights import WeightSpec, require_weight
 
 DINO_SPEC = WeightSpec(

@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.errors import InputError, VblError
 from vbench_lite.weights import WeightSpec, require_weight
 

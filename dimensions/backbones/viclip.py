@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
-from vbench_lite.dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, require_weight, sha256_of
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from vbench_lite.leaderboard import charts, data, ui
 
 st.title("Compare two runs")

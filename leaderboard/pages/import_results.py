@@ -14,13 +14,13 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
-from vbench_lite.leaderboard import ui
-from vbench_lite.leaderboard.bundle import check_bundle, unpack_upload
-from vbench_lite.leaderboard.published import load_published
 
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import StoreUnreachable, VblError
 from vbench_lite.importer import import_path
+from vbench_lite.leaderboard import ui
+from vbench_lite.leaderboard.bundle import check_bundle, unpack_upload
+from vbench_lite.leaderboard.published import load_published
 from vbench_lite.store import ResultStore
 
 st.title("Import results")

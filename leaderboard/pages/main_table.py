@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from vbench_lite.leaderboard import data, ui
 
 from vbench_lite.aggregate import load_scheme
+from vbench_lite.leaderboard import data, ui
 
 ROW_HEIGHT_PX = 35  # st.dataframe's row height: show every row up to MAX_TABLE_HEIGHT_PX
 MAX_TABLE_HEIGHT_PX = 740

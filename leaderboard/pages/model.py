@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from vbench_lite.leaderboard import charts, data, ui
 
 from vbench_lite.aggregate import load_scheme
+from vbench_lite.leaderboard import charts, data, ui
 
 MIN_RADAR_DIMS = 3  # fewer spokes draw a line, not a shape
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from vbench_lite.reference_models.contentv.config import MMDiTConfig, ToyTextConfig, WanVAEConfig
 
 from vbench_lite.errors import InputError
+from vbench_lite.reference_models.contentv.config import MMDiTConfig, ToyTextConfig, WanVAEConfig
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
 DROPPED_KEYS = {"pos_embed.pos_embed"}  # SD3.5 image table; ContentV builds its encoding on the fly

@@ -14,6 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from vbench_lite.reference_models.contentv.config import MMDiTConfig
 from vbench_lite.reference_models.contentv.posenc import sincos_3d
 

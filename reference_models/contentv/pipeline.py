@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from vbench_lite.errors import InputError
 from vbench_lite.reference_models.contentv import loading, sampler
 from vbench_lite.reference_models.contentv.config import Preset, load_preset
 from vbench_lite.reference_models.contentv.mmdit import VideoMMDiT
 from vbench_lite.reference_models.contentv.text import CLIP_TOKENS, SD3TextStack, ShapeOnlyText, ToyTextEncoder
 from vbench_lite.reference_models.contentv.wan_vae import WanVAE
-
-from vbench_lite.errors import InputError
 
 
 @dataclass

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from vbench_lite.reference_models.contentv.config import ToyTextConfig
 
 from vbench_lite.errors import InputError, WeightsMissing
+from vbench_lite.reference_models.contentv.config import ToyTextConfig
 
 PAD_ID, END_ID = 0, 1
 CLIP_TOKENS = 77

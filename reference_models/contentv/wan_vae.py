@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from vbench_lite.reference_models.contentv.config import WanVAEConfig
 
 CACHE_FRAMES = 2  # a kernel-3 causal conv needs the 2 previous frames
