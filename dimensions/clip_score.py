@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, one_of
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
 from vbench_lite.dimensions.backbones.consistency import video_features
 from vbench_lite.dimensions.backbones.preprocess import clip_transform
@@ -38,6 +38,7 @@ class ClipScore(Dimension):
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
     needs_prompt: ClassVar[bool] = True
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
+    options: ClassVar[tuple[Option, ...]] = (Option(ARCH_OPTION, one_of("ViT-B-32", "ViT-L-14"), "CLIP architecture"),)
     description: ClassVar[str] = "mean CLIP cosine between each frame and the prompt"
 
     @property

@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, boolean, positive_number
 from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
 from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 from vbench_lite.dimensions.backbones.raft import (
@@ -87,6 +87,10 @@ class DynamicDegree(Dimension):
     group: ClassVar = "quality"
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")  # ≈8 fps subsampling done in score_batch
     backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("dynamic_degree.all_pairs", boolean, "score every frame pair, not only until the verdict is known"),
+        Option("flow_memory_bytes", positive_number, "memory budget that sizes the frame-pair batches"),
+    )
     value_kind: ClassVar = "bool"
     description: ClassVar[str] = "whether the video moves: top-5% optical-flow magnitudes vs a threshold"
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, one_of
 from vbench_lite.dimensions.backbones.consistency import video_features
 from vbench_lite.dimensions.backbones.musiq import (
     MUSIQ_SPAQ,
@@ -72,6 +72,9 @@ class ImagingQuality(Dimension):
     group: ClassVar = "quality"
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
     backends: ClassVar[tuple[str, ...]] = ("vbench", "niqe")
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(PREPROCESSING_OPTION, one_of(*PREPROCESSING_MODES), "VBench's frame resizing before MUSIQ"),
+    )
     video_value_scale: ClassVar[float] = 1 / MOS_SCALE  # per-video MOS 0–100 → aggregate units
     description: ClassVar[str] = "MUSIQ-SPAQ frame quality (embedded: NIQE)"
 

@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, positive_number
 from vbench_lite.dimensions.backbones.amt import AMT_DIVISOR, AMT_S_SPEC, load_amt, warp
 from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
 from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
@@ -84,6 +84,9 @@ class MotionSmoothness(Dimension):
     group: ClassVar = "quality"
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
     backends: ClassVar[tuple[str, ...]] = ("vbench", "raft", "embedded")
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("flow_memory_bytes", positive_number, "memory budget that sizes the frame-pair batches"),
+    )
     description: ClassVar[str] = "how well a frame interpolator predicts the odd frames from the even ones"
 
     def weights(self) -> list[WeightSpec]:

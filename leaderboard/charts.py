@@ -5,6 +5,7 @@ Each returns a `plotly.graph_objects.Figure`; tests read `fig.data[i].r / .theta
 
 from __future__ import annotations
 
+import html
 import math
 
 import pandas as pd
@@ -25,7 +26,8 @@ def radar(row: pd.Series, dims: list[str], title: str = "", median: pd.Series | 
         # Repeat the first point so the outline closes.
         figure.add_trace(
             go.Scatterpolar(
-                r=values + values[:1], theta=theta + theta[:1], fill="toself", name=str(row.get("model", ""))
+                r=values + values[:1], theta=theta + theta[:1], fill="toself",
+                name=html.escape(str(row.get("model", ""))),
             )
         )
         if median is not None:
@@ -56,7 +58,7 @@ def bars_vs_median(row: pd.Series, median: pd.Series, dims: list[str], mode: str
             go.Bar(
                 x=names,
                 y=values,
-                name=str(row.get("model", "this row")),
+                name=html.escape(str(row.get("model", "this row"))),
                 error_y={"type": "data", "array": upper, "arrayminus": lower, "visible": True},
             ),
             go.Bar(x=names, y=[float(median.get(d, math.nan)) for d in dims], name="board median"),
@@ -70,7 +72,7 @@ def bars_vs_median(row: pd.Series, median: pd.Series, dims: list[str], mode: str
 
 def checkpoint_trend(trend: pd.DataFrame, dims: list[str]) -> go.Figure:
     """Total and each normalised dimension across a model's checkpoints (x: revision, by date)."""
-    labels = [r or run for r, run in zip(trend["revision"], trend["run_id"], strict=True)]
+    labels = [html.escape(r or run) for r, run in zip(trend["revision"], trend["run_id"], strict=True)]
     figure = go.Figure()
     if trend["total"].notna().any():
         figure.add_trace(go.Scatter(x=labels, y=trend["total"].tolist(), mode="lines+markers", name="Total"))
@@ -83,7 +85,7 @@ def checkpoint_trend(trend: pd.DataFrame, dims: list[str]) -> go.Figure:
 
 
 def compare_deltas(compared: pd.DataFrame, label_a: str, label_b: str) -> go.Figure:
-    """B minus A per comparable dimension with its paired 95 % interval (percent points)."""
+    """B minus A per comparable dimension with the gate's paired interval (percent points)."""
     ok = compared[compared["comparable"] & compared["delta"].notna()]
     figure = go.Figure(
         go.Bar(
@@ -95,10 +97,12 @@ def compare_deltas(compared: pd.DataFrame, label_a: str, label_b: str) -> go.Fig
                 "arrayminus": (ok["delta"] - ok["delta_lo"]).tolist(),
                 "visible": True,
             },
-            name=f"{label_b} − {label_a}",
+            name=html.escape(f"{label_b} − {label_a}"),
         )
     )
     figure.update_layout(
-        title=f"{label_b} minus {label_a} (percent points, paired 95% CI)", yaxis_title="Δ points", **_LAYOUT
+        title=html.escape(f"{label_b} minus {label_a}") + " (percent points, the gate's paired interval)",
+        yaxis_title="Δ points",
+        **_LAYOUT,
     )
     return figure

@@ -1,4 +1,4 @@
-"""`vbl leaderboard`: start the Streamlit app on a results store (issue 6, item 6).
+"""`vbl leaderboard`: start the Streamlit app on a results store.
 
 `register(app)` adds the command to the `vbl` CLI. Only typer and the standard library are
 imported here, so `vbl --help` never imports Streamlit (or torch). The app runs as a
@@ -68,6 +68,8 @@ def streamlit_command(port: int, address: str = "127.0.0.1", headless: bool = Tr
         "false",
         "--client.toolbarMode",
         "minimal",  # no "Deploy" button on a results board
+        "--client.showErrorDetails",
+        "none",  # a visitor sees "an error occurred", never a traceback with server paths
     ]
 
 

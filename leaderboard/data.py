@@ -1,12 +1,12 @@
 """The leaderboard's tables, as pure functions: results store -> pandas DataFrames.
 
-No Streamlit here, so every number the app shows is unit-tested (spec/ecosystem.md §2.2).
+No Streamlit here, so every number the app shows is unit-tested.
 
 - `load_board` reads the store once (read-only); `board_rows` makes one row per
-  (model, revision, prompt suite, aggregation) from the latest finished run of that key
-  (issue 6, item 1). Values are the stored aggregates in percent (the VBench leaderboard shows
+  (model, revision, prompt suite, aggregation) from the latest finished run of that key.
+  Values are the stored aggregates in percent (the VBench leaderboard shows
   x100); nothing the runner or `vbench_lite.aggregate` computed is recomputed here.
-- The 95 % intervals are a percentile bootstrap over prompts (spec/ecosystem.md §1.5 P0):
+- A run's own 95 % intervals are a percentile bootstrap over prompts:
   resample the run's prompts with replacement, average each dimension's per-prompt means and,
   for Quality / Semantic / Total, feed the resampled raw scores through
   `vbench_lite.aggregate.aggregate`. The spread of that distribution is placed around the stored
@@ -15,7 +15,7 @@ No Streamlit here, so every number the app shows is unit-tested (spec/ecosystem.
 - `rank_groups` keeps rows with different prompt suites, aggregation schemes, tasks or backend
   kinds apart: ranks are only given within a group, and the page says so.
 - `paired_compare` is the compare page: per-dimension deltas over the prompts both runs share,
-  with a paired bootstrap interval and a win/tie/loss count.
+  computed by `vbl gate`'s own code (same interval, same verdict), and a win/tie/loss count.
 """
 
 from __future__ import annotations
@@ -24,13 +24,20 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vbench_lite.aggregate import AggregationScheme, aggregate, canonical_dimension_name, load_scheme
-from vbench_lite.errors import InputError
+from vbench_lite.aggregate import AggregationScheme, aggregate, load_scheme
+from vbench_lite.errors import InputError, VblError
+from vbench_lite.gate.compat import scorer_differences
+from vbench_lite.gate.decision import RowOutcome
+from vbench_lite.gate.engine import compare
+from vbench_lite.gate.inputs import ScoreSource, gate_scores, source_from_scores
+from vbench_lite.gate.policy import load_policy
+from vbench_lite.rundir import Manifest, canonical_dimension_name
 from vbench_lite.store import ResultStore
 
 SUMMARY_NAMES = ("total", "quality", "semantic")
@@ -41,6 +48,8 @@ CONFIDENCE = 0.95
 TIE_TOLERANCE = 0.1  # percent points: per-prompt differences this small count as a tie
 VBENCH_BACKEND = "vbench"
 IDENTITY_COLUMNS = ["model", "revision", "suite", "aggregation"]
+COMPARE_COLUMNS = ["dimension", "backend_a", "backend_b", "comparable", "shared_prompts", "mean_a", "mean_b", "delta",
+                   "delta_lo", "delta_hi", "status", "wins", "ties", "losses"]
 
 
 @dataclass
@@ -50,7 +59,11 @@ class Board:
     runs: pd.DataFrame
     aggregates: pd.DataFrame
     scores: pd.DataFrame
-    manifests: dict[str, dict] = field(default_factory=dict)
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+
+    def manifest(self, run_id: str) -> Manifest:
+        """The run's manifest; an empty one for a run that has none (a published row)."""
+        return self.manifests.get(run_id) or Manifest(run_id=run_id)
 
     @property
     def empty(self) -> bool:
@@ -67,13 +80,21 @@ def load_board(url: str) -> Board:
     """Read the whole store read-only. Raises `StoreUnreachable` (a one-line error) on failure."""
     with ResultStore(url, read_only=True) as store:
         runs = store.runs_frame()
-        manifests = {run_id: store.run_manifest(run_id) or {} for run_id in runs["run_id"]}
+        manifests = {run_id: _manifest(run_id, store.run_manifest(run_id)) for run_id in runs["run_id"]}
         return Board(
             runs=runs,
             aggregates=store.aggregates_frame(),
             scores=store.scores_frame(),
             manifests=manifests,
         )
+
+
+def _manifest(run_id: str, stored: dict | None) -> Manifest:
+    """A stored manifest as the typed record; one the store holds but vbl cannot read shows empty."""
+    try:
+        return Manifest.parse(stored, f"the manifest of run {run_id}") if stored else Manifest(run_id=run_id)
+    except InputError:
+        return Manifest(run_id=run_id)
 
 
 def scheme_for(name: str | None) -> AggregationScheme:
@@ -135,7 +156,8 @@ def unit_factors(scores: pd.DataFrame, aggregates: pd.DataFrame | None, run_id: 
     mine = aggregates[aggregates["run_id"] == run_id]
     stored = dict(zip(mine["name"].map(canonical_dimension_name), mine["raw"], strict=True))
     factors = {}
-    for dim, mean in ok.groupby("dimension")["value"].mean().items():
+    means: dict[Any, Any] = ok.groupby("dimension")["value"].mean().to_dict()
+    for dim, mean in means.items():
         target = stored.get(canonical_dimension_name(str(dim)))
         if target is not None and not pd.isna(target) and mean != 0:
             factors[str(dim)] = float(target) / float(mean)
@@ -206,14 +228,14 @@ def backend_kind(backends: dict[str, str]) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def _run_backends(aggregates: pd.DataFrame, scores: pd.DataFrame, manifest: dict) -> dict[str, str]:
+def _run_backends(aggregates: pd.DataFrame, scores: pd.DataFrame, manifest: Manifest) -> dict[str, str]:
     rows = aggregates[~aggregates["name"].isin(SUMMARY_NAMES)]
     found = {canonical_dimension_name(n): _text(b) for n, b in zip(rows["name"], rows["backend"], strict=True)}
     for dim, backend in scores.drop_duplicates("dimension")[["dimension", "backend"]].itertuples(index=False):
         found.setdefault(canonical_dimension_name(dim), _text(backend))
-    for dim, info in (manifest.get("dimensions") or {}).items():
-        if isinstance(info, dict) and info.get("backend"):
-            found.setdefault(canonical_dimension_name(dim), str(info["backend"]))
+    for dim, info in manifest.dimensions.items():
+        if info.backend:
+            found.setdefault(canonical_dimension_name(dim), str(info.backend))
     return found
 
 
@@ -227,26 +249,26 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
     """
     latest = latest_runs(board)
     rows = []
-    for run in latest.itertuples(index=False):
-        run_id = run.run_id
-        manifest = board.manifests.get(run_id, {})
-        scheme = scheme_for(run.aggregation or None)
+    for run in latest.to_dict("records"):
+        run_id = str(run["run_id"])
+        manifest = board.manifest(run_id)
+        scheme = scheme_for(run["aggregation"] or None)
         aggs = board.aggregates[board.aggregates["run_id"] == run_id]
         scores = board.scores[board.scores["run_id"] == run_id]
         backends = _run_backends(aggs, scores, manifest)
         row: dict[str, Any] = {
-            "model": run.model,
-            "revision": run.revision,
-            "suite": run.suite,
-            "aggregation": run.aggregation,
-            "task": _text(run.task),
+            "model": run["model"],
+            "revision": run["revision"],
+            "suite": run["suite"],
+            "aggregation": run["aggregation"],
+            "task": _text(run["task"]),
             "run_id": run_id,
-            "runs": int(run.runs),
-            "status": run.status,
-            "created_at": run.created_at,
-            "source": _text(run.source) or "vbl run",
-            "sampled_by": _text(manifest.get("sampled_by")),
-            "evaluated_by": _text(manifest.get("evaluated_by")),
+            "runs": int(run["runs"]),
+            "status": run["status"],
+            "created_at": run["created_at"],
+            "source": _text(run["source"]) or "vbl run",
+            "sampled_by": _text(manifest.sampled_by),
+            "evaluated_by": _text(manifest.evaluated_by),
             "backend_kind": backend_kind(backends),
             "backends": ", ".join(f"{d}={b}" for d, b in sorted(backends.items())),
             "prompts": int(scores["prompt_id"].nunique()),
@@ -254,19 +276,19 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
         }
         stored_raw: dict[str, float] = {}
         stored_summary: dict[str, float] = {}
-        for agg in aggs.itertuples(index=False):
-            name = canonical_dimension_name(agg.name)
+        for agg in aggs.to_dict("records"):
+            name = canonical_dimension_name(str(agg["name"]))
             if name in SUMMARY_NAMES:
-                stored_summary[name] = _nan(None if pd.isna(agg.normalised) else agg.normalised)
+                stored_summary[name] = _nan(None if pd.isna(agg["normalised"]) else agg["normalised"])
                 continue
-            raw = _nan(None if pd.isna(agg.raw) else agg.raw)
+            raw = _nan(None if pd.isna(agg["raw"]) else agg["raw"])
             stored_raw[name] = raw
-            normalised = agg.normalised
+            normalised = agg["normalised"]
             if pd.isna(normalised) and not math.isnan(raw):
                 normalised = scheme.normalise(name, raw)  # imported VBench files carry raw only
             row[f"{name}:raw"] = 100 * raw
             row[f"{name}:normalised"] = 100 * _nan(None if normalised is None or pd.isna(normalised) else normalised)
-            row[f"{name}:n"] = int(agg.n) if not pd.isna(agg.n) else 0
+            row[f"{name}:n"] = int(agg["n"]) if not pd.isna(agg["n"]) else 0
             row[f"{name}:backend"] = backends.get(name, "")
         for name in SUMMARY_NAMES:
             row[name] = 100 * stored_summary.get(name, math.nan)
@@ -370,6 +392,21 @@ def pretty(name: str) -> str:
     return name.replace("_", " ").capitalize() if name not in SUMMARY_NAMES else name.capitalize()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula
+
+
+def csv_bytes(table: pd.DataFrame) -> bytes:
+    """The table as CSV that a spreadsheet opens as data: a text cell that starts like a formula
+    (a model named "=HYPERLINK(…)") gets a leading apostrophe; numbers stay numbers."""
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+            )
+    return safe.to_csv(index=False).encode("utf-8")
+
+
 def view_table(
     rows: pd.DataFrame, dims: list[str], mode: str = "normalised", intervals: str = "text", lead: str | None = None
 ) -> pd.DataFrame:
@@ -437,40 +474,34 @@ def checkpoint_trend(rows: pd.DataFrame, model: str, suite: str, aggregation: st
 # ---------------------------------------------------------------------------------------------
 
 
-def provenance(manifest: dict, run: pd.Series | None = None) -> pd.DataFrame:
+def provenance(manifest: Manifest, run: pd.Series | None = None) -> pd.DataFrame:
     """The run's provenance as (field, value) rows: what produced these numbers, and who."""
-
-    def dig(*keys: str) -> str:
-        value: Any = manifest
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        return _text(value)
-
-    suite = manifest.get("prompt_suite") or {}
-    suite_text = ""
-    if isinstance(suite, dict) and suite:
-        suite_text = f"{suite.get('name', '')} v{suite.get('version', '')} (sha256 {str(suite.get('sha256', ''))[:12]})"
-    env = manifest.get("environment") or {}
+    suite = manifest.prompt_suite
+    suite_text = f"{suite.name or ''} v{suite.version or ''} (sha256 {(suite.sha256 or '')[:12]})" if suite else ""
+    env = manifest.environment
     hardware = ", ".join(f"{k} {env[k]}" for k in ("device", "dtype", "host", "platform") if env.get(k))
     software = ", ".join(f"{k} {env[k]}" for k in ("python", "torch", "cuda", "numpy") if env.get(k))
+    aggregation = manifest.aggregation
     fields = [
-        ("Run id", dig("run_id")),
-        ("Status", dig("status")),
-        ("Created", dig("created_at")),
-        ("vbl version", " ".join(p for p in (dig("vbl", "version"), dig("vbl", "git_sha")[:12]) if p)),
-        ("Model", dig("model", "name")),
-        ("Model revision", dig("model", "revision")),
-        ("Model weights sha256", dig("model", "weights_sha256")),
-        ("Task", dig("model", "task")),
-        ("Config hash", dig("config_hash")),
+        ("Run id", _text(manifest.run_id)),
+        ("Status", _text(manifest.status)),
+        ("Created", _text(manifest.created_at)),
+        ("vbl version", " ".join(p for p in (_text(manifest.vbl.get("version")),
+                                              _text(manifest.vbl.get("git_sha"))[:12]) if p)),
+        ("Model", _text(manifest.model.name)),
+        ("Model revision", _text(manifest.model.revision)),
+        ("Model weights sha256", _text(manifest.model.weights_sha256)),
+        ("Task", _text(manifest.model.task)),
+        ("Config hash", _text(manifest.config_hash)),
         ("Prompt suite", suite_text),
-        ("Aggregation", " v".join(p for p in (dig("aggregation", "name"), dig("aggregation", "version")) if p)),
+        ("Aggregation", " v".join(p for p in (_text(aggregation.name), _text(aggregation.version)) if p)
+         if aggregation else ""),
         ("Hardware", hardware),
         ("Software", software),
-        ("Sampled by", dig("sampled_by")),
-        ("Evaluated by", dig("evaluated_by")),
-        ("Run directory", dig("run_dir")),
-        ("Source", dig("source")),
+        ("Sampled by", _text(manifest.sampled_by)),
+        ("Evaluated by", _text(manifest.evaluated_by)),
+        ("Run directory", _text(manifest.run_dir)),
+        ("Source", _text(manifest.source)),
     ]
     if run is not None and run.get("backend_kind") == "published":
         # No manifest: VBench sampled and evaluated it; the row says where it was published.
@@ -485,19 +516,17 @@ def provenance(manifest: dict, run: pd.Series | None = None) -> pd.DataFrame:
     return pd.DataFrame(fields, columns=["Field", "Value"])
 
 
-def scorer_table(manifest: dict) -> pd.DataFrame:
+def scorer_table(manifest: Manifest) -> pd.DataFrame:
     """One row per dimension: scorer version, backend, weights hash and group."""
-    dims = manifest.get("dimensions") or {}
     rows = [
         {
             "Dimension": name,
-            "Scorer version": _text(info.get("version")),
-            "Backend": _text(info.get("backend")),
-            "Weights sha256": _text(info.get("weights_sha256")),
-            "Group": _text(info.get("group")),
+            "Scorer version": _text(info.version),
+            "Backend": _text(info.backend),
+            "Weights sha256": _text(info.weights_sha256),
+            "Group": _text(info.group),
         }
-        for name, info in sorted(dims.items())
-        if isinstance(info, dict)
+        for name, info in sorted(manifest.dimensions.items())
     ]
     return pd.DataFrame(rows, columns=["Dimension", "Scorer version", "Backend", "Weights sha256", "Group"])
 
@@ -507,70 +536,84 @@ def scorer_table(manifest: dict) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
+def board_source(board: Board, run_id: str, label: str) -> ScoreSource:
+    """A stored run as `vbl gate` reads a run directory (per-prompt means of the ok videos)."""
+    scores = gate_scores(board.scores[board.scores["run_id"] == run_id])
+    manifest = board.manifest(run_id)
+    run_dir = Path(manifest.run_dir or run_id)
+    return source_from_scores(label, run_dir, manifest, scores, unit_factors(board.scores, board.aggregates, run_id))
+
+
 def paired_compare(
     board: Board,
     run_a: str,
     run_b: str,
     tie_tolerance: float = TIE_TOLERANCE,
-    n_boot: int = N_BOOTSTRAP,
     seed: int = BOOTSTRAP_SEED,
 ) -> pd.DataFrame:
-    """Per dimension, B minus A over the prompts both runs scored (percent points).
+    """Per dimension, B minus A over the prompts both runs scored, as `vbl gate` computes it with
+    B as candidate and A as baseline under the default policy: the same paired bootstrap interval
+    and the same verdict (`status`). Shown in raw percent points (the gate works in normalised
+    units; normalising is linear, so the interval is the same one rescaled).
 
-    Per-prompt means are in the units of the stored aggregates (see `prompt_matrix`).
     A prompt is a win for B when its per-prompt mean beats A's by more than `tie_tolerance`
-    points, a loss when it trails by more, else a tie. `delta_lo` / `delta_hi` are a paired
-    percentile bootstrap over the shared prompts. Dimensions scored by different backends are
-    listed with `comparable = False` and no numbers: they measure different things.
+    points, a loss when it trails by more, else a tie. A dimension whose scorers differ (version,
+    backend or weights, as the gate checks them) is listed with `comparable = False` and no numbers.
     """
-    scores = board.scores
-    matrix_a = prompt_matrix(scores, run_a, board.aggregates)
-    matrix_b = prompt_matrix(scores, run_b, board.aggregates)
-    backends_a = _backends_of(scores, run_a)
-    backends_b = _backends_of(scores, run_b)
-    dims = [d for d in matrix_a.columns if d in matrix_b.columns]
+    baseline, candidate = board_source(board, run_a, "A"), board_source(board, run_b, "B")
+    dims = [d for d in baseline.per_prompt if d in candidate.per_prompt]
+    comparable = [d for d in dims if not scorer_differences(d, candidate, baseline)]
+    outcomes = _gate_rows(candidate, baseline, comparable, seed)
+    scheme = scheme_for(candidate.aggregation.get("name"))
     rows = []
     for dim in dims:
-        pair = pd.concat([matrix_a[dim].rename("a"), matrix_b[dim].rename("b")], axis=1, join="inner").dropna()
-        same_backend = backends_a.get(dim) == backends_b.get(dim)
+        scorer_a, scorer_b = baseline.scorers.get(dim), candidate.scorers.get(dim)
         row: dict[str, Any] = {
             "dimension": dim,
-            "backend_a": backends_a.get(dim, ""),
-            "backend_b": backends_b.get(dim, ""),
-            "comparable": same_backend,
-            "shared_prompts": len(pair),
+            "backend_a": (scorer_a.backend if scorer_a else None) or "",
+            "backend_b": (scorer_b.backend if scorer_b else None) or "",
+            "comparable": dim in comparable,
+            "shared_prompts": len(baseline.per_prompt[dim].index.intersection(candidate.per_prompt[dim].index)),
         }
-        if same_backend and len(pair):
+        pair = pd.concat([baseline.per_prompt[dim].rename("a"), candidate.per_prompt[dim].rename("b")], axis=1,
+                         join="inner").dropna()
+        if dim in comparable and len(pair):
             diff = 100 * (pair["b"] - pair["a"]).to_numpy()
-            draws = bootstrap_means(diff[:, None], n_boot, seed)[:, 0]
-            low, high = _interval(float(diff.mean()), draws, float(diff.mean()))
             row.update(
-                mean_a=100 * pair["a"].mean(),
-                mean_b=100 * pair["b"].mean(),
-                delta=float(diff.mean()),
-                delta_lo=low,
-                delta_hi=high,
-                wins=int((diff > tie_tolerance).sum()),
-                ties=int((np.abs(diff) <= tie_tolerance).sum()),
+                mean_a=100 * pair["a"].mean(), mean_b=100 * pair["b"].mean(), delta=float(diff.mean()),
+                wins=int((diff > tie_tolerance).sum()), ties=int((np.abs(diff) <= tie_tolerance).sum()),
                 losses=int((diff < -tie_tolerance).sum()),
             )
+            outcome = outcomes.get(dim)
+            if outcome is not None and outcome.ci_low is not None and outcome.ci_high is not None:
+                # The gate works in normalised units; the map is linear, so rescale its interval.
+                norm = scheme.dims.get(dim) if outcome.unit == "normalised" else None
+                span = norm.max - norm.min if norm else 1.0
+                row.update(delta_lo=100 * outcome.ci_low * span, delta_hi=100 * outcome.ci_high * span,
+                           status=outcome.status)
         rows.append(row)
-    columns = [
-        "dimension",
-        "backend_a",
-        "backend_b",
-        "comparable",
-        "shared_prompts",
-        "mean_a",
-        "mean_b",
-        "delta",
-        "delta_lo",
-        "delta_hi",
-        "wins",
-        "ties",
-        "losses",
-    ]
-    return pd.DataFrame(rows).reindex(columns=columns)
+    return pd.DataFrame(rows).reindex(columns=COMPARE_COLUMNS)
+
+
+def _gate_rows(candidate: ScoreSource, baseline: ScoreSource, dims: list[str], seed: int) -> dict[str, RowOutcome]:
+    """The gate's rows for `dims`, computed together as `vbl gate` does (one multiple-testing
+    correction over all of them). Where the gate refuses the whole set (a dimension its policy
+    cannot test), each dimension is tried alone, so one bad dimension does not blank the page."""
+    policy = load_policy(None)
+
+    def rows(names: list[str]) -> dict[str, RowOutcome]:
+        try:
+            report = compare(candidate, baseline, policy=policy, dims=",".join(names), seed=seed, allow_mismatch=True)
+        except VblError:
+            return {}  # no shared prompt, or a row the policy cannot test
+        return {row.name: row for row in report.rows}
+
+    if not dims:
+        return {}
+    together = rows(dims)
+    if together:
+        return together
+    return {name: row for dim in dims for name, row in rows([dim]).items()}
 
 
 def _backends_of(scores: pd.DataFrame, run_id: str) -> dict[str, str]:
@@ -599,8 +642,8 @@ def disagreements(board: Board, run_a: str, run_b: str, limit: int = 10) -> pd.D
     ]
     if not dims:
         return pd.DataFrame(columns=columns)
-    long_a = matrix_a[dims].stack().rename("score_a")
-    long_b = matrix_b[dims].stack().rename("score_b")
+    long_a = pd.Series(matrix_a[dims].stack(), name="score_a")
+    long_b = pd.Series(matrix_b[dims].stack(), name="score_b")
     pairs = pd.concat([long_a, long_b], axis=1, join="inner").dropna().reset_index()
     pairs.columns = ["prompt_id", "dimension", "score_a", "score_b"]
     pairs[["score_a", "score_b"]] *= 100
@@ -679,9 +722,9 @@ def video_details(scores: pd.DataFrame, run_id: str, video_key: str) -> dict[str
 def run_progress(board: Board, run_id: str) -> dict[str, int]:
     """How far an unfinished run got: videos with scores, and (video, dimension) pairs stored."""
     mine = board.scores[board.scores["run_id"] == run_id]
-    manifest = board.manifests.get(run_id, {})
-    dims = list((manifest.get("dimensions") or {}).keys()) or sorted(mine["dimension"].unique())
-    seeds = manifest.get("seeds") or {}
+    manifest = board.manifest(run_id)
+    dims = list(manifest.dimensions) or sorted(mine["dimension"].unique())
+    seeds = manifest.seeds
     return {
         "videos_scored": int(mine["video_key"].nunique()),
         "scores": int(len(mine)),

@@ -31,6 +31,8 @@ def resolve_video(results_root: str | Path | None, stored_path: str, run_dir: st
         raise VideoRefused(f"the results root {root} is not a folder")
     if not stored_path:
         raise VideoRefused("the run stored no path for this video")
+    if "\x00" in stored_path:
+        raise VideoRefused(f"refused {stored_path!r}: a path with a NUL byte names no file")
     wanted = PurePath(stored_path)
     if ".." in wanted.parts:
         raise VideoRefused(f"refused {stored_path!r}: a path with '..' may leave the results root")

@@ -7,6 +7,8 @@ finishes shows up without restarting the app.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
@@ -19,6 +21,14 @@ from vbench_lite.leaderboard.published import load_published
 from vbench_lite.leaderboard.settings import Settings, settings_from_env
 
 CACHE_TTL_S = 30
+# Every character Markdown (and Streamlit's :colour[…] / :emoji: / $math$ syntax) gives a meaning.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+
+
+def plain(text: object) -> str:
+    """User text (a model name, a prompt, a file name) for a Markdown element, shown as typed:
+    a model named `![](http://host/x)` must not make every visitor's browser fetch that URL."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner="Reading the results store…")
@@ -46,12 +56,12 @@ def board_or_stop(allow_empty: bool = False) -> data.Board:
     try:
         board = cached_board(url)
     except StoreUnreachable as error:
-        st.error(f"The results store cannot be reached. {error}")
+        st.error(f"The results store cannot be reached. {plain(error)}")
         st.info("Start the app with a reachable store: `vbl leaderboard --db URL` (sqlite:///FILE or postgresql://…).")
         st.stop()
     except (sa.exc.SQLAlchemyError, OSError) as error:
         reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
-        st.error(f"Reading the results store failed: {reason}")
+        st.error(f"Reading the results store failed: {plain(reason)}")
         st.stop()
     if board.empty and not allow_empty:
         st.info(
@@ -74,7 +84,7 @@ def published_rows() -> pd.DataFrame:
         try:
             frames.append(cached_published(path))
         except VblError as error:
-            st.warning(f"Published rows not shown: {error}")
+            st.warning(f"Published rows not shown: {plain(error)}")
     uploaded = st.session_state.get("published_upload_rows")
     if isinstance(uploaded, pd.DataFrame):
         frames.append(uploaded)
@@ -86,10 +96,10 @@ def show_unfinished(board: data.Board) -> None:
     """A note on runs still being written (or interrupted): they are left out of the ranking."""
     unfinished = board.unfinished_runs()
     for run in unfinished.itertuples(index=False):
-        progress = data.run_progress(board, run.run_id)
+        progress = data.run_progress(board, str(run.run_id))
         expected = f" of {progress['videos_expected']}" if progress["videos_expected"] else ""
         st.info(
-            f"Run {run.run_id} ({run.model_name or 'unnamed model'}) is {run.status}: "
+            f"Run {plain(run.run_id)} ({plain(run.model_name or 'unnamed model')}) is {run.status}: "
             f"{progress['videos_scored']}{expected} videos scored so far, "
             f"{progress['scores']} scores over {progress['dimensions']} dimension(s). "
             "It is not ranked until it finishes (`vbl evaluate --resume`); its scores are on the Prompts page."
@@ -121,11 +131,11 @@ def show_video(stored_path: str, run_dir: str | None, caption: str = "") -> None
     try:
         path = resolve_video(settings().results_root, stored_path, run_dir)
     except VideoRefused as refusal:
-        st.warning(f"Video not shown: {refusal}")
+        st.warning(f"Video not shown: {plain(refusal)}")
         return
     st.video(str(path))
     if caption:
-        st.caption(caption)
+        st.caption(plain(caption))
 
 
 def run_dir_of(board: data.Board, run_id: str) -> str | None:

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import ClassVar
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore
 from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.video import Video
 
@@ -23,6 +23,10 @@ CRASH_ON = "crash_on"  # option: a text in a video path that makes `crashy` kill
 CRASH_TIMES = "crash_times"  # option: how many times it does so (then it scores normally)
 CRASH_COUNT = "crash_count"  # option: the file that counts the crashes so far, across processes
 CRASH_IN_SETUP = "crash_in_setup"  # option: kill the process while "loading models", every time
+
+
+def _text(value: object) -> str:
+    return str(value)
 
 
 def _append_line(path: str, line: str) -> None:
@@ -39,6 +43,7 @@ class MeanBrightness(Dimension):
     group: ClassVar = "extra"
     frames: ClassVar[FrameNeeds] = FrameNeeds(mode="middle", count=8)
     backends: ClassVar[tuple[str, ...]] = ("embedded", "plain")
+    options: ClassVar[tuple[Option, ...]] = (Option(SCORED_LOG, _text),)
 
     def setup(self) -> None:
         # As some first-party dimensions do: a per-dimension option the driver's
@@ -60,6 +65,9 @@ class Crashy(Dimension):
     version: ClassVar[str] = "1"
     group: ClassVar = "extra"
     backends: ClassVar[tuple[str, ...]] = ("embedded",)
+    options: ClassVar[tuple[Option, ...]] = tuple(
+        Option(key, lambda value: value) for key in (CRASH_ON, CRASH_TIMES, CRASH_COUNT, CRASH_IN_SETUP)
+    )
 
     def setup(self) -> None:
         if self.context.options.get(CRASH_IN_SETUP):

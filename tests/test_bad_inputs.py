@@ -149,10 +149,11 @@ def test_bad_videos_become_failed_rows_and_the_run_goes_on(folder_with_bad_video
     assert summary["failed_videos"] == 6 and summary["videos"] == 8
 
 
-def test_resume_does_not_retry_videos_that_failed(folder_with_bad_videos, tmp_path) -> None:
+def test_resume_retries_videos_that_failed_and_reports_them_again(folder_with_bad_videos, tmp_path) -> None:
     folder, _ = folder_with_bad_videos
     args = ["evaluate", "--videos", str(folder), "--dims", "temporal_flickering", "--out", str(tmp_path / "run")]
     assert run(*args).exit_code == 1
-    again = run(*args, "--resume")
-    assert again.exit_code == 1  # still reported, from the stored rows
-    assert "6 video(s) failed" in again.output
+    for extra in ([], ["--keep-failed"]):  # retried (and failing again), or kept as they are
+        again = run(*args, "--resume", *extra)
+        assert again.exit_code == 1 and "Traceback" not in again.output
+        assert "6 video(s) failed" in again.output

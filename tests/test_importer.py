@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import InputError
 from vbench_lite.importer import import_path, read_eval_results
-from vbench_lite.store import AggregateRow, ResultStore
+from vbench_lite.store import ResultStore
 
 VIDEOS = "/data/lavie/sampled_videos"
 
@@ -74,7 +75,7 @@ def sqlite_store(tmp_path: Path):
     opened.close()
 
 
-def test_importing_a_vbench_eval_results_file_stores_its_videos_scores_and_raw_aggregates(
+def test_importing_a_vbench_eval_results_file_stores_its_videos_scores_and_recomputed_aggregates(
     store: ResultStore, tmp_path: Path
 ):
     results = write_json(tmp_path / "lavie_eval_results.json", VBENCH_RESULTS)
@@ -105,49 +106,35 @@ def test_importing_a_vbench_eval_results_file_stores_its_videos_scores_and_raw_a
     assert scores.loc[(second, "dynamic_degree"), "value"] == 0.0
     assert json.loads(scores.loc[(second, "object_class"), "extra"]) == {"cnt_per_video": {"cat": 1}}
 
+    # Recomputed from the per-video values, never copied from the file: VBench's pair-weighted
+    # subject consistency needs pair counts the file lacks, so it is the plain mean, and says so.
     aggregates = store.aggregates_frame(run_id).set_index("name")
-    assert aggregates["raw"].to_dict() == {
-        "dynamic_degree": 0.5,
-        "object_class": 0.75,
-        "subject_consistency": 0.9512,
-    }
-    assert aggregates["normalised"].isna().all()
-    assert aggregates["n"].tolist() == [2, 2, 2]
-
-
-def test_importing_the_same_vbench_file_twice_keeps_one_run_named_as_asked(store: ResultStore, tmp_path: Path):
-    results = write_json(tmp_path / "results_eval_results.json", VBENCH_RESULTS)
-
-    first = import_path(store, results)
-    again = import_path(store, results, model_name="LaVie-base")
-
-    assert first == again and store.run_ids() == [first]
-    assert store.runs_frame()["model_name"].tolist() == ["LaVie-base"]
-    assert len(store.scores_frame()) == 6 and len(store.videos_frame()) == 2
-
-
-def test_caller_aggregates_replace_and_extend_the_imported_ones(sqlite_store: ResultStore, tmp_path: Path):
-    results = write_json(tmp_path / "m_eval_results.json", VBENCH_RESULTS)
-
-    run_id = import_path(
-        sqlite_store,
-        results,
-        aggregates=[
-            AggregateRow("dynamic_degree", 0.5, 0.5, 2, backend="vbench", group="quality"),
-            AggregateRow("total", None, 0.81, 3, group="summary"),
-        ],
+    dims = ["dynamic_degree", "object_class", "subject_consistency"]
+    assert aggregates.loc[dims, "raw"].to_dict() == pytest.approx(
+        {"dynamic_degree": 0.5, "object_class": 0.75, "subject_consistency": (0.9624 + 0.94) / 2}
     )
+    scheme = load_scheme()
+    assert aggregates.loc["dynamic_degree", "normalised"] == pytest.approx(scheme.normalise("dynamic_degree", 0.5))
+    assert aggregates.loc[dims, "n"].tolist() == [2, 2, 2]
+    assert aggregates.loc[["quality", "semantic", "total"], "raw"].isna().all()  # most dimensions are missing
+    notes = store.run_manifest(run_id)["imported_from"]["aggregate_notes"]
+    assert list(notes) == ["subject_consistency"] and "plain mean" in notes["subject_consistency"]
 
-    aggregates = sqlite_store.aggregates_frame(run_id).set_index("name")
-    assert sorted(aggregates.index) == [
-        "dynamic_degree",
-        "object_class",
-        "subject_consistency",
-        "total",
-    ]
-    assert aggregates.loc["dynamic_degree", "normalised"] == 0.5
-    assert aggregates.loc["dynamic_degree", "group"] == "quality"
-    assert aggregates.loc["total", "normalised"] == 0.81
+
+def test_importing_the_same_vbench_file_twice_never_changes_the_stored_run(store: ResultStore, tmp_path: Path):
+    results = write_json(tmp_path / "results_eval_results.json", VBENCH_RESULTS)
+    first = import_path(store, results)
+    before = store.scores_frame()
+
+    with pytest.raises(InputError, match="already in the store.*--new-id"):
+        import_path(store, results, model_name="LaVie-base")
+    assert store.run_ids() == [first] and store.runs_frame()["model_name"].tolist() == ["results"]
+    pd.testing.assert_frame_equal(store.scores_frame(), before)
+
+    again = import_path(store, results, model_name="LaVie-base", new_id=True)
+    assert again != first and again.startswith(first)
+    assert store.run_manifest(again)["imported_from"]["collided_with"] == first
+    assert store.runs_frame().set_index("run_id")["model_name"].to_dict() == {first: "results", again: "LaVie-base"}
 
 
 def test_video_keys_are_relative_to_the_folder_all_videos_share(sqlite_store: ResultStore, tmp_path: Path):
@@ -196,10 +183,10 @@ def test_a_per_video_result_that_is_not_a_number_is_kept_as_a_failed_score(sqlit
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "is not JSON (line 1, column 2)"),
+        ("{not json", "is not valid JSON (line 1, column 2)"),
         ("[1, 2]", "top level is a list"),
         ("{}", "holds no dimension scores"),
-        ('{"color": 0.5}', "'color' is a float 0.5"),
+        ('{"color": 0.5}', "'color' has no per-video results"),
         ('{"color": [0.5, [{"video_results": 1}]]}', "video #0"),
         ('{"color": [0.5, [{"video_path": "a-0.mp4"}]]}', "without video_path / video_results"),
     ],
@@ -362,11 +349,15 @@ def test_importing_a_run_directory_reads_its_manifest_scores_and_summary(store: 
     assert videos.loc["broken-0.mp4", "error"] == "decode error: truncated file"
     assert videos.loc["a cat-1.mp4", "status"] == "ok"
 
+    # The bundle's summary.json claims other numbers: aggregates come from the scores alone.
     aggregates = store.aggregates_frame(run_id).set_index("name")
-    assert aggregates.loc["temporal_flickering", ["raw", "normalised"]].tolist() == [0.85, 0.596]
+    scheme = load_scheme()
+    assert aggregates.loc["temporal_flickering", "raw"] == pytest.approx(0.85)
+    assert aggregates.loc["temporal_flickering", "normalised"] == pytest.approx(
+        scheme.normalise("temporal_flickering", 0.85)
+    )
     assert aggregates.loc["dynamic_degree", "backend"] == "embedded"
-    assert aggregates.loc["quality", ["raw", "normalised", "n"]].tolist() == [0.67, 0.67, 0]
-    assert np.isnan(aggregates.loc["total", "normalised"])
+    assert np.isnan(aggregates.loc["quality", "raw"]) and np.isnan(aggregates.loc["total", "normalised"])
 
 
 def test_a_run_directory_without_scores_parquet_is_read_from_its_eval_results(
@@ -399,7 +390,10 @@ def test_a_run_directory_without_scores_parquet_is_read_from_its_eval_results(
     assert scores.loc["temporal_flickering", "backend"] == "vbench"
     assert set(scores["video_key"]) == {"a cat-0.mp4"}
     aggregates = sqlite_store.aggregates_frame(run_id).set_index("name")
-    assert aggregates["raw"].to_dict() == {"dynamic_degree": 1.0, "temporal_flickering": 0.96}
+    assert aggregates.loc[["dynamic_degree", "temporal_flickering"], "raw"].to_dict() == {
+        "dynamic_degree": 1.0,
+        "temporal_flickering": 0.96,
+    }
 
 
 def test_importing_a_run_directory_twice_changes_nothing(sqlite_store: ResultStore, tmp_path: Path):
@@ -409,7 +403,8 @@ def test_importing_a_run_directory_twice_changes_nothing(sqlite_store: ResultSto
 
     import_path(sqlite_store, run_dir)
     before = sqlite_store.scores_frame()
-    import_path(sqlite_store, run_dir)
+    with pytest.raises(InputError, match="already in the store"):
+        import_path(sqlite_store, run_dir)
 
     pd.testing.assert_frame_equal(sqlite_store.scores_frame(), before)
     assert len(sqlite_store.run_ids()) == 1

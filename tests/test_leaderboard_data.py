@@ -461,9 +461,12 @@ def test_eval_results_upload_is_checked_by_the_importer_parser(tmp_path: Path) -
     path = unpack_upload("model_eval_results.json", json.dumps(good).encode(), tmp_path)
     check = check_bundle(path, None)
     assert check.accepted and check.kind == "VBench eval_results.json" and check.model == "model"
-    bad = unpack_upload("bad_eval_results.json", b'{"temporal_flickering": 0.9}', tmp_path / "bad")
+    bad = unpack_upload("bad_eval_results.json", b'{"temporal_flickering": [0.9]}', tmp_path / "bad")
     check = check_bundle(bad, None)
     assert not check.accepted and "expected VBench's layout" in check.table()["detail"].iloc[0]
+    bare = unpack_upload("bare_eval_results.json", b'{"temporal_flickering": 0.9}', tmp_path / "bare")
+    rejected = check_bundle(bare, None).table().query("level == 'rejected'")["detail"]
+    assert rejected.str.contains("no per-video results for temporal_flickering").any()
 
 
 def test_zip_bundles_unpack_to_the_run_folder_and_refuse_escaping_members(tmp_path: Path, board: data.Board) -> None:

@@ -18,7 +18,6 @@ present, for showing progress on incomplete runs, and must always be labelled pa
 
 from __future__ import annotations
 
-import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from vbench_lite.errors import InputError
+from vbench_lite.errors import InputError, one_line
+from vbench_lite.rundir import canonical_dimension_name
 
 GROUPS: tuple[str, ...] = ("quality", "semantic")
 DEFAULT_SCHEME = "vbench-v1"
@@ -85,11 +85,6 @@ class Aggregate:
     @property
     def complete(self) -> bool:
         return self.total is not None
-
-
-def canonical_dimension_name(name: str) -> str:
-    """VBench writes "subject consistency" in some files and "subject_consistency" in others."""
-    return name.strip().lower().replace(" ", "_")
 
 
 def known_schemes() -> list[str]:
@@ -218,69 +213,21 @@ def _weighted_mean(
     return weighted / sum(n.weight for n in norms)
 
 
-def raw_from_eval_results(path_or_dict: str | Path | dict[str, Any]) -> dict[str, float]:
-    """Aggregate raw scores from VBench's `eval_results.json` ({dimension: [aggregate, [...]]}).
+def raw_from_eval_results(source: str | Path | dict[str, Any]) -> dict[str, float]:
+    """Aggregate raw scores from VBench's `eval_results.json`: its parsed value, a file, a run
+    directory, or VBench's output folder with one file per dimension (see
+    `vbench_lite.rundir.read_eval_results`). An aggregate that is not a number is an InputError."""
+    from vbench_lite.rundir import parse_eval_results, read_eval_results
 
-    Accepts the parsed dict, a file, or a folder (a run directory, or VBench's output folder with
-    one `*_eval_results.json` per dimension, merged as `cal_final_score.py` merges them).
-    Keys may be written with spaces or underscores; the aggregate is element [0] (a bare number is
-    accepted too); booleans become 0.0/1.0. Any unusable input raises a one-line `InputError`.
-    """
-    if isinstance(path_or_dict, dict):
-        return _raw_from_mapping(path_or_dict, label="eval results")
-    path = Path(path_or_dict)
-    if not path.is_dir():
-        return _raw_from_mapping(_read_json(path), label=path.name)
-    files = sorted(path.glob("*eval_results.json"))
-    if not files:
-        raise InputError(
-            f"no eval_results.json in {path}; give a run directory or VBench's output folder"
-        )
-    raw: dict[str, float] = {}
-    for file in files:
-        for dim, value in _raw_from_mapping(_read_json(file), label=file.name).items():
-            if dim in raw and raw[dim] != value:
-                raise InputError(
-                    f"{path}: dimension '{dim}' has different scores in two result files "
-                    f"({raw[dim]} and {value} in {file.name}); keep one file per dimension"
-                )
-            raw[dim] = value
-    return raw
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"eval results file not found: {path}; give the path of a VBench "
-            "eval_results.json or a run directory"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read {path}: {_reason(error)}") from None
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}: "
-            f"{error.msg}); give a VBench eval_results.json"
-        ) from None
-
-
-def _raw_from_mapping(data: Any, label: str) -> dict[str, float]:
-    layout = "expected VBench's layout {dimension: [aggregate, [per-video results]]}"
-    if not isinstance(data, dict):
-        raise InputError(f"{label}: top level is a {type(data).__name__}; {layout}")
-    if not data:
-        raise InputError(f"{label} holds no dimension scores; {layout}")
-    raw: dict[str, float] = {}
-    for key, entry in data.items():
-        value = entry[0] if isinstance(entry, list | tuple) and entry else entry
-        if not _is_number(value):
-            raise InputError(
-                f"{label}: entry '{key}' has no numeric aggregate "
-                f"(got {_describe(entry)}); {layout}"
-            )
-        raw[canonical_dimension_name(str(key))] = float(value)
-    return raw
+    if isinstance(source, dict):
+        dimensions, label = parse_eval_results(source, "eval results"), "eval results"
+    else:
+        dimensions, label = read_eval_results(Path(source)).dimensions, str(source)
+    for name, dimension in dimensions.items():
+        if dimension.aggregate is None:
+            raise InputError(f"{label}: '{name}' has no numeric aggregate; expected VBench's layout "
+                             "{dimension: [aggregate, [per-video results]]}")
+    return {name: float(d.aggregate) for name, d in dimensions.items() if d.aggregate is not None}
 
 
 def _is_number(value: Any) -> bool:
@@ -289,10 +236,5 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float)
 
 
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _reason(error: BaseException) -> str:
-    return getattr(error, "strerror", None) or str(error).splitlines()[0]
+    return getattr(error, "strerror", None) or one_line(error, with_type=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vbench_lite.errors import VblError
 
-# No hub at run time (DESIGN.md "Weights"): fail fast instead of ~28 s of retries.
+# Nothing downloads at run time (docs/architecture.md, "Weights"): fail fast, not after ~28 s of retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -42,6 +44,29 @@ def _console(stderr: bool = False) -> Console:
 
 out = _console()
 err = _console(stderr=True)
+
+
+class _ConsoleLog(logging.Handler):
+    """vbl's log records as plain lines on stderr: "error:"/"warning:" prefixes, nothing else."""
+
+    PREFIX = {logging.ERROR: "[red]error:[/] ", logging.WARNING: "[yellow]warning:[/] "}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = self.PREFIX.get(record.levelno, "")
+        err.print(prefix + escape(record.getMessage()), highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="more detail (-vv: debug)")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
+) -> None:
+    """vbench_lite: VBench's video-generation metrics, fast, stored and gated."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logger = logging.getLogger("vbench_lite")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _ConsoleLog)] + [_ConsoleLog()]
+    logger.setLevel(level)
+    logger.propagate = False
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,7 +108,8 @@ def evaluate(
     dims: Annotated[str, typer.Option(help="'all', 'available' (all that can run here) or a,b,c")] = "all",
     prompts: Annotated[str | None, typer.Option(help="suite: bundled name, .yaml, VBench_full_info.json")] = None,
     prompt_file: Annotated[Path | None, typer.Option(help="JSON {video path: prompt} for custom input")] = None,
-    resume: Annotated[bool, typer.Option(help="continue the run in --out, redoing only unfinished work")] = False,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out, redoing unfinished and failed work")] = False,
+    keep_failed: Annotated[bool, typer.Option("--keep-failed", help="with --resume: keep failed videos")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 …")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="frames per network batch")] = 16,
     videos_per_batch: Annotated[int, typer.Option(help="videos decoded and scored together")] = 4,
@@ -109,7 +135,7 @@ def evaluate(
     options = EvaluateOptions(
         out=out_dir, dims=dims, videos=videos, model=model, prompts=prompts,
         prompt_file=prompt_file, resume=resume, device=device, batch_size=batch_size,
-        videos_per_batch=max(1, videos_per_batch), backend=backend, db=db, weights=weights,
+        videos_per_batch=videos_per_batch, keep_failed=keep_failed, backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
         dimension_options=_key_values(option), accept_license=accept_license, name=name, revision=revision,
         executor=executor, ray_address=ray_address,
@@ -175,31 +201,19 @@ def aggregate(
     from vbench_lite.aggregate import aggregate as combine
     from vbench_lite.aggregate import load_scheme, raw_from_eval_results
     from vbench_lite.outputs import DimensionResult, RunSummary, score_table
+    from vbench_lite.rundir import read_eval_results
 
-    if not file.exists():
-        raise VblError(f"{file} does not exist; give a VBench eval_results.json or a run directory")
     raw = raw_from_eval_results(file)
-    counts = _videos_per_dimension(file)
+    entries = read_eval_results(file).dimensions
     schema = load_scheme(scheme)
     result = combine(raw, schema)
     rows = [
         DimensionResult(name=name, group=schema.dims[name].group if name in schema.dims else "extra",
-                        backend="", n=counts.get(name, 0), failed=0, skipped=0, raw=value,
+                        backend="", n=len(entries[name].entries), failed=0, skipped=0, raw=value,
                         normalised=result.normalised.get(name))
         for name, value in raw.items()
     ]
     out.print(score_table(RunSummary(rows, result, videos=0, failed_videos=0), title=str(file)))
-
-
-def _videos_per_dimension(path: Path) -> dict[str, int]:
-    """Per-video entries in VBench result files (one file, or a folder of them)."""
-    files = sorted(path.glob("*eval_results.json")) if path.is_dir() else [path]
-    counts: dict[str, int] = {}
-    for file in files:
-        for key, value in json.loads(file.read_text()).items():
-            if isinstance(value, list) and len(value) > 1 and isinstance(value[1], list):
-                counts[key.replace(" ", "_")] = len(value[1])
-    return counts
 
 
 @app.command("import")
@@ -208,13 +222,14 @@ def import_results(
     path: Annotated[Path, typer.Argument(help="a run directory or a VBench eval_results.json")],
     db: Annotated[str | None, typer.Option(help="results store URL")] = None,
     model_name: Annotated[str | None, typer.Option("--model", help="model name for a bare VBench file")] = None,
+    new_id: Annotated[bool, typer.Option("--new-id", help="store a run whose id is taken under a new id")] = False,
 ) -> None:
-    """Add results made elsewhere to the store."""
+    """Add results made elsewhere to the store (a stored run is never changed)."""
     from vbench_lite.importer import import_path
     from vbench_lite.store import ResultStore, default_db_url
 
     store = ResultStore(db or default_db_url())
-    run_id = import_path(store, path, model_name=model_name)
+    run_id = import_path(store, path, model_name=model_name, new_id=new_id)
     out.print(f"imported {path} as run {run_id} into {store.safe_url}")
 
 

@@ -8,6 +8,7 @@ handed batches of decoded videos. It never decodes, never touches the store and 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -16,32 +17,28 @@ import numpy as np
 
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.errors import VblError
-from vbench_lite.video import Video, fps_interval, middle_indices
+from vbench_lite.video import Video, middle_indices
 from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
 
 Group = Literal["quality", "semantic", "extra"]
+# What scorers compute in: fp32 on CPU, autocast to this dtype on CUDA (`cuda_autocast`).
+CUDA_AUTOCAST_DTYPE = "float16"
 BackendChoice = Literal["auto", "vbench", "embedded"]
 
 
 @dataclass(frozen=True)
 class FrameNeeds:
-    """Which frames of the decoded video a dimension reads (spec §2).
+    """Which frames of the decoded video a dimension reads (docs/dimensions.md, "Frame samplers").
 
-    mode "all": every decoded frame; "fps": every `fps_interval(fps, target_fps)`-th frame
-    (dynamic degree's ~8 fps); "middle": `count` frames from VBench's "middle" sampler.
+    mode "all": every decoded frame; "middle": `count` frames from VBench's "middle" sampler.
     """
 
-    mode: Literal["all", "fps", "middle"] = "all"
-    target_fps: float | None = None
+    mode: Literal["all", "middle"] = "all"
     count: int | None = None
 
     def select(self, video: Video) -> Video:
         if self.mode == "all":
             return video
-        if self.mode == "fps":
-            assert self.target_fps is not None
-            step = fps_interval(video.fps, self.target_fps)
-            return video.with_frames(video.frames[::step], fps=video.fps / step)
         assert self.count is not None
         return video.with_frames(video.frames[middle_indices(video.num_frames, self.count)])
 
@@ -59,6 +56,40 @@ class VideoScore:
     value: float | bool | None
     extra: dict[str, Any] = field(default_factory=dict)
     skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """A `--option key=value` setting a dimension reads from `context.options`.
+
+    `parse` turns the value the command line gave (JSON-parsed where it could be) into the value
+    the dimension reads, or raises ValueError saying what the value must be.
+    """
+
+    key: str
+    parse: Callable[[Any], Any]
+    help: str = ""
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError("true or false")
+
+
+def positive_number(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ValueError("a number above 0")
+
+
+def one_of(*choices: Any) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if value in choices:
+            return value
+        raise ValueError("one of " + ", ".join(str(c) for c in choices))
+
+    return parse
 
 
 @dataclass
@@ -87,9 +118,16 @@ class Dimension(ABC):
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
     value_kind: ClassVar[Literal["float", "bool"]] = "float"
     # Multiply a per-video value by this to get the aggregate's units (imaging quality stores
-    # 0–100 per video and aggregates mean/100, spec §4.7); recorded in the manifest for the gate.
+    # 0–100 per video and aggregates mean/100, as VBench does); recorded in the manifest for the gate.
     video_value_scale: ClassVar[float] = 1.0
     description: ClassVar[str] = ""
+    # The `--option` keys this dimension reads (`<name>.backend` is always accepted).
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    @classmethod
+    def accepted_options(cls) -> dict[str, Option]:
+        backend = Option(f"{cls.name}.backend", one_of(*cls.backends), "pin one of the dimension's backends")
+        return {backend.key: backend, **{option.key: option for option in cls.options}}
 
     def __init__(self, context: ScoringContext | None = None):
         self.context = context or ScoringContext()
@@ -120,6 +158,8 @@ class Dimension(ABC):
         Where nothing is ready, the preferred backend is returned and `setup` names the missing file.
         """
         choice = self.context.backend
+        if not self.weights():  # weight-free: every choice, "embedded" too, runs the one backend it has
+            return self.backends[0]
         embedded = [b for b in self.backends if b != "vbench"]
         ready = [b for b in embedded if not self.missing_weights(b)]
         if choice == "vbench" or (choice == "auto" and not embedded):
@@ -171,6 +211,11 @@ class Dimension(ABC):
         if self.needs_aux and self.needs_aux not in video.aux:
             return f"needs '{self.needs_aux}' from the prompt suite's auxiliary info"
         return None
+
+
+def scoring_precision(device: str) -> str:
+    """The precision recorded in a run's manifest for scoring on `device`."""
+    return f"autocast-{CUDA_AUTOCAST_DTYPE}" if device.startswith("cuda") else "float32"
 
 
 def pair_weighted_mean(scores: list[VideoScore], total_key: str, count_key: str) -> float:

@@ -43,3 +43,12 @@ class StoreUnreachable(VblError):
 
 class VideoUnreadable(Exception):
     """A single video cannot be scored; stored as a failed row, the run goes on."""
+
+
+def one_line(error: BaseException, with_type: bool = True) -> str:
+    """An exception as one line for a log or a failed row: its type and its message's first line."""
+    lines = str(error).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    if not with_type:
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}".rstrip(": ")

@@ -1,7 +1,8 @@
-"""Run provenance: the `manifest.json` of a run directory (DESIGN.md "ResultStore").
+"""Run provenance for `manifest.json`: the run id, the config hash, the machine and the people.
 
 The config hash covers every setting that can change a number (inputs, dimensions, backends,
-model and its options, seeds), not where the output goes or how fast it runs.
+model and its options, seeds), not where the output goes or how fast it runs. The manifest's
+model and its file live in `vbench_lite.rundir`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vbench_lite import __version__
-
-SCHEMA_VERSION = 1
+from vbench_lite.rundir import AggregationRecord, Manifest, ModelRecord, SuiteRecord
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -46,7 +46,7 @@ def git_sha() -> str | None:
     return result.stdout.strip() or None
 
 
-def environment(device: str) -> dict[str, Any]:
+def environment(device: str, dtype: str) -> dict[str, Any]:
     import numpy
 
     env: dict[str, Any] = {
@@ -55,7 +55,7 @@ def environment(device: str) -> dict[str, Any]:
         "host": socket.gethostname(),
         "numpy": numpy.__version__,
         "device": device,
-        "dtype": "float32" if device == "cpu" else "autocast-bf16",
+        "dtype": dtype,
     }
     try:
         import torch
@@ -80,45 +80,28 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def build_manifest(
+def new_manifest(
     *,
     run_id: str,
     config: dict[str, Any],
-    model: dict[str, Any],
-    prompt_suite: dict[str, Any] | None,
-    aggregation: dict[str, Any],
+    model: ModelRecord,
+    prompt_suite: SuiteRecord | None,
+    aggregation: AggregationRecord,
     device: str,
+    dtype: str,
     run_dir: Path,
-) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created_at": now_iso(),
-        "status": "running",
-        "vbl": {"version": __version__, "git_sha": git_sha()},
-        "model": model,
-        "config": config,
-        "config_hash": config_hash(config),
-        "prompt_suite": prompt_suite,
-        "aggregation": aggregation,
-        "dimensions": {},
-        "environment": environment(device),
-        "seeds": {},
-        "generation": {},
-        "sampled_by": user() if model.get("name") not in (None, "videos") else None,
-        "evaluated_by": user(),
-        "run_dir": str(run_dir.resolve()),
-    }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def read_manifest(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "manifest.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())
+) -> Manifest:
+    return Manifest(
+        run_id=run_id,
+        created_at=now_iso(),
+        vbl={"version": __version__, "git_sha": git_sha()},
+        model=model,
+        config=config,
+        config_hash=config_hash(config),
+        prompt_suite=prompt_suite,
+        aggregation=aggregation,
+        environment=environment(device, dtype),
+        sampled_by=user() if model.name not in (None, "videos") else None,
+        evaluated_by=user(),
+        run_dir=str(run_dir.resolve()),
+    )

@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from rich.table import Table
 
+from vbench_lite import registry
 from vbench_lite.aggregate import Aggregate, AggregationScheme, aggregate
-from vbench_lite.dimension import Dimension, VideoScore
-from vbench_lite.manifest import write_json_atomic
+from vbench_lite.dimension import Dimension, ScoringContext, VideoScore
+from vbench_lite.rundir import (
+    DimensionSummary,
+    Manifest,
+    Summary,
+    write_eval_results,
+    write_scores,
+    write_summary,
+)
 from vbench_lite.store import AggregateRow
 
 
@@ -38,6 +46,8 @@ class RunSummary:
     aggregate: Aggregate
     videos: int
     failed_videos: int
+    # dimension -> why its aggregate is the plain mean of per-video values (imports only)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def aggregate_rows(self) -> list[AggregateRow]:
         rows = [
@@ -50,22 +60,18 @@ class RunSummary:
             rows.append(AggregateRow(name=name, raw=value, normalised=value, n=0, group="summary"))
         return rows
 
-    def to_json(self) -> dict[str, Any]:
+    def to_file(self) -> Summary:
         agg = self.aggregate
-        return {
-            "aggregation": agg.scheme,
-            "dimensions": {
-                d.name: {k: v for k, v in asdict(d).items() if k != "name"} for d in self.dimensions
+        return Summary(
+            aggregation=agg.scheme,
+            dimensions={
+                d.name: DimensionSummary(**{k: v for k, v in asdict(d).items() if k != "name"})
+                for d in self.dimensions
             },
-            "quality": agg.quality,
-            "semantic": agg.semantic,
-            "total": agg.total,
-            "quality_partial": agg.quality_partial,
-            "semantic_partial": agg.semantic_partial,
-            "missing": agg.missing,
-            "videos": self.videos,
-            "failed_videos": self.failed_videos,
-        }
+            quality=agg.quality, semantic=agg.semantic, total=agg.total,
+            quality_partial=agg.quality_partial, semantic_partial=agg.semantic_partial,
+            missing=agg.missing, videos=self.videos, failed_videos=self.failed_videos,
+        )
 
 
 def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
@@ -80,15 +86,30 @@ def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
 
 def summarise(
     scores: pd.DataFrame, dimensions: dict[str, Dimension], scheme: AggregationScheme,
-    requested: list[str],
+    requested: list[str], lenient: bool = False,
 ) -> RunSummary:
+    """Each dimension's aggregate from its ok rows, normalised, then Quality / Semantic / Total.
+
+    `lenient` (imports): where a dimension's own aggregate cannot be computed from what the file
+    holds (VBench's files lack the pair counts our pair-weighted aggregates need), the plain mean
+    of the per-video values is taken and `notes` says so.
+    """
     results = []
     raw: dict[str, float] = {}
+    notes: dict[str, str] = {}
     for name in requested:
         rows = scores[scores["dimension"] == name]
         ok = rows[rows["status"] == "ok"]
         dimension = dimensions[name]
-        value = dimension.aggregate(video_scores(ok, dimension)) if len(ok) else None
+        value = None
+        if len(ok):
+            try:
+                value = dimension.aggregate(video_scores(ok, dimension))
+            except (KeyError, TypeError, ValueError) as error:
+                if not lenient:
+                    raise
+                value = float(ok["value"].astype(float).mean()) * dimension.video_value_scale
+                notes[name] = f"plain mean of per-video values ({type(error).__name__}: {error})"
         if value is not None and math.isnan(value):
             value = None
         if value is not None:
@@ -103,8 +124,37 @@ def summarise(
     failed_videos = scores.loc[scores["status"] == "failed", "video_key"].nunique()
     return RunSummary(
         dimensions=results, aggregate=aggregate(raw, scheme),
-        videos=int(scores["video_key"].nunique()), failed_videos=int(failed_videos),
+        videos=int(scores["video_key"].nunique()), failed_videos=int(failed_videos), notes=notes,
     )
+
+
+def imported_dimensions(
+    names: list[str], manifest: Manifest, scheme: AggregationScheme
+) -> dict[str, Dimension]:
+    """Dimension objects to aggregate stored scores with (no model is loaded): the installed
+    plugin's, else a plain mean in the group the scheme or the manifest gives."""
+    found: dict[str, Dimension] = {}
+    installed = set(registry.dimension_names())
+    for name in names:
+        if name in installed:
+            found[name] = registry.load_dimension_class(name)(ScoringContext())
+            continue
+        record = manifest.dimensions.get(name)
+        norm = scheme.dims.get(name)
+        group = norm.group if norm else (record.group if record and record.group else "extra")
+        found[name] = type(f"PlainMean_{name}", (_PlainMean,), {"name": name, "group": group})()
+    return found
+
+
+class _PlainMean(Dimension):
+    """Aggregates a dimension no installed plugin provides: the mean of its per-video values."""
+
+    name = "plain_mean"
+    version = "0"
+    group = "extra"
+
+    def score_batch(self, videos: list[Any]) -> list[VideoScore]:
+        raise NotImplementedError("aggregates stored scores only")
 
 
 def eval_results(scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str, Dimension]) -> dict:
@@ -124,11 +174,9 @@ def eval_results(scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str
 def write_run_outputs(
     run_dir: Path, scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str, Dimension]
 ) -> None:
-    write_json_atomic(run_dir / "eval_results.json", eval_results(scores, summary, dimensions))
-    write_json_atomic(run_dir / "summary.json", summary.to_json())
-    tmp = run_dir / "scores.parquet.part"
-    scores.to_parquet(tmp, index=False)
-    tmp.replace(run_dir / "scores.parquet")
+    write_eval_results(run_dir, eval_results(scores, summary, dimensions))
+    write_summary(run_dir, summary.to_file())
+    write_scores(run_dir, scores)
 
 
 def _pct(value: float | None) -> str:

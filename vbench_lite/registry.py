@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from vbench_lite.errors import UnknownName
+from vbench_lite.errors import InputError, UnknownName
 
 if TYPE_CHECKING:
     from vbench_lite.dimension import Dimension
@@ -57,6 +57,8 @@ def parse_dimension_list(spec: str) -> list[str]:
     if spec.strip() == "all":
         return known
     names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise InputError("--dims is empty; give all, available or a comma list such as temporal_flickering")
     for name in names:
         if name not in known:
             raise UnknownName("dimension", name, known)

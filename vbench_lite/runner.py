@@ -1,13 +1,19 @@
-"""`vbl evaluate`: build the work list, generate if asked, decode each video once, score it on every
-requested dimension, commit after every video, then aggregate and write the run directory.
+"""`vbl evaluate`: check every input, open the run, generate if asked, decode each video once, score
+it on every requested dimension, commit after every video, then aggregate and write the run
+directory.
 
-A killed run continues with `--resume`: the store knows which (video, dimension) pairs are
-finished (ok, failed or skipped), and only the rest is redone. Per-video problems become failed
-rows with their reason; the run goes on and the summary counts them.
+The runner alone writes the manifest, once per phase (opened, generated, scorers ready, finished);
+the executor (local or Ray) does the work and returns outcomes. A killed run continues with
+`--resume`: the store knows which (video, dimension) pairs are finished, and only the rest is
+redone (failed pairs too, unless --keep-failed). Per-video problems become failed rows with
+their reason; the run goes on and the summary counts them.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,16 +21,30 @@ from typing import Any
 from rich.console import Console
 
 from vbench_lite import registry
-from vbench_lite.aggregate import load_scheme
+from vbench_lite.aggregate import AggregationScheme, load_scheme
 from vbench_lite.backbones import BackboneCache
-from vbench_lite.dimension import Dimension, ScoringContext
-from vbench_lite.errors import InputError, VblError, WeightsMissing
-from vbench_lite.executors.local import progress_bar, record_failure
-from vbench_lite.generator import GenerationRequest, Generator
-from vbench_lite.manifest import build_manifest, new_run_id, read_manifest, write_json_atomic
+from vbench_lite.dimension import Option, ScoringContext, scoring_precision
+from vbench_lite.errors import InputError, VblError
+from vbench_lite.executors.base import Executor, ExecutorSettings
+from vbench_lite.generator import Generator
+from vbench_lite.manifest import config_hash, new_manifest, new_run_id
 from vbench_lite.outputs import RunSummary, summarise, write_run_outputs
-from vbench_lite.store import ResultStore, default_db_url
-from vbench_lite.worklist import VideoItem, WorkList, custom_input, standard_mode, suite_requests
+from vbench_lite.prompts import PromptSuite, load_suite
+from vbench_lite.rundir import (
+    MANIFEST,
+    AggregationRecord,
+    Manifest,
+    ModelRecord,
+    RunStatus,
+    SuiteRecord,
+    has_manifest,
+    read_manifest,
+    write_manifest,
+)
+from vbench_lite.store import ResultStore, ScoreRow, VideoRow, default_db_url
+from vbench_lite.worklist import WorkList, custom_input, standard_mode, suite_requests
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SUITE = "vbl-mini"
 AGGREGATION = "vbench-v1"
@@ -53,7 +73,8 @@ class EvaluateOptions:
     accept_license: list[str] = field(default_factory=list)
     name: str | None = None  # the model's label on the leaderboard (default: --model, or "videos")
     revision: str | None = None  # checkpoint / revision label
-    executor: str = "local"  # local | ray (issue 8); not in config(): either executor resumes a run
+    keep_failed: bool = False  # --resume --keep-failed: failed (video, dimension) pairs stay failed
+    executor: str = "local"  # local | ray; not in config(): either executor resumes a run
     ray_address: str | None = None  # None/"local": Ray on this host; "auto" or HOST:PORT: a cluster
 
     def __post_init__(self) -> None:
@@ -62,10 +83,10 @@ class EvaluateOptions:
         if self.executor == "ray":
             from vbench_lite.executors.ray_executor import import_ray, require_shared_store
 
-            import_ray()
+            import_ray(self.ray_address)
             require_shared_store(self.ray_address, self.db or default_db_url())
 
-    def config(self, dims: list[str], suite: Any) -> dict[str, Any]:
+    def config(self, dims: list[str], suite: PromptSuite | None) -> dict[str, Any]:
         """The settings that can change a number: the config hash covers exactly these."""
         return {
             "dims": dims,
@@ -79,6 +100,10 @@ class EvaluateOptions:
             "seed": self.seed,
             "dimension_options": self.dimension_options,
         }
+
+    def executor_settings(self) -> ExecutorSettings:
+        return ExecutorSettings(device=self.device, videos_per_batch=self.videos_per_batch,
+                                generator_weights=self.weights, ray_address=self.ray_address)
 
 
 @dataclass
@@ -96,18 +121,43 @@ class RunReport:
 
 
 def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunReport:
-    console = console or Console(stderr=True)
+    """Run the evaluation; progress bars go to `console` (none by default), messages to logging."""
+    console = console or Console(stderr=True, quiet=True)
+    # Every input is checked before anything is written: a bad flag leaves no run behind.
     if (options.videos is None) == (options.model is None):
         raise InputError("give exactly one of --videos DIR or --model NAME")
+    _check_settings(options)
     dims = _resolve_dims(options)
+    options.dimension_options = checked_dimension_options(options.dimension_options, dims)
     suite = _load_suite(options)
     scheme = load_scheme(AGGREGATION)
+    generator, work = _work_list(options, dims, suite)
     store = ResultStore(options.db or default_db_url())
-    run_dir = options.out
-    manifest = _open_run(options, dims, suite, scheme, store)
-    run_id = manifest["run_id"]
+    with RunLock(options.out):
+        created = not has_manifest(options.out)
+        manifest = _open_run(options, dims, suite, scheme, store)
+        try:
+            return _run(options, dims, scheme, generator, work, store, manifest, console)
+        except VblError:
+            if created and not store.finished_pairs(manifest.run_id):
+                _remove_run(options.out, manifest.run_id, store)  # nothing done yet: leave no orphan run
+            raise
 
-    generator, work = _work_list(options, dims, suite, run_dir, console)
+
+def _run(
+    options: EvaluateOptions, dims: list[str], scheme: AggregationScheme, generator: Generator | None,
+    work: WorkList, store: ResultStore, manifest: Manifest, console: Console,
+) -> RunReport:
+    run_id, run_dir = manifest.run_id, options.out
+    report = RunReport(run_id=run_id, run_dir=run_dir, summary=None, missing=work.missing)
+    for name in work.missing[:1]:
+        log.warning("%d expected video(s) not found, e.g. %s", len(work.missing), name)
+    if work.ignored:
+        log.info("ignored %d non-video file(s) in the folder, e.g. %s", len(work.ignored), work.ignored[0])
+
+    def record(video: VideoRow, rows: list[ScoreRow]) -> None:
+        store.record_video(run_id, video, rows)
+
     context = ScoringContext(
         device=options.device, backend=options.backend,  # type: ignore[arg-type]
         batch_size=options.batch_size, backbones=BackboneCache(),
@@ -115,52 +165,125 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
         options=options.dimension_options,
     )
     dimensions = {name: registry.load_dimension_class(name)(context) for name in dims}
-    report = RunReport(run_id=run_id, run_dir=run_dir, summary=None, missing=work.missing)
-    for name in work.missing[:1]:
-        console.print(f"[yellow]warning:[/] {len(work.missing)} expected video(s) not found, e.g. {name}")
-    if work.ignored:
-        console.print(f"note: ignored {len(work.ignored)} non-video file(s) in the folder, e.g. {work.ignored[0]}")
+    executor = _executor(options, console, run_id)
+    try:
+        if generator is not None:
+            for item in work.items:
+                manifest.seeds[item.video_key] = item.seed
+            todo = [item for item in work.items if not item.path.exists()]
+            if todo:
+                made = executor.generate(generator, todo, record)
+                _record_generation(manifest, made.provenance, made.made)
+            if options.generate_only:
+                manifest.status = RunStatus.GENERATED
+            _save(manifest, run_dir, store)
+            if options.generate_only:
+                return report
 
-    if generator is not None:
-        _generate(generator, work.items, options, manifest, store, run_id, console)
-        if options.generate_only:
-            manifest["status"] = "generated"
-        write_json_atomic(run_dir / "manifest.json", manifest)
-        if options.generate_only:
-            return report
-
-    done = store.finished_pairs(run_id)
-    pending = [
-        (item, [d for d in item.dimensions if (item.video_key, d) not in done])
-        for item in work.items
-    ]
-    pending = [(item, names) for item, names in pending if names]
-    needed = {name for _, names in pending for name in names}
-    active = _set_up(dimensions, needed, manifest, report, console, options.executor)
-    write_json_atomic(run_dir / "manifest.json", manifest)
-    store.begin_run(run_id, manifest)
-
-    todo = [(item, [n for n in names if n in active]) for item, names in pending]
-    todo = [(item, names) for item, names in todo if names]
-    _score(todo, active, store, run_id, options, console, manifest, report)
+        # Failed pairs are redone on --resume (the file or the option may be fixed), unless kept.
+        done = store.finished_pairs(run_id, include_failed=options.keep_failed)
+        pending = [(item, [d for d in item.dimensions if (item.video_key, d) not in done]) for item in work.items]
+        pending = [(item, names) for item, names in pending if names]
+        needed = {name: dimensions[name] for name in dims if any(name in names for _, names in pending)}
+        scored_dims = {d for _, d in done}
+        keep = {name: str(r.backend) for name, r in manifest.dimensions.items() if name in scored_dims}
+        setup = executor.prepare(needed, keep, len(pending))
+        for name, scorer in setup.ready.items():
+            manifest.dimensions[name] = scorer
+            dimensions[name].backend = str(scorer.backend)  # the summary labels rows with it
+            log.info("%s: backend %s", name, scorer.backend)
+        for name, message in setup.unavailable.items():
+            report.unavailable[name] = message
+            log.error("%s", message)
+        _save(manifest, run_dir, store)
+        executor.score(pending, record)
+    finally:
+        executor.close()
 
     scores = store.scores_frame(run_id)
     summary = summarise(scores, dimensions, scheme, dims)
     report.summary, report.failed_videos = summary, summary.failed_videos
-    manifest["status"] = "complete" if not (report.unavailable or report.failed_videos) else "partial"
+    manifest.status = RunStatus.PARTIAL if (report.unavailable or report.failed_videos) else RunStatus.COMPLETE
     write_run_outputs(run_dir, scores, summary, dimensions)
-    write_json_atomic(run_dir / "manifest.json", manifest)
-    store.begin_run(run_id, manifest)
-    store.finish_run(run_id, manifest["status"], summary.aggregate_rows())
+    _save(manifest, run_dir, store)
+    store.finish_run(run_id, manifest.status, summary.aggregate_rows())
     return report
 
 
-# -- setup ------------------------------------------------------------------------------------
+def _remove_run(run_dir: Path, run_id: str, store: ResultStore) -> None:
+    """Undo a run that stopped on a user error before any work was stored."""
+    store.delete_run(run_id)
+    for name in (MANIFEST, MANIFEST + ".part"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _save(manifest: Manifest, run_dir: Path, store: ResultStore) -> None:
+    """One phase of the run is done: the manifest file and the store's run row say so."""
+    write_manifest(run_dir, manifest)
+    store.begin_run(manifest.run_id, manifest)
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+def _check_settings(options: EvaluateOptions) -> None:
+    for flag, value in (("--batch-size", options.batch_size), ("--videos-per-batch", options.videos_per_batch)):
+        if value < 1:
+            raise InputError(f"{flag} must be at least 1, not {value}")
+    check_device(options.device, on_this_host=options.executor == "local" or options.ray_address in (None, "local"))
+    out = options.out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the run directory")
+    if out.is_dir() and not has_manifest(out) and any(p.name != RunLock.NAME for p in out.iterdir()):
+        raise InputError(f"{out} is not empty and holds no vbl run; choose a new --out")
+    parent = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot write in {parent}; choose a folder you can write to")
+
+
+def check_device(device: str, on_this_host: bool = True) -> None:
+    """One line for a device torch does not know, or a GPU this host does not have."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"--device {device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise InputError(f"--device {device!r}: vbl scores on cpu or cuda")
+    if parsed.type == "cuda" and on_this_host:
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"--device {device}: no CUDA GPU is visible on this machine; use --device cpu")
+        if parsed.index is not None and parsed.index >= count:
+            raise InputError(f"--device {device}: this machine has {count} GPU(s), cuda:0 to cuda:{count - 1}")
+
+
+def checked_dimension_options(given: dict[str, Any], dims: list[str]) -> dict[str, Any]:
+    """`--option` values parsed by the dimensions that read them; an unknown key or a bad value is
+    one line (exit 2) before anything runs."""
+    accepted: dict[str, Option] = {}
+    for name in dims:
+        accepted.update(registry.load_dimension_class(name).accepted_options())
+    parsed = {}
+    for key, value in given.items():
+        option = accepted.get(key)
+        if option is None:
+            known = ", ".join(sorted(accepted)) or "none"
+            raise InputError(f"unknown --option {key}; the chosen dimensions read: {known}")
+        try:
+            parsed[key] = option.parse(value)
+        except ValueError as error:
+            raise InputError(f"--option {key}={value!r}: the value must be {error}") from None
+    return parsed
 
 
 def _resolve_dims(options: EvaluateOptions) -> list[str]:
     if options.dims.strip() == "available":
-        return available_dimensions(options)
+        dims = available_dimensions(options)
+        if not dims:
+            raise InputError("no installed dimension can run here with these weights; see `vbl dims`")
+        return dims
     return registry.parse_dimension_list(options.dims)
 
 
@@ -178,67 +301,21 @@ def available_dimensions(options: EvaluateOptions) -> list[str]:
     return names
 
 
-def _load_suite(options: EvaluateOptions) -> Any:
-    from vbench_lite.prompts import load_suite
-
+def _load_suite(options: EvaluateOptions) -> PromptSuite | None:
     if options.model and not options.prompts:
         return load_suite(DEFAULT_SUITE)
     return load_suite(options.prompts) if options.prompts else None
 
 
-def _open_run(
-    options: EvaluateOptions, dims: list[str], suite: Any, scheme: Any, store: ResultStore
-) -> dict[str, Any]:
-    """The run's manifest: a new one, or the existing one when resuming the same config."""
-    run_dir = options.out
-    config = options.config(dims, suite)
-    existing = read_manifest(run_dir) if run_dir.exists() else None
-    if existing is not None:
-        if not options.resume:
-            raise InputError(
-                f"{run_dir} already holds run {existing['run_id']}; pass --resume to continue it "
-                "or choose a new --out"
-            )
-        fresh = build_manifest(
-            run_id=existing["run_id"], config=config, model={}, prompt_suite=None,
-            aggregation={}, device=options.device, run_dir=run_dir,
-        )
-        if fresh["config_hash"] != existing["config_hash"]:
-            changed = sorted(k for k in config if config.get(k) != existing["config"].get(k))
-            raise InputError(
-                f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
-                "resume with the same flags or choose a new --out"
-            )
-        return existing
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise InputError(f"{run_dir} is not empty and holds no vbl run; choose a new --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model = {"name": options.name or options.model or "videos", "adapter": options.model,
-             "task": "t2v", "revision": options.revision, "weights_sha256": None,
-             "options": options.model_options}
-    suite_info = (
-        {"name": suite.name, "version": suite.version, "sha256": suite.sha256}
-        if suite is not None else None
-    )
-    manifest = build_manifest(
-        run_id=new_run_id(), config=config, model=model, prompt_suite=suite_info,
-        aggregation={"name": scheme.name, "version": scheme.version},
-        device=options.device, run_dir=run_dir,
-    )
-    write_json_atomic(run_dir / "manifest.json", manifest)
-    store.begin_run(manifest["run_id"], manifest)
-    return manifest
-
-
 def _work_list(
-    options: EvaluateOptions, dims: list[str], suite: Any, run_dir: Path, console: Console
+    options: EvaluateOptions, dims: list[str], suite: PromptSuite | None
 ) -> tuple[Generator | None, WorkList]:
     if options.videos is not None:
         if suite is None:
             return None, custom_input(options.videos, dims, options.prompt_file)
         samples = options.samples or suite.samples_per_prompt
         return None, standard_mode(options.videos, suite, dims, samples, options.seed)
-    assert options.model is not None
+    assert options.model is not None and suite is not None
     generator_class = registry.load_generator_class(options.model)
     if generator_class.licence_needs_acceptance and options.model not in options.accept_license:
         raise InputError(
@@ -249,121 +326,95 @@ def _work_list(
     samples = options.samples or suite.samples_per_prompt
     items = suite_requests(suite, dims, samples, options.seed)
     for item in items:
-        item.path = run_dir / "videos" / item.video_key
+        item.path = options.out.resolve() / "videos" / item.video_key  # absolute: the store keeps it
         item.video_key = f"videos/{item.video_key}"
     return generator, WorkList(items=items)
 
 
-def _set_up(
-    dimensions: dict[str, Dimension], needed: set[str], manifest: dict[str, Any],
-    report: RunReport, console: Console, executor: str = "local",
-) -> dict[str, Dimension]:
-    """Load each needed dimension once; one that cannot run is reported and left out.
+class RunLock:
+    """One `vbl evaluate` per run directory at a time: a second one is refused, not interleaved."""
 
-    Under Ray the driver loads no model: it resolves the backend, and the scorer replicas load
-    the models and report their weights' sha256 (ray_executor.score_on_ray).
-    """
-    active = {}
-    for name, dimension in dimensions.items():
-        recorded = manifest["dimensions"].get(name)
-        if name not in needed:
-            continue
+    NAME = ".vbl.lock"
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.file: Any = None
+
+    def __enter__(self) -> RunLock:
         try:
-            dimension.check_weights()  # WeightsMissing names the file and where it goes
-            reason = dimension.unavailable_reason()
-            if reason:
-                raise VblError(f"{name}: {reason}")
-            if executor == "ray":
-                dimension.backend = dimension.resolve_backend()
-            else:
-                dimension.setup()
-        except VblError as error:
-            message = str(error) if str(error).startswith(name) else f"{name}: {error}"
-            if isinstance(error, WeightsMissing) and any(b != "vbench" for b in dimension.backends):
-                message += "; or use --backend embedded, which needs no download"
-            report.unavailable[name] = message
-            console.print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
-            continue
-        if recorded and recorded.get("backend") != dimension.backend:
-            message = (f"{name}: this run was scored with backend {recorded['backend']}, which now "
-                       f"resolves to {dimension.backend}; pass --backend or choose a new --out")
-            report.unavailable[name] = message
-            console.print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
-            continue
-        manifest["dimensions"][name] = {
-            "version": dimension.version, "backend": dimension.backend,
-            "weights_sha256": dimension.weights_sha256(), "group": dimension.group,
-            "value_scale": dimension.video_value_scale,
-        }
-        console.print(f"{name}: backend [bold]{dimension.backend}[/]")
-        active[name] = dimension
-    return active
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.file = (self.run_dir / self.NAME).open("a+")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise InputError(f"--out {self.run_dir}: {reason}; choose a folder you can write to") from None
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise InputError(
+                f"another vbl is writing to {self.run_dir}; wait for it to finish or choose another --out"
+            ) from None
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
 
 
-# -- generation -------------------------------------------------------------------------------
-
-
-def _generate(
-    generator: Generator, items: list[VideoItem], options: EvaluateOptions, manifest: dict[str, Any],
-    store: ResultStore, run_id: str, console: Console,
-) -> None:
-    """Generate the videos not yet on disk; an mp4 appears only once complete (atomic write)."""
-    todo = [item for item in items if not item.path.exists()]
-    for item in items:
-        manifest["seeds"][item.video_key] = item.seed
-    if not todo:
-        return
+def _executor(options: EvaluateOptions, console: Console, run_id: str) -> Executor:
     if options.executor == "ray":
-        from vbench_lite.executors.ray_executor import generate_on_ray
+        from vbench_lite.executors.ray_executor import RayExecutor
 
-        generate_on_ray(generator, todo, options, manifest, store, run_id, console)
-        return
-    generator.load(manifest["environment"]["device"], "auto", options.weights)
-    labels = {k: v for k, v in manifest["model"].items() if k in ("name", "revision") and v}
-    manifest["model"].update(generator.provenance())
-    manifest["model"].update(labels)  # the user's --name/--revision win over the adapter's defaults
-    try:
-        _generate_each(generator, todo, manifest, store, run_id, console)
-    finally:
-        generator.close()
+        return RayExecutor(options.executor_settings(), console, run_id)
+    from vbench_lite.executors.local import LocalExecutor
+
+    return LocalExecutor(options.executor_settings(), console)
 
 
-def _generate_each(
-    generator: Generator, todo: list[VideoItem], manifest: dict[str, Any], store: ResultStore,
-    run_id: str, console: Console,
-) -> None:
-    with progress_bar(console) as progress:
-        task = progress.add_task("generating", total=len(todo))
-        for item in todo:
-            request = GenerationRequest(
-                prompt_id=item.prompt_id, prompt=item.prompt, sample_index=item.sample_index,
-                seed=item.seed or 0, out_path=item.path, image=Path(item.image) if item.image else None,
+# -- the manifest ---------------------------------------------------------------------------------
+
+
+def _open_run(
+    options: EvaluateOptions, dims: list[str], suite: PromptSuite | None, scheme: AggregationScheme,
+    store: ResultStore,
+) -> Manifest:
+    """The run's manifest: a new one, or the existing one when resuming the same config."""
+    run_dir = options.out
+    config = options.config(dims, suite)
+    if has_manifest(run_dir):
+        existing = read_manifest(run_dir)
+        if not options.resume:
+            raise InputError(
+                f"{run_dir} already holds run {existing.run_id}; pass --resume to continue it or choose a new --out"
             )
-            (result,) = generator.generate([request])
-            if result.path is not None:
-                item.path = result.path
-                manifest["generation"][item.video_key] = {
-                    "seconds": round(result.seconds, 3), "params": result.params,
-                }
-            else:
-                reason = result.error or "generation failed"
-                record_failure(store, run_id, item, item.dimensions, reason)
-            progress.advance(task)
+        if config_hash(config) != existing.config_hash:
+            changed = sorted(k for k in config if config.get(k) != existing.config.get(k))
+            raise InputError(
+                f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
+                "resume with the same flags or choose a new --out"
+            )
+        # A resumed run scores on today's device.
+        existing.environment.update(device=options.device, dtype=scoring_precision(options.device))
+        existing.status = RunStatus.RUNNING
+        _save(existing, run_dir, store)
+        return existing
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = ModelRecord(name=options.name or options.model or "videos", adapter=options.model, task="t2v",
+                        revision=options.revision, options=options.model_options)
+    suite_record = (
+        SuiteRecord(name=suite.name, version=suite.version, sha256=suite.sha256) if suite is not None else None
+    )
+    manifest = new_manifest(
+        run_id=new_run_id(), config=config, model=model, prompt_suite=suite_record,
+        aggregation=AggregationRecord(name=scheme.name, version=scheme.version),
+        device=options.device, dtype=scoring_precision(options.device), run_dir=run_dir,
+    )
+    _save(manifest, run_dir, store)
+    return manifest
 
 
-# -- scoring ----------------------------------------------------------------------------------
-
-
-def _score(
-    todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension],
-    store: ResultStore, run_id: str, options: EvaluateOptions, console: Console,
-    manifest: dict[str, Any], report: RunReport,
-) -> None:
-    if options.executor == "ray":  # replicas report their weights into manifest, failures into report
-        from vbench_lite.executors.ray_executor import score_on_ray
-
-        score_on_ray(todo, dimensions, store, run_id, options, console, manifest, report)
-        return
-    from vbench_lite.executors.local import score_locally
-
-    score_locally(todo, dimensions, store, run_id, options.videos_per_batch, console)
+def _record_generation(manifest: Manifest, provenance: dict[str, Any], made: dict[str, dict[str, Any]]) -> None:
+    labels = {k: v for k, v in manifest.model.to_json().items() if k in ("name", "revision") and v}
+    # The adapter's provenance, then the user's --name/--revision over the adapter's defaults.
+    manifest.model = ModelRecord.model_validate({**manifest.model.to_json(), **provenance, **labels})
+    manifest.generation.update(made)

@@ -1,10 +1,10 @@
 """The results store: runs, videos, per-video scores and aggregates, with their provenance.
 
 SQLAlchemy 2 Core (no ORM) over a SQLite file (the embedded default) or a PostgreSQL server (the
-team store), selected by URL; DESIGN.md "Contracts", spec/ecosystem.md §4.2–4.3.
+team store), selected by URL; see docs/architecture.md, "The results store".
 
 - Every write is one transaction: `record_video` stores a video and all its scores or nothing, so a
-  killed run resumes from `finished_pairs` without half-stored videos (DESIGN.md "Conventions").
+  killed run resumes from `finished_pairs` without half-stored videos.
 - Upserts are keyed by the natural primary keys, so recording the same thing twice (resume,
   re-import) leaves one row.
 - `read_only=True` (the leaderboard) issues no DDL and opens the database read-only at the
@@ -33,7 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from vbench_lite import __version__
-from vbench_lite.errors import StoreUnreachable
+from vbench_lite.errors import InputError, StoreUnreachable
+from vbench_lite.rundir import Manifest
 from vbench_lite.weights import vbl_home
 
 SCHEMA_VERSION = 1
@@ -85,6 +86,12 @@ class AggregateRow:
     n: int
     backend: str | None = None
     group: str | None = None  # quality | semantic | extra | summary
+
+
+class RunExists(InputError):
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"run {run_id} is already in the store; a stored run is never changed by an import")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,10 +292,18 @@ def _run_columns(manifest: dict) -> dict[str, Any]:
     }
 
 
+def _aggregate_rows(run_id: str, aggregates: list[AggregateRow]) -> list[dict[str, Any]]:
+    return [
+        {"run_id": run_id, "name": a.name, "raw": _float_or_none(a.raw), "normalised": _float_or_none(a.normalised),
+         "n": int(a.n), "backend": a.backend, "group": a.group}
+        for a in aggregates
+    ]
+
+
 def _one_line(error: BaseException) -> str:
     orig = getattr(error, "orig", None)  # the driver's own message, without SQLAlchemy's footer
     text = str(orig if orig is not None else error) or type(error).__name__
-    return " ".join(text.split())[:300]
+    return " ".join(text.split())[:300]  # the whole message, folded: drivers put the cause on line 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,6 +342,10 @@ def _enable_wal(cursor: Any) -> None:
 
 def _sqlite_engine(parsed: URL, shown: str, read_only: bool) -> Engine:
     path = _sqlite_file(parsed)
+    if path is None and not (parsed.database or "").startswith("file:"):
+        # sqlite:// is an in-memory database: every result would be gone when vbl exits.
+        raise StoreUnreachable(shown, "it is an in-memory database that forgets everything at exit; "
+                                      "give a file, e.g. sqlite:///runs/vbl.db")
     if path is not None:
         if read_only:
             if not path.exists():
@@ -522,8 +541,10 @@ class ResultStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def begin_run(self, run_id: str, manifest: dict) -> None:
+    def begin_run(self, run_id: str, manifest: Manifest | dict[str, Any]) -> None:
         """Create the run, or refresh it on resume (its created_at stays the first one)."""
+        if isinstance(manifest, Manifest):
+            manifest = manifest.to_json()
         row = {
             "run_id": run_id,
             "created_at": _parse_time(manifest.get("created_at")) or _now(),
@@ -537,45 +558,67 @@ class ResultStore:
 
     def record_video(self, run_id: str, video: VideoRow, scores: list[ScoreRow]) -> None:
         """Store one video and its scores in one transaction: all of it, or none of it."""
+        with self._transaction(write=True) as conn:
+            self._write_video(conn, run_id, video, scores)
+
+    def has_run(self, run_id: str) -> bool:
+        if not self._has_schema():
+            return False
+        query = sa.select(runs_table.c.run_id).where(runs_table.c.run_id == run_id)
+        with self._transaction(write=False) as conn:
+            return conn.execute(query).first() is not None
+
+    def add_run(
+        self, manifest: Manifest, videos: list[tuple[VideoRow, list[ScoreRow]]], aggregates: list[AggregateRow]
+    ) -> None:
+        """Store a whole finished run (an import) in one transaction. A run id already stored is
+        refused (RunExists) and nothing is written: an existing run is never modified this way."""
+        run_id = manifest.run_id
+        with self._transaction(write=True) as conn:
+            if conn.execute(sa.select(runs_table.c.run_id).where(runs_table.c.run_id == run_id)).first():
+                raise RunExists(run_id)
+            conn.execute(runs_table.insert(), [{
+                "run_id": run_id,
+                "created_at": _parse_time(manifest.created_at) or _now(),
+                "finished_at": _now(),
+                "status": str(manifest.status),
+                **_run_columns(manifest.to_json()),
+                "manifest": _to_json(manifest.to_json()),
+            }])
+            for video, scores in videos:
+                self._write_video(conn, run_id, video, scores)
+            rows = _aggregate_rows(run_id, aggregates)
+            if rows:
+                conn.execute(aggregates_table.insert(), rows)
+
+    def _write_video(self, conn: Connection, run_id: str, video: VideoRow, scores: list[ScoreRow]) -> None:
         video_row = {"run_id": run_id, **{k: getattr(video, k) for k in VIDEO_COLUMNS[1:]}}
         video_row["fps"] = _float_or_none(video.fps)
         strays = sorted({s.video_key for s in scores} - {video.video_key})
         if strays:
             raise ValueError(f"scores of {strays} handed in with video {video.video_key!r}")
         by_dimension: dict[str, ScoreRow] = {s.dimension: s for s in scores}  # last one wins
-        with self._transaction(write=True) as conn:
-            self._upsert(conn, videos_table, [video_row])
-            # Serialised inside the transaction: an extra that is not JSON undoes the video too.
-            score_rows = [
-                {
-                    "run_id": run_id,
-                    "video_key": video.video_key,
-                    "dimension": s.dimension,
-                    "backend": s.backend,
-                    "dimension_version": str(s.dimension_version),
-                    "status": s.status,
-                    "value": _float_or_none(s.value),
-                    "error": s.error,
-                    "extra": _to_json(s.extra or {}),
-                }
-                for s in by_dimension.values()
-            ]
-            self._upsert(conn, scores_table, score_rows)
+        self._upsert(conn, videos_table, [video_row])
+        # Serialised inside the transaction: an extra that is not JSON undoes the video too.
+        score_rows = [
+            {
+                "run_id": run_id,
+                "video_key": video.video_key,
+                "dimension": s.dimension,
+                "backend": s.backend,
+                "dimension_version": str(s.dimension_version),
+                "status": s.status,
+                "value": _float_or_none(s.value),
+                "error": s.error,
+                "extra": _to_json(s.extra or {}),
+            }
+            for s in by_dimension.values()
+        ]
+        self._upsert(conn, scores_table, score_rows)
 
     def finish_run(self, run_id: str, status: str, aggregates: list[AggregateRow]) -> None:
         """Replace the run's aggregates and mark it finished with `status`."""
-        rows = [
-            {
-                "run_id": run_id,
-                "name": a.name,
-                "raw": _float_or_none(a.raw),
-                "normalised": _float_or_none(a.normalised),
-                "n": int(a.n),
-                "backend": a.backend,
-                "group": a.group,
-            }
-            for a in aggregates
-        ]
+        rows = _aggregate_rows(run_id, aggregates)
         with self._transaction(write=True) as conn:
             query = sa.select(runs_table.c.manifest).where(runs_table.c.run_id == run_id)
             stored = conn.execute(query).scalar()
@@ -600,12 +643,14 @@ class ResultStore:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def finished_pairs(self, run_id: str) -> set[tuple[str, str]]:
-        """{(video_key, dimension)} already stored for the run, whatever their status."""
+    def finished_pairs(self, run_id: str, include_failed: bool = True) -> set[tuple[str, str]]:
+        """{(video_key, dimension)} already stored for the run (failed ones only if asked)."""
         if not self._has_schema():
             return set()
         table = scores_table
         query = sa.select(table.c.video_key, table.c.dimension).where(table.c.run_id == run_id)
+        if not include_failed:
+            query = query.where(table.c.status != "failed")
         with self._transaction(write=False) as conn:
             return {(row.video_key, row.dimension) for row in conn.execute(query)}
 

@@ -19,7 +19,7 @@ from vbench_lite.errors import VideoUnreadable
 VIDEO_SUFFIXES = {".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi"}
 FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
-# A 4K clip of 129 frames is 3.2 GB of uint8 and runs VBench out of memory (spec §13, #132);
+# A 4K clip of 129 frames is 3.2 GB of uint8 and runs VBench out of memory (a known VBench issue);
 # frames above 2560x1440 are refused with a hint to downscale rather than risk the whole run.
 MAX_FRAME_PIXELS = 2560 * 1440
 MIN_FRAMES = 2  # every temporal formula needs at least one frame pair
@@ -90,7 +90,8 @@ def decode_video(path: Path, backend: str = "auto") -> tuple[np.ndarray, float]:
 
 
 def middle_indices(num_frames: int, k: int) -> list[int]:
-    """VBench's "middle" uniform sampler (spec §2): the centre of each of min(k, L) equal segments.
+    """VBench's "middle" uniform sampler: the centre of each of min(k, L) equal segments
+    (docs/dimensions.md, "Frame samplers").
 
     With fewer frames than k, the list is padded by repeating the last index, as VBench does.
     """
@@ -101,7 +102,7 @@ def middle_indices(num_frames: int, k: int) -> list[int]:
 
 
 def fps_interval(fps: float, target_fps: float) -> int:
-    """Frame step that brings `fps` to about `target_fps` (dynamic degree, spec §4.5)."""
+    """Frame step that brings `fps` to about `target_fps` (dynamic degree's ~8 fps)."""
     return max(1, round(fps / target_fps))
 
 
@@ -197,11 +198,25 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, float]:
     return np.stack(frames), float(rate)
 
 
-def _decode_gif(path: Path) -> tuple[np.ndarray, float]:
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+def _open_image(path: Path) -> Any:
+    """PIL's lazy open (header only), with its decompression-bomb refusal as our size limit."""
+    from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        image = Image.open(path)
+    except Image.DecompressionBombError as error:
+        raise VideoUnreadable(f"{path.name}: frames above the 2560x1440 limit ({error})") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise VideoUnreadable(f"not a readable image ({error})") from None
+    _check_frame_size(image.height, image.width, path)
+    return image
+
+
+def _decode_gif(path: Path) -> tuple[np.ndarray, float]:
+    from PIL import ImageSequence, UnidentifiedImageError
+
+    try:
+        with _open_image(path) as image:
             durations = []
             frames = []
             for frame in ImageSequence.Iterator(image):
@@ -214,23 +229,39 @@ def _decode_gif(path: Path) -> tuple[np.ndarray, float]:
     return np.stack(frames), 1000.0 / float(np.mean(durations))
 
 
+def _folder_fps(folder: Path) -> float:
+    """`fps.json` ({"fps": 8}) of a frame folder, else 8; a malformed one is the video's reason."""
+    meta = folder / "fps.json"
+    if not meta.exists():
+        return 8.0
+    try:
+        fps = json.loads(meta.read_text(encoding="utf-8"))["fps"]
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps < 1000:
+            raise ValueError(fps)
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise VideoUnreadable('fps.json must hold {"fps": <frames per second>}; fix or remove it') from None
+    return float(fps)
+
+
 def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file())
 
 
 def _decode_frame_folder(folder: Path) -> tuple[np.ndarray, float]:
     """A folder of numbered frame images; fps from an optional `fps.json` ({"fps": 8}), else 8."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     files = _frame_files(folder)
+    fps = _folder_fps(folder)
     try:
-        frames = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+        frames = []
+        for file in files:
+            with _open_image(file) as image:
+                frames.append(np.asarray(image.convert("RGB")))
     except (UnidentifiedImageError, OSError) as error:
         raise VideoUnreadable(f"unreadable frame image ({error})") from None
     if len({f.shape for f in frames}) > 1:
         raise VideoUnreadable("frame images differ in size")
-    meta = folder / "fps.json"
-    fps = float(json.loads(meta.read_text())["fps"]) if meta.exists() else 8.0
     if not frames:
         return np.zeros((0, 0, 0, 3), np.uint8), fps
     return np.stack(frames), fps

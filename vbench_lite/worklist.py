@@ -1,4 +1,4 @@
-"""Which videos a run scores, with which prompt, on which dimensions (spec §7, §8).
+"""Which videos a run scores, with which prompt, on which dimensions (as VBench's two input modes).
 
 Three ways in:
 - custom input (`--videos DIR`): every video in DIR; the prompt is the file name
@@ -25,7 +25,7 @@ from vbench_lite.errors import InputError
 from vbench_lite.video import FRAME_SUFFIXES, VIDEO_SUFFIXES
 
 TRAILING_INDEX = re.compile(r"^(?P<prompt>.*?)-(?P<index>\d+)$")
-MAX_NAME_BYTES = 200  # file systems cap names at 255 bytes; long prompts get a hashed tail (#79)
+MAX_NAME_BYTES = 200  # file systems cap names at 255 bytes; long prompts get a hashed tail
 
 
 @dataclass
@@ -77,6 +77,9 @@ def custom_input(
 ) -> WorkList:
     if not folder.exists():
         raise InputError(f"video folder {folder} does not exist; pass --videos with an existing folder")
+    folder = folder.resolve()  # absolute paths in the store, so the leaderboard can play them
+    if not folder.is_dir() and not folder.is_file():
+        raise InputError(f"--videos {folder} is neither a folder nor a regular file")
     if folder.is_file():
         candidates, ignored = [folder], list[Path]()
         folder = folder.parent
@@ -130,6 +133,7 @@ def standard_mode(
 ) -> WorkList:
     if not folder.is_dir():
         raise InputError(f"video folder {folder} does not exist; pass --videos with an existing folder")
+    folder = folder.resolve()
     present = {p.stem: p for p in _videos_in(folder)[0]}
     items, missing = [], []
     for item in suite_requests(suite, dimensions, samples, base_seed):
@@ -155,9 +159,9 @@ def _videos_in(folder: Path) -> tuple[list[Path], list[Path]]:
         if path.name.startswith("."):
             continue
         if path.is_dir():
-            if any(p.suffix.lower() in FRAME_SUFFIXES for p in path.iterdir()):
+            if any(p.suffix.lower() in FRAME_SUFFIXES and p.is_file() for p in path.iterdir()):
                 videos.append(path)
-        elif path.suffix.lower() in VIDEO_SUFFIXES:
+        elif path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():  # not a FIFO, socket or device
             videos.append(path)
         else:
             ignored.append(path)

@@ -31,8 +31,8 @@ if compared.empty:
 apart = compared[~compared["comparable"]]
 if not apart.empty:
     st.warning(
-        "Not compared, because the two runs scored them with different backends: "
-        + ", ".join(f"{r.dimension} ({r.backend_a} vs {r.backend_b})" for r in apart.itertuples())
+        "Not compared, because the two runs scored them with different scorers (backend, version or weights): "
+        + ", ".join(f"{r.dimension} ({ui.plain(r.backend_a)} vs {ui.plain(r.backend_b)})" for r in apart.itertuples())
     )
 suites = board.runs.set_index("run_id").loc[[run_a, run_b], "prompt_suite_sha256"]
 if suites.nunique(dropna=False) > 1:
@@ -46,7 +46,9 @@ c2.metric("Ties", ties)
 c3.metric("B losses", losses)
 st.caption(
     "Counted per (prompt, dimension) over shared prompts; higher is better on every VBench dimension. "
-    "Means and Δ are raw scores in percent points (normalising would only rescale each dimension)."
+    "Means and Δ are raw scores in percent points. The Δ interval and the verdict are what "
+    "`vbl gate --candidate B --baseline A` computes under its default policy (paired bootstrap over the "
+    "shared prompts, 90 % two-sided = the 95 % one-sided bound the gate tests)."
 )
 
 shown = compared.rename(
@@ -58,6 +60,7 @@ shown = compared.rename(
         "delta": "Δ B−A",
         "delta_lo": "Δ CI low",
         "delta_hi": "Δ CI high",
+        "status": "Gate verdict",
         "wins": "Wins",
         "ties": "Ties",
         "losses": "Losses",
@@ -75,7 +78,7 @@ st.dataframe(
     disagree.drop(columns=["run_dir_a", "run_dir_b"]).round(3), hide_index=True, width="stretch", key="disagreements"
 )
 for item in disagree.head(3).itertuples():
-    st.markdown(f"**{item.prompt}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
+    st.markdown(f"**{ui.plain(item.prompt)}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
     video_a, video_b = st.columns(2)
     with video_a:
         ui.show_video(item.video_a, ui.run_dir_of(board, run_a), caption=f"A: {a_label}")

@@ -1,25 +1,24 @@
-"""Getting results in: check an uploaded bundle, import it, or add published VBench rows (issue 6, item 5).
+"""Getting results in: check an uploaded bundle, import it, or add published VBench rows.
 
 The app reads its store read-only. Writing an accepted bundle needs `VBL_IMPORT_DB` (set by
 `vbl leaderboard --allow-import`): only then does this page open a second, writable
-`ResultStore` on that URL, for the one import, and close it again.
+`ResultStore` on that URL, for the one import, and close it again. An upload is checked from its
+run files alone (never unpacked whole); its videos are extracted only when it is imported.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import StoreUnreachable, VblError
 from vbench_lite.importer import import_path
 from vbench_lite.leaderboard import ui
-from vbench_lite.leaderboard.bundle import check_bundle, unpack_upload
+from vbench_lite.leaderboard.bundle import check_bundle, extract_bundle, unpacked_metadata
 from vbench_lite.leaderboard.published import load_published
 from vbench_lite.store import ResultStore
 
@@ -33,61 +32,57 @@ st.markdown(
 )
 
 
-def unpacked(upload: UploadedFile) -> Path | None:
-    """The upload unpacked once per file (reruns reuse it); the previous upload's folder is removed."""
-    state = st.session_state.setdefault("bundle_workspace", {})
-    if state.get("file_id") != upload.file_id:
-        if state.get("folder"):
-            shutil.rmtree(state["folder"], ignore_errors=True)
-        folder = tempfile.mkdtemp(prefix="vbl-upload-")
-        state.update(file_id=upload.file_id, folder=folder, target=None, error=None)
-        try:
-            state["target"] = unpack_upload(upload.name, upload.getvalue(), Path(folder))
-        except VblError as error:
-            state["error"] = str(error)
-    if state["error"]:
-        st.error(f"Rejected {upload.name}: {state['error']}")
-    return state["target"]
+def import_upload(name: str, content: bytes) -> str:
+    """Extract the whole upload (videos too) and import it; a temporary copy is removed after."""
+    if current.results_root:
+        # Keep the files where the app may serve videos from.
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        target = extract_bundle(name, content, Path(current.results_root) / "imports" / f"{stamp}-{Path(name).stem}")
+        with ResultStore(current.import_db) as store:
+            return import_path(store, target)
+    with tempfile.TemporaryDirectory(prefix="vbl-import-") as folder:
+        target = extract_bundle(name, content, Path(folder) / "bundle")
+        with ResultStore(current.import_db) as store:
+            return import_path(store, target)
 
 
 upload = st.file_uploader("Results bundle", type=["zip", "json"], key="bundle")
-target = unpacked(upload) if upload is not None else None
-if upload is not None and target is not None:
+if upload is not None:
     try:
         board = ui.cached_board(current.db_url)
     except (StoreUnreachable, OSError):
         board = None
         st.warning("The store cannot be read, so the bundle is checked on its own (not against the board).")
-    check = check_bundle(target, board)
-    findings = check.table()
-    rejected = findings[findings["level"] == "rejected"]
-    if check.accepted:
-        st.success(f"{upload.name}: accepted ({check.kind}, model {check.model or '?'}, run {check.run_id or '?'}).")
-    else:
-        st.error(f"{upload.name}: rejected — " + "; ".join(f"{r.check}: {r.detail}" for r in rejected.itertuples()))
-    st.dataframe(findings, hide_index=True, width="stretch", key="findings")
-
-    if check.accepted and not current.import_db:
-        st.info(
-            "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first), or start the app "
-            "with `vbl leaderboard --allow-import` to import from this page."
-        )
-    elif check.accepted and st.button("Import into the store", key="do_import"):
-        destination = target
-        if current.results_root:
-            # Keep the files where the app may serve videos from, not in a temporary folder.
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            destination = Path(current.results_root) / "imports" / f"{stamp}-{target.name}"
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            (shutil.copytree if target.is_dir() else shutil.copy2)(target, destination)
-        try:
-            with ResultStore(current.import_db) as store:
-                run_id = import_path(store, destination, model_name=check.model or None)
-        except VblError as error:
-            st.error(f"Import failed: {error}")
+    try:
+        with unpacked_metadata(upload.name, upload.getvalue()) as target:
+            check = check_bundle(target, board)
+    except VblError as error:
+        st.error(f"Rejected {ui.plain(upload.name)}: {ui.plain(error)}")
+        check = None
+    if check is not None:
+        findings = check.table()
+        rejected = findings[findings["level"] == "rejected"]
+        if check.accepted:
+            st.success(f"{ui.plain(upload.name)}: accepted ({check.kind}, model {ui.plain(check.model or '?')}, "
+                       f"run {ui.plain(check.run_id or '?')}).")
         else:
-            st.cache_data.clear()
-            st.success(f"Imported as run {run_id}. It is on the leaderboard now.")
+            reasons = "; ".join(f"{r.check}: {r.detail}" for r in rejected.itertuples())
+            st.error(f"{ui.plain(upload.name)}: rejected — {ui.plain(reasons)}")
+        st.dataframe(findings, hide_index=True, width="stretch", key="findings")
+
+        if check.accepted and not current.import_db:
+            st.info(
+                "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first), or start the "
+                "app with `vbl leaderboard --allow-import` to import from this page."
+            )
+        elif check.accepted and st.button("Import into the store", key="do_import"):
+            try:
+                run_id = import_upload(upload.name, upload.getvalue())
+            except VblError as error:
+                st.error(f"Import failed: {ui.plain(error)}")
+            else:
+                st.cache_data.clear()
+                st.success(f"Imported as run {ui.plain(run_id)}. It is on the leaderboard now.")
 
 st.subheader("Published VBench rows")
 st.markdown(
@@ -99,7 +94,7 @@ if published_upload is not None:
     try:
         rows = load_published(published_upload.getvalue(), load_scheme(), name=published_upload.name)
     except VblError as error:
-        st.error(f"Published rows rejected: {error}")
+        st.error(f"Published rows rejected: {ui.plain(error)}")
     else:
         st.session_state["published_upload_rows"] = rows
         st.success(f"{len(rows)} published row(s) loaded for this session; see the Leaderboard page.")

@@ -119,7 +119,7 @@ export = data.view_table(table_rows, dims, mode, "numbers", lead=lead)
 csv_column, json_column, _ = st.columns([1, 1, 4])
 csv_column.download_button(
     "Download CSV",
-    export.to_csv(index=False).encode("utf-8"),
+    data.csv_bytes(export),
     file_name="vbl-leaderboard.csv",
     mime="text/csv",
     key="download_csv",

@@ -49,7 +49,8 @@ for column, name in zip(cols, data.SUMMARY_NAMES, strict=False):
 counted = pd.notna(row.get("prompts"))
 cols[3].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else "—")
 if row["backend_kind"] == "published":
-    st.info(f"A published VBench row (source: {row['source']}): VBench's own evaluation, ranked apart from our runs.")
+    st.info(f"A published VBench row (source: {ui.plain(row['source'])}): VBench's own evaluation, ranked apart "
+            "from our runs.")
 
 if not dims:
     st.info("This run has no normalised dimension scores to chart.")
@@ -69,7 +70,7 @@ if len(trend) > 1:
     st.dataframe(data.view_table(trend, dims, "normalised", "none"), hide_index=True, key="trend_table")
 
 st.subheader("Provenance")
-manifest = board.manifests.get(run_id, {}) if not board.empty else {}
+manifest = board.manifest(run_id)
 st.dataframe(data.provenance(manifest, row), hide_index=True, width="stretch", key="provenance")
 st.subheader("Scorers")
 scorers = data.scorer_table(manifest)

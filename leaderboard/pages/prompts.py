@@ -15,7 +15,7 @@ status = board.runs.loc[board.runs["run_id"] == run_id, "status"].iloc[0]
 if status not in data.FINISHED:
     progress = data.run_progress(board, run_id)
     st.info(
-        f"Run {run_id} is {status} (still being written, or interrupted): {progress['videos_scored']} videos "
+        f"Run {ui.plain(run_id)} is {status} (still being written, or interrupted): {progress['videos_scored']} videos "
         f"scored so far, so some scores are missing. It joins the main table when it finishes."
     )
 prompts = data.prompts_of(board.scores, run_id)
@@ -34,7 +34,7 @@ prompt_id = st.selectbox(
 )
 st.query_params["prompt"] = prompt_id
 
-st.subheader(by_id[prompt_id])
+st.subheader(ui.plain(by_id[prompt_id]))
 videos = data.prompt_videos(board.scores, run_id, prompt_id, board.aggregates)
 st.caption(
     "Scores in %, in the units of the run's aggregates, one row per video (sample) of this prompt; "

@@ -1,4 +1,4 @@
-"""The Ray executor (`--executor ray`, issue 8; research in spec/ecosystem.md §5).
+"""The Ray executor (`--executor ray`).
 
 The same run as the local executor, spread over a Ray cluster:
 - decoding runs as Ray CPU tasks;
@@ -28,27 +28,42 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from rich.console import Console
 
 from vbench_lite.dimension import Dimension, ScoringContext
-from vbench_lite.errors import VblError
-from vbench_lite.executors.local import decoded_videos, progress_bar, record_failure, score_batch
+from vbench_lite.errors import VblError, one_line
+from vbench_lite.executors.base import (
+    ExecutorSettings,
+    GenerationOutcome,
+    Recorder,
+    ScorerSetup,
+    ScoringOutcome,
+    backend_conflict,
+    failed_rows,
+)
+from vbench_lite.executors.local import (
+    generation_request,
+    load_video,
+    progress_bar,
+    score_batch,
+    scorer_record,
+    unavailable_message,
+)
 from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.registry import DIMENSIONS_GROUP, GENERATORS_GROUP
-from vbench_lite.store import ResultStore, ScoreRow, VideoRow
+from vbench_lite.rundir import ScorerRecord
+from vbench_lite.store import ScoreRow, VideoRow
 from vbench_lite.video import Video
 from vbench_lite.worklist import VideoItem
-
-if TYPE_CHECKING:
-    from vbench_lite.runner import EvaluateOptions, RunReport
 
 MAX_ATTEMPTS = 3  # tries per unit whose replica died; then the unit is stored as failed
 MAX_REPLICA_RESTARTS = 10  # per replica; one that keeps dying (say, while loading) is given up
 REPLICA_RECOVERY_S = 600.0  # a replica not restarted (models loaded) by then is given up
 PING_INTERVAL_S = 0.2
 RESOURCES_ENV = "VBL_RAY_ACTOR_RESOURCES"
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-host mode, servers on 127.0.0.1
 LOCAL_ADDRESSES = (None, "", "local")  # start a Ray instance on this host only
 # The driver's settings that decide where weights are found: replicas on this host must see the
 # same ones, or their backend could differ from the one the driver recorded. On a cluster each node
@@ -62,7 +77,15 @@ Stage = Literal["generate", "score"]
 # -- cluster ----------------------------------------------------------------------------------
 
 
-def import_ray() -> Any:
+def import_ray(ray_address: str | None = None) -> Any:
+    """Ray, imported so that a single-host instance keeps its servers on loopback.
+
+    Ray binds its gRPC servers to 127.0.0.1 only when its node address is the loopback one, which
+    it chooses where its cluster mode is off (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, read when Ray
+    is imported). Off for a run on this host; a cluster (`--ray-address`) keeps Ray's default.
+    """
+    if not is_multi_node(ray_address):
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
     except ImportError:
@@ -93,7 +116,7 @@ def require_shared_store(ray_address: str | None, db_url: str) -> None:
 
 def connect(ray_address: str | None) -> Any:
     """Join the cluster at `ray_address`, or start Ray on this host; reuse an existing session."""
-    ray = import_ray()
+    ray = import_ray(ray_address)
     if not ray.is_initialized():  # a caller (a test session, a notebook) may have chosen already
         if is_multi_node(ray_address):
             ray.init(address=ray_address, logging_level="WARNING")
@@ -159,11 +182,6 @@ def class_path(obj: object) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
 # -- work units and their tally -----------------------------------------------------------------
 
 
@@ -226,44 +244,37 @@ class ScorerReplica:
             batch_size=spec.batch_size, weights_dir=spec.weights_dir, options=spec.options,
         )
         self.dimensions: dict[str, Dimension] = {}
-        self.errors: dict[str, str] = {}
+        self.records: dict[str, ScorerRecord | str] = {}  # per dimension: what loaded, or why not
         for name, path in spec.dimension_classes.items():
             try:
                 dimension = EntryPoint(name, path, DIMENSIONS_GROUP).load()(context)
+            except Exception as error:
+                self.records[name] = f"{name}: cannot load the dimension ({one_line(error)})"
+                continue
+            try:
+                dimension.check_weights()
                 dimension.setup()
-            except Exception as error:  # a replica reports; the driver decides (it has the report)
-                self.errors[name] = str(error) if isinstance(error, VblError) else _one_line(error)
+            except VblError as error:  # a replica reports; the driver decides (it has the report)
+                self.records[name] = unavailable_message(dimension, error)
+                continue
+            except Exception as error:
+                self.records[name] = f"{name}: {one_line(error)}"
                 continue
             self.dimensions[name] = dimension
+            self.records[name] = scorer_record(dimension)
 
     def ping(self) -> bool:
         return True
 
-    def report(self) -> dict[str, dict[str, Any]]:
-        """Per dimension: the backend and weights_sha256 it loaded, or why it could not."""
-        found: dict[str, dict[str, Any]] = {name: {"error": e} for name, e in self.errors.items()}
-        for name, dimension in self.dimensions.items():
-            found[name] = {"backend": dimension.backend, "weights_sha256": dimension.weights_sha256()}
-        return found
+    def report(self) -> dict[str, ScorerRecord | str]:
+        return self.records
 
     def score(
         self, wanted: dict[str, list[str]], items: list[VideoItem], *videos: Video | str
     ) -> list[tuple[VideoRow, list[ScoreRow]]]:
-        """The local executor's own batch scoring, with the rows handed back instead of stored."""
-        sink = _RowSink()
+        """The local executor's batch scoring, on this replica's dimensions."""
         batch = [(item, _writable(video)) for item, video in zip(items, videos, strict=True)]
-        score_batch(batch, wanted, self.dimensions, sink, run_id="")  # type: ignore[arg-type]
-        return sink.recorded
-
-
-class _RowSink:
-    """Stands where the store stands in `score_batch`: the driver commits what it collects."""
-
-    def __init__(self) -> None:
-        self.recorded: list[tuple[VideoRow, list[ScoreRow]]] = []
-
-    def record_video(self, run_id: str, video: VideoRow, scores: list[ScoreRow]) -> None:
-        self.recorded.append((video, scores))
+        return score_batch(batch, wanted, self.dimensions)
 
 
 def _writable(video: Video | str) -> Video | str:
@@ -275,10 +286,7 @@ def _writable(video: Video | str) -> Video | str:
 
 def decode_item(item: VideoItem) -> Video | str:
     """A Ray CPU task: decode one video as the local executor does; any failure becomes its reason."""
-    try:
-        return next(decoded_videos([item]))[1]
-    except Exception as error:  # on a cluster a bad file must cost its own row, not the run
-        return _one_line(error)
+    return load_video(item)
 
 
 @dataclass(frozen=True)
@@ -304,7 +312,7 @@ class GeneratorReplica:
         except VblError as error:
             self.error = (True, str(error))
         except Exception as error:
-            self.error = (False, _one_line(error))
+            self.error = (False, one_line(error))
 
     def ping(self) -> bool:
         return True
@@ -413,7 +421,7 @@ def _run_units(
             except ray.exceptions.RayError as error:  # a bug in the unit's code, a lost input: no retry
                 idle.append(replica)
                 for unit in batch:
-                    give_up(unit, _one_line(getattr(error, "cause", None) or error))
+                    give_up(unit, one_line(getattr(error, "cause", None) or error))
                     tally.failed += 1
                 advance(len(batch))
                 continue
@@ -440,38 +448,113 @@ def _await_pings(ray: Any, pings: dict[Any, tuple[Any, float]], idle: list[Any])
         idle.append(replica)
 
 
-# -- scoring stage --------------------------------------------------------------------------------
+# -- the executor ----------------------------------------------------------------------------------
 
 
-def score_on_ray(
-    todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension], store: ResultStore,
-    run_id: str, options: EvaluateOptions, console: Console, manifest: dict[str, Any],
-    report: RunReport,
-) -> UnitTally:
-    """Score `todo` on scorer replicas; every video is committed here, one transaction each."""
-    ray = connect(options.ray_address)
-    units = [WorkUnit(run_id, "score", item, tuple(names)) for item, names in todo]
-    tally = UnitTally("score", total=len(units))
-    if not units:
-        return tally
-    plan = replica_plan(ray, options.device, math.ceil(len(units) / options.videos_per_batch))
-    first = next(iter(dimensions.values()))
-    spec = ScorerSpec(
-        dimension_classes={name: class_path(d) for name, d in dimensions.items()},
-        device=plan.device, backend=first.context.backend, batch_size=first.context.batch_size,
-        weights_dir=first.context.weights_dir, options=first.context.options,
-        env=forwarded_env(options.ray_address),
-    )
-    replicas = _start_replicas(ray, ScorerReplica, spec, plan)
-    try:
-        already = {dimension for _, dimension in store.finished_pairs(run_id)}
-        reports = _ask_all(ray, replicas, "report", "scorer")
-        usable = _reconcile(reports, already, manifest, report, console)
-        for name in usable:  # the summary's fallback reads the driver's objects
-            dimensions[name].backend = manifest["dimensions"][name]["backend"]
-        units = [replace(u, dimensions=tuple(n for n in u.dimensions if n in usable)) for u in units]
+class RayExecutor:
+    """Generation and scoring on Ray replicas; the driver (this object) commits every video."""
+
+    def __init__(self, settings: ExecutorSettings, console: Console, run_id: str):
+        self.settings = settings
+        self.console = console
+        self.run_id = run_id
+        self.ray = connect(settings.ray_address)
+        self.scorers: list[Any] = []
+        self.ready: set[str] = set()
+
+    def generate(self, generator: Generator, items: list[VideoItem], record: Recorder) -> GenerationOutcome:
+        """Generate the videos of `items` (none on disk yet) on generator replicas, one per call."""
+        ray, settings = self.ray, self.settings
+        units = [WorkUnit(self.run_id, "generate", item, tuple(item.dimensions)) for item in items]
+        tally = UnitTally("generate", total=len(units))
+        outcome = GenerationOutcome()
+        if not units:
+            return outcome
+        plan = replica_plan(ray, settings.device, len(units))
+        spec = GeneratorSpec(class_path=class_path(generator), name=generator.name, options=generator.options,
+                             device=plan.device, weights=settings.generator_weights,
+                             env=forwarded_env(settings.ray_address))
+        replicas = _start_replicas(ray, GeneratorReplica, spec, plan)
+        try:
+            states = _ask_all(ray, replicas, "ready", "generator")
+            failed = [s for s in states if "error" in s]
+            if failed:
+                if failed[0]["user_error"]:
+                    raise VblError(failed[0]["error"])
+                raise RuntimeError(f"generator {generator.name} could not load: {failed[0]['error']}")
+            outcome.provenance = states[0]["provenance"]
+
+            def submit(replica: Any, batch: list[WorkUnit]) -> Any:
+                (unit,) = batch
+                return replica.generate.remote(generation_request(unit.item))
+
+            def finish(batch: list[WorkUnit], result: GeneratedVideo) -> None:
+                (unit,) = batch
+                if result.path is not None:
+                    unit.item.path = result.path
+                    outcome.made[unit.item.video_key] = {"seconds": round(result.seconds, 3), "params": result.params}
+                    tally.done += 1
+                else:
+                    give_up(unit, result.error or "generation failed")
+                    tally.failed += 1
+
+            def give_up(unit: WorkUnit, reason: str) -> None:
+                record(*failed_rows(unit.item, list(unit.dimensions), reason))
+
+            _run_units(ray, replicas, units, 1, submit, finish, give_up, tally, self.console)
+            ray.wait([r.close.remote() for r in replicas], num_returns=len(replicas), timeout=60)
+        finally:
+            _stop_replicas(ray, replicas)
+        outcome.failed = tally.failed
+        return outcome
+
+    def prepare(self, dimensions: dict[str, Dimension], keep_backends: dict[str, str], videos: int) -> ScorerSetup:
+        """Start the scorer replicas (each loads every dimension once) and reconcile their reports.
+
+        A dimension is unavailable, as under the local executor, when a replica could not load it,
+        when replicas loaded different weights, or when it would mix backends inside this run.
+        """
+        setup = ScorerSetup()
+        if not dimensions:
+            return setup
+        first = next(iter(dimensions.values()))
+        plan = replica_plan(self.ray, self.settings.device, math.ceil(videos / self.settings.videos_per_batch))
+        spec = ScorerSpec(
+            dimension_classes={name: class_path(d) for name, d in dimensions.items()},
+            device=plan.device, backend=first.context.backend, batch_size=first.context.batch_size,
+            weights_dir=first.context.weights_dir, options=first.context.options,
+            env=forwarded_env(self.settings.ray_address),
+        )
+        self.scorers = _start_replicas(self.ray, ScorerReplica, spec, plan)
+        reports = _ask_all(self.ray, self.scorers, "report", "scorer")
+        for name in dimensions:
+            seen = [r[name] for r in reports]
+            errors = [s for s in seen if isinstance(s, str)]
+            loaded = {(s.backend, s.weights_sha256) for s in seen if isinstance(s, ScorerRecord)}
+            if not errors and len(loaded) > 1:
+                errors = [f"{name}: replicas loaded different weights ({sorted(map(str, loaded))}); give every "
+                          "node the same weights"]
+            if not errors:
+                record = next(s for s in seen if isinstance(s, ScorerRecord))
+                conflict = backend_conflict(name, keep_backends.get(name), str(record.backend))
+                if conflict is None:
+                    setup.ready[name] = record
+                    continue
+                errors = [conflict]
+            setup.unavailable[name] = errors[0]
+        self.ready = set(setup.ready)
+        return setup
+
+    def score(self, todo: list[tuple[VideoItem, list[str]]], record: Recorder) -> ScoringOutcome:
+        """Score `todo` on the replicas; every video is committed here, one transaction each."""
+        ray = self.ray
+        units = [WorkUnit(self.run_id, "score", item, tuple(n for n in names if n in self.ready))
+                 for item, names in todo]
         units = [u for u in units if u.dimensions]
-        tally.total = len(units)
+        tally = UnitTally("score", total=len(units))
+        if not units:
+            return ScoringOutcome()
+        per_call = self.settings.videos_per_batch
         decode = ray.remote(num_cpus=1)(decode_item)
 
         def prepare(unit: WorkUnit) -> WorkUnit:
@@ -483,111 +566,19 @@ def score_on_ray(
 
         def finish(batch: list[WorkUnit], results: list[tuple[VideoRow, list[ScoreRow]]]) -> None:
             for video, rows in results:
-                store.record_video(run_id, video, rows)
+                record(video, rows)
                 if video.status == "failed":
                     tally.failed += 1
                 else:
                     tally.done += 1
 
         def give_up(unit: WorkUnit, reason: str) -> None:
-            record_failure(store, run_id, unit.item, list(unit.dimensions), reason)
+            record(*failed_rows(unit.item, list(unit.dimensions), reason))
 
-        _run_units(ray, replicas, units, options.videos_per_batch, submit, finish, give_up, tally,
-                   console, prepare=prepare, lookahead=plan.replicas * options.videos_per_batch)
-    finally:
-        _stop_replicas(ray, replicas)
-    return tally
+        _run_units(ray, self.scorers, units, per_call, submit, finish, give_up, tally, self.console,
+                   prepare=prepare, lookahead=len(self.scorers) * per_call)
+        return ScoringOutcome(scored=tally.done, failed=tally.failed)
 
-
-def _reconcile(
-    reports: list[dict[str, dict[str, Any]]], already_scored: set[str], manifest: dict[str, Any],
-    report: RunReport, console: Console,
-) -> set[str]:
-    """Record the backend and weights the replicas loaded (the driver only predicted the backend).
-
-    A dimension is left out with its reason, as the local executor leaves out one that cannot set
-    up, when a replica failed to load it, when replicas loaded different weights, or when it
-    loaded another backend than the one this run already stored scores of: backends never mix.
-    """
-    usable = set()
-    for name in reports[0]:
-        seen = [r[name] for r in reports]
-        errors = [s["error"] for s in seen if "error" in s]
-        loaded = {(s["backend"], s["weights_sha256"]) for s in seen if "error" not in s}
-        recorded = manifest["dimensions"][name]
-        if not errors and len(loaded) > 1:
-            errors = [f"replicas loaded different weights ({sorted(map(str, loaded))}); give every "
-                      "node the same weights"]
-        backend, sha256 = next(iter(loaded)) if len(loaded) == 1 else (None, None)
-        if not errors and backend != recorded["backend"] and name in already_scored:
-            errors = [f"this run was scored with backend {recorded['backend']}, which the replicas "
-                      f"now load as {backend}; pass --backend or choose a new --out"]
-        if errors:
-            message = errors[0] if errors[0].startswith(name) else f"{name}: {errors[0]}"
-            report.unavailable[name] = message
-            console.print(f"[red]error:[/] {message}")
-            continue
-        if backend != recorded["backend"]:
-            console.print(f"{name}: backend [bold]{backend}[/] (as the replicas loaded it)")
-        recorded.update(backend=backend, weights_sha256=sha256)
-        usable.add(name)
-    return usable
-
-
-# -- generation stage -----------------------------------------------------------------------------
-
-
-def generate_on_ray(
-    generator: Generator, todo: list[VideoItem], options: EvaluateOptions, manifest: dict[str, Any],
-    store: ResultStore, run_id: str, console: Console,
-) -> UnitTally:
-    """Generate the videos of `todo` (none on disk yet) on generator replicas, one per call."""
-    ray = connect(options.ray_address)
-    units = [WorkUnit(run_id, "generate", item, tuple(item.dimensions)) for item in todo]
-    tally = UnitTally("generate", total=len(units))
-    if not units:
-        return tally
-    plan = replica_plan(ray, manifest["environment"]["device"], len(units))
-    spec = GeneratorSpec(class_path=class_path(generator), name=generator.name,
-                         options=generator.options, device=plan.device, weights=options.weights,
-                         env=forwarded_env(options.ray_address))
-    replicas = _start_replicas(ray, GeneratorReplica, spec, plan)
-    try:
-        states = _ask_all(ray, replicas, "ready", "generator")
-        failed = [s for s in states if "error" in s]
-        if failed:
-            if failed[0]["user_error"]:
-                raise VblError(failed[0]["error"])
-            raise RuntimeError(f"generator {generator.name} could not load: {failed[0]['error']}")
-        labels = {k: v for k, v in manifest["model"].items() if k in ("name", "revision") and v}
-        manifest["model"].update(states[0]["provenance"])
-        manifest["model"].update(labels)  # the user's --name/--revision win, as in the local path
-
-        def submit(replica: Any, batch: list[WorkUnit]) -> Any:
-            (unit,) = batch
-            item = unit.item
-            return replica.generate.remote(GenerationRequest(
-                prompt_id=item.prompt_id, prompt=item.prompt, sample_index=item.sample_index,
-                seed=item.seed or 0, out_path=item.path, image=Path(item.image) if item.image else None,
-            ))
-
-        def finish(batch: list[WorkUnit], result: GeneratedVideo) -> None:
-            (unit,) = batch
-            if result.path is not None:
-                unit.item.path = result.path
-                manifest["generation"][unit.item.video_key] = {
-                    "seconds": round(result.seconds, 3), "params": result.params,
-                }
-                tally.done += 1
-            else:
-                give_up(unit, result.error or "generation failed")
-                tally.failed += 1
-
-        def give_up(unit: WorkUnit, reason: str) -> None:
-            record_failure(store, run_id, unit.item, list(unit.dimensions), reason)
-
-        _run_units(ray, replicas, units, 1, submit, finish, give_up, tally, console)
-        ray.wait([r.close.remote() for r in replicas], num_returns=len(replicas), timeout=60)
-    finally:
-        _stop_replicas(ray, replicas)
-    return tally
+    def close(self) -> None:
+        _stop_replicas(self.ray, self.scorers)
+        self.scorers = []

@@ -1,4 +1,4 @@
-"""`vbl gate`: did a candidate run regress against a baseline, beyond noise? (spec/ecosystem.md §3)
+"""`vbl gate`: did a candidate run regress against a baseline, beyond noise? (docs/gate.md)
 
 One concern per module:
   policy   - the TOML policy (margins, floors, method, alpha), validated by pydantic

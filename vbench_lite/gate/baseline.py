@@ -1,7 +1,7 @@
 """Baseline files: a reviewed, committed record of one run's per-prompt scores and hashes.
 
-`vbl baseline promote RUN --out baselines/NAME.json` turns a finished run into one
-(spec/ecosystem.md §3.3 "Inputs"); `vbl gate --baseline` reads it back. The file holds everything
+`vbl baseline promote RUN --out baselines/NAME.json` turns a finished run into one;
+`vbl gate --baseline` reads it back (docs/gate.md). The file holds everything
 the compatibility check needs (prompt-suite hash, scorer versions, backends and weight hashes,
 aggregation version) and the per-prompt raw means the paired statistics need, plus per-video
 values of binary dimensions for the McNemar test. It is plain, sorted JSON so a reviewer can
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from vbench_lite.gate.errors import IncompatibleData
+from vbench_lite.gate.errors import GateUsageError, IncompatibleData
 from vbench_lite.gate.inputs import ScorerInfo, ScoreSource, is_binary, load_run
 
 SCHEMA_VERSION = 1
@@ -97,7 +97,8 @@ def promote(run_dir: Path) -> dict[str, Any]:
         )
     if not run.per_prompt:
         raise IncompatibleData(f"run {run_dir} has no successful scores to promote")
-    manifest = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
+    manifest = run.manifest
+    assert manifest is not None  # load_run always reads one
     aggregates: dict[str, dict[str, Any]] = {}
     for dim, means in run.per_prompt.items():
         low, high = mean_interval(means.to_numpy(), seed=0)
@@ -123,10 +124,10 @@ def promote(run_dir: Path) -> dict[str, Any]:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source_run": {
             "run_id": run.run_id,
-            "created_at": manifest.get("created_at"),
+            "created_at": manifest.created_at,
             "path": str(Path(run_dir)),
-            "vbl": manifest.get("vbl"),
-            "environment": manifest.get("environment"),
+            "vbl": manifest.vbl,
+            "environment": manifest.environment,
         },
         "model": run.model,
         "prompt_suite": run.prompt_suite,
@@ -216,4 +217,16 @@ def _flat_per_video(nested: dict[str, dict[str, float]]) -> pd.Series:
     return pd.Series(values, index=multi, dtype=float).sort_index()
 
 
-__all__ = ["BaselineFile", "load_baseline", "promote", "write_baseline"]
+
+
+def load_source(path: Path, label: str) -> ScoreSource:
+    """A run directory, or a baseline JSON file (anything that is not a directory)."""
+    path = Path(path)
+    if not path.exists():
+        raise GateUsageError(f"{label} not found: {path} (give a run directory or a baseline .json)")
+    if path.is_dir():
+        return load_run(path, label)
+    return load_baseline(path, label)
+
+
+__all__ = ["BaselineFile", "load_baseline", "load_source", "promote", "write_baseline"]

@@ -1,4 +1,4 @@
-"""Can candidate and baseline be compared? (spec/ecosystem.md §3.3, algorithm step 1)
+"""Can candidate and baseline be compared? (docs/gate.md, "Compatibility")
 
 Paired statistics only mean something when both sides scored the same prompts with the same
 scorers: the prompt-suite hash, each dimension's scorer version, backend and weight hash, and the
@@ -59,7 +59,7 @@ def check_compatibility(
             not_in_candidate.append(dim)
             problems.append(f"{dim} is in the baseline but the candidate has no scores for it")
             continue
-        problems += _scorer_differences(dim, candidate, baseline)
+        problems += scorer_differences(dim, candidate, baseline)
         cand_ids = set(candidate.per_prompt[dim].index)
         base_ids = set(baseline.per_prompt[dim].index)
         if cand_ids != base_ids:
@@ -101,7 +101,8 @@ def _metadata_differences(candidate: ScoreSource, baseline: ScoreSource) -> list
     return problems
 
 
-def _scorer_differences(dim: str, candidate: ScoreSource, baseline: ScoreSource) -> list[str]:
+def scorer_differences(dim: str, candidate: ScoreSource, baseline: ScoreSource) -> list[str]:
+    """Why one dimension's numbers of the two sides are not comparable (empty when they are)."""
     cand, base = candidate.scorers.get(dim), baseline.scorers.get(dim)
     if cand is None or base is None:
         side = "candidate" if cand is None else "baseline"

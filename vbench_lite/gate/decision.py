@@ -1,4 +1,4 @@
-"""One status per gated row, and the exit code (spec/ecosystem.md §3.3 step 5, "Exit codes").
+"""One status per gated row, and the exit code (docs/gate.md, "Exit codes").
 
 - FAIL: an absolute floor is violated, or the whole interval of (candidate - baseline) lies below
   -margin AND the regression test stays significant after the multiple-testing correction.
@@ -8,7 +8,7 @@
 - PASS: otherwise.
 - SKIPPED: the row could not be evaluated (dimension missing on a side, group incomplete).
 
-The `threshold` method ignores noise (MLflow/TFMA style, §3.2): FAIL below -margin, IMPROVED
+The `threshold` method ignores noise (as MLflow's and TFMA's threshold checks do): FAIL below -margin, IMPROVED
 above +margin. Exit code 1 when any row FAILs, or WARNs under --strict; 0 otherwise.
 """
 

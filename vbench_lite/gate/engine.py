@@ -1,8 +1,8 @@
-"""The whole gate, inputs to report: load, check, pair, test, correct, decide (spec §3.3).
+"""The whole gate, inputs to report: load, check, pair, test, correct, decide (docs/gate.md).
 
-Scores are compared in normalised units of the run's aggregation scheme (`vbench_lite.aggregate`,
-spec §6), the units of the margins and floors; a dimension the scheme does not weigh is compared
-raw. Quality/Semantic/Total rows are the scheme's weighted means of the normalised per-prompt
+Scores are compared in normalised units of the run's aggregation scheme (`vbench_lite.aggregate`),
+the units of the margins and floors; a dimension the scheme does not weigh is compared raw.
+Quality/Semantic/Total rows are the scheme's weighted means of the normalised per-prompt
 dimension scores, resampled jointly (see `stats.paired_bootstrap`).
 """
 
@@ -16,10 +16,11 @@ import numpy as np
 
 from vbench_lite.aggregate import AggregationScheme, canonical_dimension_name, load_scheme
 from vbench_lite.errors import InputError
+from vbench_lite.gate.baseline import load_source
 from vbench_lite.gate.compat import Pairing, check_compatibility
 from vbench_lite.gate.decision import RowOutcome, decide, exit_code, overall_status
 from vbench_lite.gate.errors import GateUsageError, IncompatibleData
-from vbench_lite.gate.inputs import ScoreSource, is_binary, load_source
+from vbench_lite.gate.inputs import ScoreSource, is_binary
 from vbench_lite.gate.policy import AGGREGATE_NAMES, GatePolicy
 from vbench_lite.gate.stats import adjust_p_values, mcnemar_exact, paired_bootstrap
 
@@ -83,6 +84,22 @@ def run_gate(
 ) -> GateReport:
     candidate = load_source(candidate_path, "candidate")
     baseline = load_source(baseline_path, "baseline")
+    return compare(candidate, baseline, policy=policy, dims=dims, seed=seed, strict=strict,
+                   allow_mismatch=allow_mismatch)
+
+
+def compare(
+    candidate: ScoreSource,
+    baseline: ScoreSource,
+    *,
+    policy: GatePolicy,
+    dims: str | None = None,
+    seed: int = 0,
+    strict: bool = False,
+    allow_mismatch: bool = False,
+) -> GateReport:
+    """The gate's comparison of two loaded sources; the leaderboard's Compare page calls it too,
+    so one pair of runs gets one interval and one verdict wherever it is shown."""
     scheme = _scheme_of(candidate)
     dim_names, aggregate_names = resolve_scope(dims, candidate, baseline, scheme)
     # A group score needs its dimensions paired even when only the score itself was asked for.
@@ -218,7 +235,7 @@ def _aggregate_row(
 
 
 def _coefficients(name: str, dims: list[str], scheme: AggregationScheme) -> np.ndarray:
-    """The weight of each dimension's normalised mean in Quality, Semantic or Total (spec §6)."""
+    """The weight of each dimension's normalised mean in Quality, Semantic or Total."""
     group_weight = {"quality": scheme.quality_weight, "semantic": scheme.semantic_weight}
     groups = AGGREGATE_GROUPS[name]
     outer_total = sum(group_weight[g] for g in groups)

@@ -1,4 +1,4 @@
-"""The gate's user errors, each carrying its documented exit code (docs/gate.md, spec §3.3).
+"""The gate's user errors, each carrying its documented exit code (docs/gate.md, "Exit codes").
 
 2 is a usage or configuration mistake (a bad flag, path or policy file); 3 is data that cannot be
 compared: an incomplete run, a corrupt baseline, or inputs that differ in what they measured.

@@ -1,14 +1,14 @@
 """Read what the gate compares: a run directory or a baseline file, as per-prompt score tables.
 
-A run directory (COMMON run-dir format) gives `manifest.json` + `scores.parquet`; only rows with
-status "ok" count, and the samples of each prompt are averaged first, because the gate resamples
-prompts, not videos (spec/ecosystem.md §3.2). A baseline file (`baseline.py`) already holds the
-per-prompt means. Both become a `ScoreSource` holding raw (not normalised) values.
+A run directory gives `manifest.json` + `scores.parquet` (read through `vbench_lite.rundir`); only
+rows with status "ok" count, and the samples of each prompt are averaged first, because the gate
+resamples prompts, not videos (docs/gate.md, "Statistics"). A baseline file (`baseline.py`)
+already holds the per-prompt means. Both become a `ScoreSource` holding raw (not normalised)
+values.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from vbench_lite.gate.errors import GateUsageError, IncompatibleData
+from vbench_lite.rundir import Manifest, RunDirError, ScorerRecord, has_manifest, read_manifest
+from vbench_lite.rundir import read_scores as read_scores_file
 
 SCORE_COLUMNS = ("video_key", "prompt_id", "sample_index", "dimension", "status", "value")
 
@@ -50,6 +52,7 @@ class ScoreSource:
     # baseline only its binary ones (what the McNemar test pairs).
     per_video: dict[str, pd.Series] = field(default_factory=dict)
     failed_videos: dict[str, int] = field(default_factory=dict)
+    manifest: Manifest | None = None  # a run's manifest (None for a baseline file)
 
     @property
     def model_label(self) -> str:
@@ -58,42 +61,37 @@ class ScoreSource:
         return f"{name}@{revision}" if revision else str(name)
 
 
-def load_source(path: Path, label: str) -> ScoreSource:
-    """A run directory, or a baseline JSON file (anything that is not a directory)."""
-    path = Path(path)
-    if not path.exists():
-        raise GateUsageError(f"{label} not found: {path} (give a run directory or a baseline .json)")
-    if path.is_dir():
-        return load_run(path, label)
-    from vbench_lite.gate.baseline import load_baseline
-
-    return load_baseline(path, label)
-
-
 def load_run(run_dir: Path, label: str = "run") -> ScoreSource:
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.exists():
+    if not has_manifest(run_dir):
         raise GateUsageError(
             f"{label} {run_dir} is not a run directory (no manifest.json); give the --out folder "
             "of `vbl evaluate` or a baseline .json"
         )
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise IncompatibleData(f"{label} {manifest_path} is unreadable: {error}") from None
-    if not isinstance(manifest, dict):
-        raise IncompatibleData(f"{label} {manifest_path} is not a JSON object")
-    scores = read_scores(run_dir, label)
+        manifest = read_manifest(run_dir)
+        scores = read_scores(run_dir)
+    except RunDirError as error:
+        raise IncompatibleData(f"{label}: {error}") from None
+    return source_from_scores(label, run_dir, manifest, scores)
+
+
+def source_from_scores(
+    label: str, path: Path, manifest: Manifest, scores: pd.DataFrame, scales: dict[str, float] | None = None
+) -> ScoreSource:
+    """A run as the gate sees it, from its manifest and its long scores table (from the run
+    directory, or from the results store for the leaderboard). `scales` (per-video value → the
+    aggregate's units) fill in for dimensions the manifest has no record of."""
     ok = scores[scores["status"] == "ok"]
     nan_rows = ok[ok["value"].isna()]
     if len(nan_rows):
         dims = ", ".join(sorted(nan_rows["dimension"].unique()))
         raise IncompatibleData(
-            f"{label} {run_dir}: {len(nan_rows)} score(s) marked ok are NaN ({dims}); "
+            f"{label} {path}: {len(nan_rows)} score(s) marked ok are NaN ({dims}); "
             "re-run the evaluation of those videos"
         )
     # Per-video values in aggregate units (imaging quality stores 0–100 per video, as VBench does).
-    scales = {name: float(info.get("value_scale", 1.0)) for name, info in (manifest.get("dimensions") or {}).items()}
+    recorded = {name: r.value_scale for name, r in manifest.dimensions.items() if r.value_scale is not None}
+    scales = {**(scales or {}), **recorded}
     per_video = {
         str(dim): rows.set_index(["prompt_id", "sample_index"])["value"].astype(float).sort_index()
         * scales.get(str(dim), 1.0)
@@ -103,33 +101,33 @@ def load_run(run_dir: Path, label: str = "run") -> ScoreSource:
     failed = scores[scores["status"] == "failed"].groupby("dimension").size()
     return ScoreSource(
         label=label,
-        path=run_dir,
+        path=path,
         kind="run",
-        status=str(manifest.get("status", "unknown")),
-        run_id=manifest.get("run_id"),
-        model=dict(manifest.get("model") or {}),
-        prompt_suite=manifest.get("prompt_suite"),
-        aggregation=dict(manifest.get("aggregation") or {}),
-        config_hash=manifest.get("config_hash"),
-        scorers=scorers_from_manifest(manifest.get("dimensions") or {}),
+        status=str(manifest.status),
+        run_id=manifest.run_id,
+        model=manifest.model.to_json(),
+        prompt_suite=manifest.prompt_suite.to_json() if manifest.prompt_suite else None,
+        aggregation=manifest.aggregation.to_json() if manifest.aggregation else {},
+        config_hash=manifest.config_hash,
+        scorers=scorers_from_manifest(manifest),
         per_prompt=per_prompt,
         per_video=per_video,
         failed_videos={str(k): int(v) for k, v in failed.items()},
+        manifest=manifest,
     )
 
 
-def read_scores(run_dir: Path, label: str) -> pd.DataFrame:
+def read_scores(run_dir: Path) -> pd.DataFrame:
     """`scores.parquet`, one row per (video, dimension), latest row kept for a re-scored video."""
-    path = run_dir / "scores.parquet"
-    if not path.exists():
-        raise IncompatibleData(f"{label} {run_dir} has no scores.parquet: the run wrote no scores")
-    try:
-        scores = pd.read_parquet(path)
-    except Exception as error:  # pyarrow raises several unrelated types for a damaged file
-        raise IncompatibleData(f"{label} {path} is unreadable: {error}") from None
+    scores = read_scores_file(run_dir)
     missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
     if missing:
-        raise IncompatibleData(f"{label} {path} lacks column(s) {', '.join(missing)}")
+        raise RunDirError(f"{run_dir} scores.parquet lacks column(s) {', '.join(missing)}")
+    return gate_scores(scores)
+
+
+def gate_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores the gate pairs: one row per (video, dimension), every video with a prompt id."""
     scores = scores.drop_duplicates(["video_key", "dimension"], keep="last").copy()
     # A folder run may leave prompt ids empty; the video itself is then the prompt.
     empty = scores["prompt_id"].isna() | (scores["prompt_id"].astype(str) == "")
@@ -140,25 +138,22 @@ def read_scores(run_dir: Path, label: str) -> pd.DataFrame:
 
 
 def prompt_means(per_video: pd.Series) -> pd.Series:
-    """Average the samples of each prompt: the unit the gate resamples (spec §3.2)."""
+    """Average the samples of each prompt: the unit the gate resamples (its samples share a seed
+    schedule and are not independent)."""
     return per_video.groupby(level="prompt_id").mean().sort_index()
 
 
-def scorers_from_manifest(dimensions: dict[str, Any]) -> dict[str, ScorerInfo]:
-    out: dict[str, ScorerInfo] = {}
-    for name, info in dimensions.items():
-        info = info or {}
-        out[str(name)] = ScorerInfo(
-            version=_text(info.get("version")),
-            backend=_text(info.get("backend")),
-            weights_sha256=_text(info.get("weights_sha256")),
-            group=_text(info.get("group")),
-        )
-    return out
+def scorers_from_manifest(manifest: Manifest) -> dict[str, ScorerInfo]:
+    return {name: scorer_info(record) for name, record in manifest.dimensions.items()}
+
+
+def scorer_info(record: ScorerRecord) -> ScorerInfo:
+    return ScorerInfo(version=_text(record.version), backend=_text(record.backend),
+                      weights_sha256=_text(record.weights_sha256), group=_text(record.group))
 
 
 def is_binary(values: pd.Series) -> bool:
-    """True when every per-video value is 0 or 1 (dynamic degree's booleans, spec §4.5)."""
+    """True when every per-video value is 0 or 1 (dynamic degree's booleans)."""
     return len(values) > 0 and bool(values.isin([0.0, 1.0]).all())
 
 

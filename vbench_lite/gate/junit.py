@@ -1,4 +1,4 @@
-"""JUnit XML of a gate report: one testcase per dimension/aggregate (spec/ecosystem.md §3.3).
+"""JUnit XML of a gate report: one testcase per dimension/aggregate (docs/gate.md, "Outputs").
 
 `<failure>` on FAIL (and on WARN under --strict), `<skipped>` for a row that was not evaluated.
 Written with the standard library's ElementTree, which escapes attribute and text content.

@@ -1,9 +1,9 @@
-"""The gate policy: a TOML file validated by pydantic (spec/ecosystem.md §3.3 "Policy").
+"""The gate policy: a TOML file validated by pydantic (docs/gate.md, "Policy file").
 
 `[defaults]` holds the statistics settings and the default margin; `[dims.<name>]` and
 `[aggregate.<quality_score|semantic_score|total_score>]` override the margin (`max_drop_abs`),
 add an absolute floor (`min_value`) or change the method of one row. Margins and floors are in
-normalised units of the aggregation scheme (spec §6). The shipped default is
+normalised units of the aggregation scheme (docs/dimensions.md, "Aggregation"). The shipped default is
 `vbench_lite/data/gate-default.toml`; a user file is merged over it, key by key.
 """
 

@@ -1,4 +1,4 @@
-"""Human and machine outputs of a gate report: the rich table and the JSON file (spec §3.3).
+"""Human and machine outputs of a gate report: the rich table and the JSON file (docs/gate.md, "Outputs").
 
 JUnit XML lives in `junit.py`, GitHub annotations and the step summary in `github.py`.
 """

@@ -1,4 +1,4 @@
-"""Paired statistics over prompts (spec/ecosystem.md §3.2, §3.3 steps 2-4).
+"""Paired statistics over prompts (docs/gate.md, "What is compared, and how").
 
 Continuous dimensions and the Quality/Semantic/Total scores: a paired bootstrap over prompts
 (`scipy.stats.bootstrap(paired=True)`). Candidate and baseline saw the same prompts and seeds, so
@@ -12,7 +12,7 @@ non-inferiority test reads (the TOST convention). The p-value of a regression ro
 H0 "the drop is within the margin" (delta >= -margin) against H1 "delta < -margin" by inverting
 the bootstrap distribution: p = (1 + #{delta* >= -margin}) / (1 + B).
 
-Binary dimensions (dynamic degree: one yes/no per video, spec §4.5) get an exact McNemar test on
+Binary dimensions (dynamic degree: one yes/no per video) get an exact McNemar test on
 the per-video pairs (same prompt, same sample index, hence same seed): only discordant pairs carry
 information, and under H0 "the candidate is not worse" a baseline-yes/candidate-no pair is at most
 as likely as the reverse, so the count of such pairs among the discordant ones is tested against
