@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from vbench_lite import registry, runner
 from vbench_lite.cli import app
 from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
-from vbench_lite.executors import local
+from vbench_lite.executors import streaming
 from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.store import ResultStore
 from vbench_lite.video import Video, write_mp4
@@ -110,13 +110,13 @@ def test_a_third_party_dimension_is_scored_and_stored_like_a_first_party_one(plu
 def test_each_video_is_decoded_once_for_all_dimensions(plugins, tmp_path, monkeypatch) -> None:
     clip_folder(tmp_path / "videos", count=3)
     decoded: list[str] = []
-    real_decode = local.decode_video
+    real_open = streaming.open_video
 
-    def counting_decode(path, *args, **kwargs):
+    def counting_open(path, *args, **kwargs):
         decoded.append(str(path))
-        return real_decode(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(local, "decode_video", counting_decode)
+    monkeypatch.setattr(streaming, "open_video", counting_open)
     code, output = evaluate("--videos", str(tmp_path / "videos"), "--dims",
                             "mean_brightness,temporal_flickering", "--out", str(tmp_path / "run"))
     assert code == 0, output

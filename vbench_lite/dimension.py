@@ -17,7 +17,7 @@ import numpy as np
 
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.errors import VblError
-from vbench_lite.video import Video, middle_indices
+from vbench_lite.video import Video, VideoMeta, middle_indices
 from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
 
 Group = Literal["quality", "semantic", "extra"]
@@ -36,11 +36,29 @@ class FrameNeeds:
     mode: Literal["all", "middle"] = "all"
     count: int | None = None
 
-    def select(self, video: Video) -> Video:
+    def indices(self, num_frames: int) -> list[int] | None:
+        """The frame indices selected from a video of `num_frames` frames (None: every frame)."""
         if self.mode == "all":
-            return video
+            return None
         assert self.count is not None
-        return video.with_frames(video.frames[middle_indices(video.num_frames, self.count)])
+        return middle_indices(num_frames, self.count)
+
+    def select(self, video: Video) -> Video:
+        indices = self.indices(video.num_frames)
+        return video if indices is None else video.with_frames(video.frames[indices])
+
+
+class FrameConsumer(ABC):
+    """Scores one video from its frames as they are decoded, chunk by chunk and in order, keeping
+    only what its formula needs (features, a previous frame), never the whole video."""
+
+    @abstractmethod
+    def feed(self, frames: np.ndarray, start: int) -> None:
+        """Frames `start` … `start + len(frames) - 1` of the video, uint8 [n, H, W, 3]."""
+
+    @abstractmethod
+    def finish(self) -> VideoScore:
+        """The video's score, after its last chunk."""
 
 
 @dataclass
@@ -199,12 +217,17 @@ class Dimension(ABC):
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
         """Score each video (frames already selected by `frames`). No I/O, no model loading."""
 
+    def consumer(self, video: VideoMeta) -> FrameConsumer | None:
+        """A streaming scorer of one video, for a dimension that reads every frame; None (the
+        default) means: the runner hands `score_batch` the frames `frames` selects."""
+        return None
+
     def aggregate(self, scores: list[VideoScore]) -> float:
         """The dimension's aggregate over videos; VBench's default is the plain mean."""
         values = [float(s.value) for s in scores if s.value is not None]
         return float(np.mean(values)) if values else float("nan")
 
-    def skip_reason(self, video: Video) -> str | None:
+    def skip_reason(self, video: Video | VideoMeta) -> str | None:
         """Why this video cannot be scored here (missing prompt or auxiliary info), if so."""
         if self.needs_prompt and not video.prompt:
             return "needs a prompt and the video has none"

@@ -1,28 +1,46 @@
-"""Video I/O: decode once to uint8 [T, H, W, 3] RGB, VBench's frame samplers, and an mp4 writer.
+"""A video as the dimensions see it, VBench's frame samplers, and an mp4 writer.
 
-Decoding uses decord where it is installed (VBench's own reader) and PyAV otherwise; on h264 both
-give the same bytes as OpenCV's reader (tests/test_video.py checks it), so every dimension sees the
-frames VBench's code would see.
+`VideoMeta` is what is known before decoding (header and prompt); `Video` adds decoded uint8
+[T, H, W, 3] RGB frames (a whole short clip, or the few frames a sampler selected). Decoding
+itself, in chunks, is `vbench_lite.decode`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vbench_lite.errors import VideoUnreadable
+from vbench_lite.decode import VideoInfo, decode_video
 
-VIDEO_SUFFIXES = {".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi"}
-FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+__all__ = ["Video", "VideoMeta", "decode_video", "fps_interval", "middle_indices", "write_mp4"]
 
-# A 4K clip of 129 frames is 3.2 GB of uint8 and runs VBench out of memory (a known VBench issue);
-# frames above 2560x1440 are refused with a hint to downscale rather than risk the whole run.
-MAX_FRAME_PIXELS = 2560 * 1440
-MIN_FRAMES = 2  # every temporal formula needs at least one frame pair
+
+@dataclass
+class VideoMeta:
+    """One video before its frames are decoded: its header and where it came from."""
+
+    path: Path
+    info: VideoInfo
+    prompt_id: str = ""
+    prompt: str = ""
+    sample_index: int = 0
+    seed: int | None = None
+    aux: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps
+
+    @property
+    def num_frames(self) -> int:
+        return self.info.num_frames
+
+    def with_frames(self, frames: np.ndarray) -> Video:
+        return Video(frames=frames, fps=self.fps, path=self.path, prompt_id=self.prompt_id, prompt=self.prompt,
+                     sample_index=self.sample_index, seed=self.seed, aux=self.aux)
 
 
 @dataclass
@@ -64,31 +82,6 @@ class Video:
         )
 
 
-def is_video_path(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES or (path.is_dir() and _frame_files(path) != [])
-
-
-def decode_video(path: Path, backend: str = "auto") -> tuple[np.ndarray, float]:
-    """All frames of `path` as uint8 [T, H, W, 3] RGB, and its frame rate.
-
-    Raises VideoUnreadable with a one-line reason for anything that cannot be scored.
-    """
-    path = Path(path)
-    if path.is_dir():
-        frames, fps = _decode_frame_folder(path)
-    elif path.suffix.lower() == ".gif":
-        frames, fps = _decode_gif(path)
-    else:
-        _check_frame_size(*_probe_size(path), path)
-        use_decord = backend == "decord" or (backend == "auto" and _decord_available())
-        frames, fps = _decode_decord(path) if use_decord else _decode_pyav(path)
-    if frames.ndim != 4 or frames.shape[0] < MIN_FRAMES:
-        count = 0 if frames.ndim != 4 else frames.shape[0]
-        raise VideoUnreadable(f"{count} frame(s) decoded; at least {MIN_FRAMES} are needed")
-    _check_frame_size(frames.shape[1], frames.shape[2], path)
-    return frames, fps
-
-
 def middle_indices(num_frames: int, k: int) -> list[int]:
     """VBench's "middle" uniform sampler: the centre of each of min(k, L) equal segments
     (docs/dimensions.md, "Frame samplers").
@@ -128,140 +121,3 @@ def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 18) -> Path
         container.mux(stream.encode())
     tmp.replace(path)
     return path
-
-
-def _decord_available() -> bool:
-    try:
-        import decord  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _probe_size(path: Path) -> tuple[int, int]:
-    """(height, width) from the container header, before any frame is decoded."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoUnreadable("no video stream in the file")
-            ctx = container.streams.video[0].codec_context
-            return int(ctx.height), int(ctx.width)
-    except av.FFmpegError as error:
-        raise VideoUnreadable(f"not a readable video ({error.strerror or error})") from None
-
-
-def _check_frame_size(height: int, width: int, path: Path) -> None:
-    if height * width > MAX_FRAME_PIXELS:
-        raise VideoUnreadable(
-            f"frame size {width}x{height} is above the 2560x1440 limit; "
-            f"downscale it first, e.g. ffmpeg -i '{path.name}' -vf scale=-2:1080 out.mp4"
-        )
-
-
-def _decode_decord(path: Path) -> tuple[np.ndarray, float]:
-    import decord
-
-    # Other code in the process (VBench's ViCLIP reader) may switch decord to torch tensors.
-    decord.bridge.set_bridge("native")
-    try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
-        fps = float(reader.get_avg_fps())
-        frames = reader.get_batch(list(range(len(reader)))).asnumpy()
-    except decord.DECORDError as error:
-        # decord gives up on truncated files that PyAV can still read up to the damage.
-        try:
-            return _decode_pyav(path)
-        except VideoUnreadable:
-            raise VideoUnreadable(f"decode failed ({str(error).splitlines()[0]})") from None
-    return frames, fps
-
-
-def _decode_pyav(path: Path) -> tuple[np.ndarray, float]:
-    import av
-
-    frames: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = stream.average_rate or stream.guessed_rate or 0
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-    except (av.FFmpegError, IndexError) as error:
-        if not frames:
-            raise VideoUnreadable(f"decode failed ({error})") from None
-        # A truncated file: keep what decoded, as OpenCV and decord do.
-    if not frames:
-        return np.zeros((0, 0, 0, 3), np.uint8), 0.0
-    return np.stack(frames), float(rate)
-
-
-def _open_image(path: Path) -> Any:
-    """PIL's lazy open (header only), with its decompression-bomb refusal as our size limit."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(path)
-    except Image.DecompressionBombError as error:
-        raise VideoUnreadable(f"{path.name}: frames above the 2560x1440 limit ({error})") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise VideoUnreadable(f"not a readable image ({error})") from None
-    _check_frame_size(image.height, image.width, path)
-    return image
-
-
-def _decode_gif(path: Path) -> tuple[np.ndarray, float]:
-    from PIL import ImageSequence, UnidentifiedImageError
-
-    try:
-        with _open_image(path) as image:
-            durations = []
-            frames = []
-            for frame in ImageSequence.Iterator(image):
-                frames.append(np.asarray(frame.convert("RGB")))
-                durations.append(frame.info.get("duration", 100) or 100)
-    except (UnidentifiedImageError, OSError) as error:
-        raise VideoUnreadable(f"not a readable gif ({error})") from None
-    if not frames:
-        return np.zeros((0, 0, 0, 3), np.uint8), 0.0
-    return np.stack(frames), 1000.0 / float(np.mean(durations))
-
-
-def _folder_fps(folder: Path) -> float:
-    """`fps.json` ({"fps": 8}) of a frame folder, else 8; a malformed one is the video's reason."""
-    meta = folder / "fps.json"
-    if not meta.exists():
-        return 8.0
-    try:
-        fps = json.loads(meta.read_text(encoding="utf-8"))["fps"]
-        if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps < 1000:
-            raise ValueError(fps)
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise VideoUnreadable('fps.json must hold {"fps": <frames per second>}; fix or remove it') from None
-    return float(fps)
-
-
-def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file())
-
-
-def _decode_frame_folder(folder: Path) -> tuple[np.ndarray, float]:
-    """A folder of numbered frame images; fps from an optional `fps.json` ({"fps": 8}), else 8."""
-    from PIL import UnidentifiedImageError
-
-    files = _frame_files(folder)
-    fps = _folder_fps(folder)
-    try:
-        frames = []
-        for file in files:
-            with _open_image(file) as image:
-                frames.append(np.asarray(image.convert("RGB")))
-    except (UnidentifiedImageError, OSError) as error:
-        raise VideoUnreadable(f"unreadable frame image ({error})") from None
-    if len({f.shape for f in frames}) > 1:
-        raise VideoUnreadable("frame images differ in size")
-    if not frames:
-        return np.zeros((0, 0, 0, 3), np.uint8), fps
-    return np.stack(frames), fps

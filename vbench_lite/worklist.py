@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vbench_lite.errors import InputError
-from vbench_lite.video import FRAME_SUFFIXES, VIDEO_SUFFIXES
+from vbench_lite.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
 
 TRAILING_INDEX = re.compile(r"^(?P<prompt>.*?)-(?P<index>\d+)$")
 MAX_NAME_BYTES = 200  # file systems cap names at 255 bytes; long prompts get a hashed tail

@@ -1,8 +1,10 @@
 """The Ray executor (`--executor ray`).
 
 The same run as the local executor, spread over a Ray cluster:
-- decoding runs as Ray CPU tasks;
-- each scorer replica is an actor that builds its own Dimension objects (from their class paths
+- each scorer replica is an actor that decodes its own videos, streaming (as the local executor
+  does: once, in chunks, a background thread ahead), so no decoded video crosses the object store
+  and memory stays flat whatever a video's length;
+- each scorer replica that builds its own Dimension objects (from their class paths
   and the run's ScoringContext settings) and loads their models once; each generator replica
   likewise loads the generator once. A replica asks for one GPU when the device is cuda, one CPU
   otherwise, or the resources in `$VBL_RAY_ACTOR_RESOURCES` (JSON, e.g. {"vbl_gpu": 1}; tests use
@@ -45,17 +47,15 @@ from vbench_lite.executors.base import (
 )
 from vbench_lite.executors.local import (
     generation_request,
-    load_video,
     progress_bar,
-    score_batch,
     scorer_record,
     unavailable_message,
 )
+from vbench_lite.executors.streaming import score_videos
 from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.registry import DIMENSIONS_GROUP, GENERATORS_GROUP
 from vbench_lite.rundir import ScorerRecord
 from vbench_lite.store import ScoreRow, VideoRow
-from vbench_lite.video import Video
 from vbench_lite.worklist import VideoItem
 
 MAX_ATTEMPTS = 3  # tries per unit whose replica died; then the unit is stored as failed
@@ -198,7 +198,6 @@ class WorkUnit:
     item: VideoItem
     dimensions: tuple[str, ...]
     attempts: int = 0  # tries that ended with the replica dying
-    decoded: Any = None  # ObjectRef of the decoded video, kept so a retry does not decode again
 
     @property
     def key(self) -> tuple[str, str, int, Stage]:
@@ -269,24 +268,10 @@ class ScorerReplica:
     def report(self) -> dict[str, ScorerRecord | str]:
         return self.records
 
-    def score(
-        self, wanted: dict[str, list[str]], items: list[VideoItem], *videos: Video | str
-    ) -> list[tuple[VideoRow, list[ScoreRow]]]:
-        """The local executor's batch scoring, on this replica's dimensions."""
-        batch = [(item, _writable(video)) for item, video in zip(items, videos, strict=True)]
-        return score_batch(batch, wanted, self.dimensions)
-
-
-def _writable(video: Video | str) -> Video | str:
-    # Frames from Ray's object store are read-only views; the local executor hands writable ones.
-    if isinstance(video, Video) and not video.frames.flags.writeable:
-        return video.with_frames(video.frames.copy())
-    return video
-
-
-def decode_item(item: VideoItem) -> Video | str:
-    """A Ray CPU task: decode one video as the local executor does; any failure becomes its reason."""
-    return load_video(item)
+    def score(self, todo: list[tuple[VideoItem, list[str]]]) -> list[tuple[VideoRow, list[ScoreRow]]]:
+        """The local executor's scoring on this replica's dimensions: the replica decodes the videos
+        itself, streaming, so no decoded video ever crosses the object store."""
+        return list(score_videos(todo, self.dimensions, videos_per_batch=len(todo)))
 
 
 @dataclass(frozen=True)
@@ -362,7 +347,6 @@ def _run_units(
     ray: Any, replicas: list[Any], units: list[WorkUnit], per_call: int,
     submit: Callable[[Any, list[WorkUnit]], Any], finish: Callable[[list[WorkUnit], Any], None],
     give_up: Callable[[WorkUnit, str], None], tally: UnitTally, console: Console,
-    prepare: Callable[[WorkUnit], WorkUnit] = lambda unit: unit, lookahead: int = 0,
 ) -> None:
     """Keep one call in flight per replica; handle results as they arrive.
 
@@ -370,7 +354,6 @@ def _run_units(
     of that batch is then retried alone (so a unit that kills its replica cannot take others down
     with it again) until MAX_ATTEMPTS, then given up. A dead replica gets no work until Ray has
     restarted it (it answers `ping`), so no unit is lost on a replica that is still restarting.
-    `prepare` starts a unit's input early (decoding) for up to `lookahead` units beyond those running.
     """
     waiting: deque[WorkUnit] = deque(units)
     ready: deque[WorkUnit] = deque()
@@ -385,8 +368,8 @@ def _run_units(
             progress.update(bar, advance=count, description=tally.line())
 
         while waiting or ready or retries or running:
-            while waiting and len(ready) < lookahead + per_call * len(idle):
-                ready.append(prepare(waiting.popleft()))
+            while waiting and len(ready) < per_call * len(idle):
+                ready.append(waiting.popleft())
             while idle and (retries or ready):
                 batch = [retries.popleft()] if retries else [ready.popleft() for _ in range(min(per_call, len(ready)))]
                 replica = idle.pop()
@@ -555,14 +538,8 @@ class RayExecutor:
         if not units:
             return ScoringOutcome()
         per_call = self.settings.videos_per_batch
-        decode = ray.remote(num_cpus=1)(decode_item)
-
-        def prepare(unit: WorkUnit) -> WorkUnit:
-            return replace(unit, decoded=decode.remote(unit.item))
-
         def submit(replica: Any, batch: list[WorkUnit]) -> Any:
-            wanted = {u.item.video_key: list(u.dimensions) for u in batch}
-            return replica.score.remote(wanted, [u.item for u in batch], *(u.decoded for u in batch))
+            return replica.score.remote([(u.item, list(u.dimensions)) for u in batch])
 
         def finish(batch: list[WorkUnit], results: list[tuple[VideoRow, list[ScoreRow]]]) -> None:
             for video, rows in results:
@@ -575,8 +552,7 @@ class RayExecutor:
         def give_up(unit: WorkUnit, reason: str) -> None:
             record(*failed_rows(unit.item, list(unit.dimensions), reason))
 
-        _run_units(ray, self.scorers, units, per_call, submit, finish, give_up, tally, self.console,
-                   prepare=prepare, lookahead=len(self.scorers) * per_call)
+        _run_units(ray, self.scorers, units, per_call, submit, finish, give_up, tally, self.console)
         return ScoringOutcome(scored=tally.done, failed=tally.failed)
 
     def close(self) -> None:
