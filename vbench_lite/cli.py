@@ -123,6 +123,8 @@ def evaluate(
     accept_license: Annotated[list[str], typer.Option(help="accept a model's restrictive licence (repeatable)")] = [],  # noqa: B006
     name: Annotated[str | None, typer.Option(help="model name shown on the leaderboard")] = None,
     revision: Annotated[str | None, typer.Option(help="checkpoint or revision label")] = None,
+    long: Annotated[bool, typer.Option("--long", help="VBench-Long: score clips of each video, average them")] = False,
+    long_split: Annotated[str, typer.Option(help="with --long: fixed clips, or scenes (cut, then clips)")] = "fixed",
     executor: Annotated[str, typer.Option(help="local | ray (pip install 'vbench-lite[ray]')")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="auto or HOST:PORT (default: Ray on this host)")] = None,
 ) -> None:
@@ -138,7 +140,7 @@ def evaluate(
         videos_per_batch=videos_per_batch, keep_failed=keep_failed, backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
         dimension_options=_key_values(option), accept_license=accept_license, name=name, revision=revision,
-        executor=executor, ray_address=ray_address,
+        executor=executor, ray_address=ray_address, long=long_split if long else None,
     )
     report = run(options, console=err)
     _print_report(report)

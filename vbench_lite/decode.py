@@ -3,9 +3,7 @@
 `open_video(path)` reads only headers: the frame rate, the frame count and the frame size, which
 is checked against MAX_FRAME_PIXELS before a single frame is decoded, for every input kind (mp4
 and the other containers, GIF, a folder of frame images). `reader.chunks()` then yields uint8
-[n, H, W, 3] RGB arrays in order, each of about CHUNK_BYTES; `reader.frames_at(indices)` decodes
-only the frames asked for (the second look a sampler needs when a damaged file decodes fewer
-frames than its header promised).
+[n, H, W, 3] RGB arrays in order, each of about CHUNK_BYTES.
 
 Backends: decord where it is installed (VBench's own reader), else PyAV; on h264 both give the
 bytes OpenCV's reader gives, so every dimension sees the frames VBench's code would see. A
@@ -16,7 +14,7 @@ truncated file yields the frames that decode, as OpenCV and decord do. See docs/
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,20 +63,6 @@ class VideoReader:
                 batch = []
         if batch:
             yield self._counted(batch)
-
-    def frames_at(self, indices: Sequence[int]) -> np.ndarray:
-        """The frames at `indices` (in that order, repeats allowed), decoding only up to the last."""
-        wanted = sorted(set(indices))
-        found: dict[int, np.ndarray] = {}
-        for index, frame in enumerate(self._frames()):
-            if index in wanted:
-                found[index] = frame
-            if index >= wanted[-1]:
-                break
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            raise VideoUnreadable(f"frame {missing[0]} does not decode")
-        return np.stack([found[i] for i in indices])
 
     def _counted(self, batch: list[np.ndarray]) -> np.ndarray:
         chunk = np.stack(batch)
@@ -206,12 +190,6 @@ class _DecordReader(VideoReader):
                 yield from (frame for index, frame in enumerate(rest) if index >= start)
                 return
             yield from batch
-
-    def frames_at(self, indices: Sequence[int]) -> np.ndarray:
-        import decord
-
-        decord.bridge.set_bridge("native")
-        return np.asarray(self._reader.get_batch(list(indices)).asnumpy())
 
 
 # -- GIF and frame folders -----------------------------------------------------------------------------

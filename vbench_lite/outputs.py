@@ -86,13 +86,14 @@ def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
 
 def summarise(
     scores: pd.DataFrame, dimensions: dict[str, Dimension], scheme: AggregationScheme,
-    requested: list[str], lenient: bool = False,
+    requested: list[str], lenient: bool = False, long: bool = False,
 ) -> RunSummary:
     """Each dimension's aggregate from its ok rows, normalised, then Quality / Semantic / Total.
 
     `lenient` (imports): where a dimension's own aggregate cannot be computed from what the file
     holds (VBench's files lack the pair counts our pair-weighted aggregates need), the plain mean
-    of the per-video values is taken and `notes` says so.
+    of the per-video values is taken and `notes` says so. `long` (VBench-Long): the plain mean of
+    the per-video values (each already a mean over clips), in the aggregate's units.
     """
     results = []
     raw: dict[str, float] = {}
@@ -102,7 +103,9 @@ def summarise(
         ok = rows[rows["status"] == "ok"]
         dimension = dimensions[name]
         value = None
-        if len(ok):
+        if len(ok) and long:
+            value = float(ok["value"].astype(float).mean()) * dimension.video_value_scale
+        elif len(ok):
             try:
                 value = dimension.aggregate(video_scores(ok, dimension))
             except (KeyError, TypeError, ValueError) as error:

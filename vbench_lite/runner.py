@@ -27,6 +27,7 @@ from vbench_lite.dimension import Option, ScoringContext, scoring_precision
 from vbench_lite.errors import InputError, VblError
 from vbench_lite.executors.base import Executor, ExecutorSettings
 from vbench_lite.generator import Generator
+from vbench_lite.long_video import LongMode
 from vbench_lite.manifest import config_hash, new_manifest, new_run_id
 from vbench_lite.outputs import RunSummary, summarise, write_run_outputs
 from vbench_lite.prompts import PromptSuite, load_suite
@@ -74,10 +75,13 @@ class EvaluateOptions:
     name: str | None = None  # the model's label on the leaderboard (default: --model, or "videos")
     revision: str | None = None  # checkpoint / revision label
     keep_failed: bool = False  # --resume --keep-failed: failed (video, dimension) pairs stay failed
+    long: str | None = None  # VBench-Long mode: "fixed" clips, or "scenes" (scene cuts, then clips)
     executor: str = "local"  # local | ray; not in config(): either executor resumes a run
     ray_address: str | None = None  # None/"local": Ray on this host; "auto" or HOST:PORT: a cluster
 
     def __post_init__(self) -> None:
+        if self.long not in (None, "fixed", "scenes"):
+            raise InputError(f"--long-split must be fixed or scenes, not '{self.long}'")
         if self.executor not in ("local", "ray"):
             raise InputError(f"--executor must be local or ray, not '{self.executor}'")
         if self.executor == "ray":
@@ -99,11 +103,14 @@ class EvaluateOptions:
             "samples": self.samples,
             "seed": self.seed,
             "dimension_options": self.dimension_options,
+            # Only when set, so that runs made before VBench-Long mode keep their config hash.
+            **({"long": self.long} if self.long else {}),
         }
 
     def executor_settings(self) -> ExecutorSettings:
         return ExecutorSettings(device=self.device, videos_per_batch=self.videos_per_batch,
-                                generator_weights=self.weights, ray_address=self.ray_address)
+                                generator_weights=self.weights, ray_address=self.ray_address,
+                                long=LongMode(self.long) if self.long else None)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -201,7 +208,7 @@ def _run(
         executor.close()
 
     scores = store.scores_frame(run_id)
-    summary = summarise(scores, dimensions, scheme, dims)
+    summary = summarise(scores, dimensions, scheme, dims, long=options.long is not None)
     report.summary, report.failed_videos = summary, summary.failed_videos
     manifest.status = RunStatus.PARTIAL if (report.unavailable or report.failed_videos) else RunStatus.COMPLETE
     write_run_outputs(run_dir, scores, summary, dimensions)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vbench_lite.errors import InputError
 from vbench_lite.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
+from vbench_lite.errors import InputError
 
 TRAILING_INDEX = re.compile(r"^(?P<prompt>.*?)-(?P<index>\d+)$")
 MAX_NAME_BYTES = 200  # file systems cap names at 255 bytes; long prompts get a hashed tail

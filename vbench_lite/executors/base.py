@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from vbench_lite.dimension import Dimension, VideoScore
 from vbench_lite.generator import Generator
+from vbench_lite.long_video import LongMode
 from vbench_lite.rundir import ScorerRecord
 from vbench_lite.store import ScoreRow, VideoRow
 from vbench_lite.video import Video
@@ -31,6 +32,7 @@ class ExecutorSettings:
     videos_per_batch: int = 4
     generator_weights: Path | None = None  # the generator's --weights folder
     ray_address: str | None = None  # Ray only: None runs Ray on this host, "auto"/HOST:PORT joins a cluster
+    long: LongMode | None = None  # VBench-Long: score clips of each video and average them
 
 
 @dataclass

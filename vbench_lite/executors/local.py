@@ -80,7 +80,8 @@ class LocalExecutor:
                 progress.update(frames, completed=done, total=total, visible=True,
                                 description=f"frames of {item.path.name}"[:60])
 
-            for video, rows in score_videos(todo, self.dimensions, self.settings.videos_per_batch, on_frames):
+            batch = self.settings.videos_per_batch
+            for video, rows in score_videos(todo, self.dimensions, batch, on_frames, self.settings.long):
                 record(video, rows)
                 if video.status == "failed":
                     outcome.failed += 1

@@ -53,6 +53,7 @@ from vbench_lite.executors.local import (
 )
 from vbench_lite.executors.streaming import score_videos
 from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
+from vbench_lite.long_video import LongMode
 from vbench_lite.registry import DIMENSIONS_GROUP, GENERATORS_GROUP
 from vbench_lite.rundir import ScorerRecord
 from vbench_lite.store import ScoreRow, VideoRow
@@ -231,6 +232,7 @@ class ScorerSpec:
     weights_dir: Path | None
     options: dict[str, Any]
     env: dict[str, str | None] = field(default_factory=dict)
+    long: LongMode | None = None
 
 
 class ScorerReplica:
@@ -242,6 +244,7 @@ class ScorerReplica:
             device=spec.device, backend=spec.backend,  # type: ignore[arg-type]
             batch_size=spec.batch_size, weights_dir=spec.weights_dir, options=spec.options,
         )
+        self.long = spec.long
         self.dimensions: dict[str, Dimension] = {}
         self.records: dict[str, ScorerRecord | str] = {}  # per dimension: what loaded, or why not
         for name, path in spec.dimension_classes.items():
@@ -271,7 +274,7 @@ class ScorerReplica:
     def score(self, todo: list[tuple[VideoItem, list[str]]]) -> list[tuple[VideoRow, list[ScoreRow]]]:
         """The local executor's scoring on this replica's dimensions: the replica decodes the videos
         itself, streaming, so no decoded video ever crosses the object store."""
-        return list(score_videos(todo, self.dimensions, videos_per_batch=len(todo)))
+        return list(score_videos(todo, self.dimensions, videos_per_batch=len(todo), long=self.long))
 
 
 @dataclass(frozen=True)
@@ -506,7 +509,7 @@ class RayExecutor:
             dimension_classes={name: class_path(d) for name, d in dimensions.items()},
             device=plan.device, backend=first.context.backend, batch_size=first.context.batch_size,
             weights_dir=first.context.weights_dir, options=first.context.options,
-            env=forwarded_env(self.settings.ray_address),
+            env=forwarded_env(self.settings.ray_address), long=self.settings.long,
         )
         self.scorers = _start_replicas(self.ray, ScorerReplica, spec, plan)
         reports = _ask_all(self.ray, self.scorers, "report", "scorer")

@@ -5,8 +5,12 @@ to every dimension, so memory stays flat whatever the video's length.
   (features, the previous frame) and scores the video after the last chunk.
 - A dimension that reads a few sampled frames (VBench's "middle" sampler: 8 or 16 frames) gets
   exactly those frames, held while the video streams by, and scores them with `score_batch`,
-  batched over `videos_per_batch` videos as before.
+  batched over `videos_per_batch` videos.
+- In VBench-Long mode (`--long`) each dimension scores clips of the video (frame ranges, see
+  `vbench_lite.long_video`) the same way, and a video's score is the mean of its clips'.
 - A background thread decodes ahead (at most QUEUE_CHUNKS chunks), so decoding overlaps scoring.
+  When a damaged file decodes fewer frames than its header promised, the thread decodes it again
+  under the true count, so samplers and clips see what a whole-video decode would.
 
 Any failure is confined: a video that cannot be opened or decoded is a failed row for each of its
 dimensions; a dimension that raises on a video is a failed row for that pair only. See
@@ -15,6 +19,7 @@ docs/architecture.md, "Decoding and scoring".
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -22,10 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vbench_lite.decode import MIN_FRAMES, VideoReader, open_video
+from vbench_lite.decode import MIN_FRAMES, VideoInfo, VideoReader, open_video
 from vbench_lite.dimension import Dimension, FrameConsumer, VideoScore
 from vbench_lite.errors import VideoUnreadable, one_line
 from vbench_lite.executors.base import failed_rows, score_row
+from vbench_lite.long_video import LongMode
 from vbench_lite.store import ScoreRow, VideoRow
 from vbench_lite.video import Video, VideoMeta
 from vbench_lite.worklist import VideoItem
@@ -36,13 +42,11 @@ FrameProgress = Callable[[VideoItem, int, int], None]
 
 
 class HeldFrames:
-    """The frames a sampling dimension selects (or, for a dimension that cannot stream yet, every
-    frame), kept while the video streams by."""
+    """The frames a sampling dimension selects from one clip (or, for a dimension that does not
+    stream, every frame of it), kept while the video streams by."""
 
-    def __init__(self, dimension: Dimension, num_frames: int):
-        self.dimension = dimension
-        self.planned = num_frames
-        self.indices = dimension.frames.indices(num_frames)
+    def __init__(self, dimension: Dimension, length: int):
+        self.indices = dimension.frames.indices(length)
         self.kept: dict[int, np.ndarray] = {}
         self.chunks: list[np.ndarray] = []
 
@@ -54,13 +58,25 @@ class HeldFrames:
             if start <= index < start + len(frames):
                 self.kept[index] = frames[index - start]
 
-    def video(self, meta: VideoMeta, decoded: int) -> Video:
+    def frames(self) -> np.ndarray:
         if self.indices is None:
-            return meta.with_frames(np.concatenate(self.chunks))
-        if decoded != self.planned:  # a damaged file decoded fewer frames than its header said
-            indices = self.dimension.frames.indices(decoded) or []
-            return meta.with_frames(open_video(meta.path).frames_at(indices))
-        return meta.with_frames(np.stack([self.kept[i] for i in self.indices]))
+            return np.concatenate(self.chunks)
+        return np.stack([self.kept[i] for i in self.indices])
+
+
+@dataclass
+class Part:
+    """One dimension's view of one clip [start, end) of the video (the whole video outside --long)."""
+
+    start: int
+    end: int
+    scorer: FrameConsumer | HeldFrames
+    result: VideoScore | str | None = None  # a str is a failure reason
+
+    def feed(self, frames: np.ndarray, first: int) -> None:
+        low, high = max(first, self.start), min(first + len(frames), self.end)
+        if low < high:
+            self.scorer.feed(frames[low - first : high - first], low - self.start)
 
 
 @dataclass
@@ -71,56 +87,75 @@ class VideoPass:
     meta: VideoMeta | None = None
     error: str | None = None  # the whole video failed (unreadable, too large, too short)
     decoded: int = 0
-    streaming: dict[str, FrameConsumer] = field(default_factory=dict)
-    held: dict[str, HeldFrames] = field(default_factory=dict)
+    parts: dict[str, list[Part]] = field(default_factory=dict)
     results: dict[str, VideoScore | str] = field(default_factory=dict)  # a str is a failure reason
 
-    def start(self, meta: VideoMeta, names: list[str], dimensions: dict[str, Dimension]) -> None:
-        self.meta = meta
+    def start(self, meta: VideoMeta, names: list[str], dimensions: dict[str, Dimension], long: LongMode | None) -> None:
+        self.meta, self.parts, self.results, self.decoded = meta, {}, {}, 0
         for name in names:
             dimension = dimensions[name]
             skip = dimension.skip_reason(meta)
             if skip:
                 self.results[name] = VideoScore(None, skipped=skip)
                 continue
+            clips = [(0, meta.num_frames)]
+            if long is not None:
+                clips = long.clips(name, meta.num_frames, meta.fps, meta.path)
             try:
-                consumer = dimension.consumer(meta)
+                self.parts[name] = [Part(a, b, self._scorer(dimension, meta, a, b)) for a, b in clips]
             except Exception as error:
                 self.results[name] = one_line(error)
-                continue
-            if consumer is None:
-                self.held[name] = HeldFrames(dimension, meta.num_frames)
-            else:
-                self.streaming[name] = consumer
+
+    @staticmethod
+    def _scorer(dimension: Dimension, meta: VideoMeta, start: int, end: int) -> FrameConsumer | HeldFrames:
+        clip = meta if (start, end) == (0, meta.num_frames) else dataclasses.replace(
+            meta, info=dataclasses.replace(meta.info, num_frames=end - start))
+        return dimension.consumer(clip) or HeldFrames(dimension, end - start)
 
     def feed(self, frames: np.ndarray, start: int) -> None:
         self.decoded = start + len(frames)
-        for name, consumer in list(self.streaming.items()):
+        for name, parts in list(self.parts.items()):
             try:
-                consumer.feed(frames, start)
+                for part in parts:
+                    part.feed(frames, start)
             except Exception as error:  # this dimension fails on this video; the others go on
                 self.results[name] = one_line(error)
-                del self.streaming[name]
-        for held in self.held.values():
-            held.feed(frames, start)
+                del self.parts[name]
 
     def end(self) -> None:
         if self.error is None and self.decoded < MIN_FRAMES:
             self.error = f"{self.decoded} frame(s) decoded; at least {MIN_FRAMES} are needed"
         if self.error is not None:
             return
-        for name, consumer in self.streaming.items():
-            try:
-                self.results[name] = consumer.finish()
-            except Exception as error:
-                self.results[name] = one_line(error)
+        for parts in self.parts.values():
+            for part in parts:
+                if isinstance(part.scorer, FrameConsumer):
+                    try:
+                        part.result = part.scorer.finish()
+                    except Exception as error:
+                        part.result = one_line(error)
 
-    def held_video(self, name: str) -> Video | str:
+    def held(self, name: str) -> list[tuple[Part, Video]]:
+        """The held parts of a dimension with their frames (a part that cannot be assembled fails)."""
         assert self.meta is not None
-        try:
-            return self.held[name].video(self.meta, self.decoded)
-        except Exception as error:
-            return one_line(error)
+        found = []
+        for part in self.parts.get(name, []):
+            if isinstance(part.scorer, HeldFrames):
+                try:
+                    found.append((part, self.meta.with_frames(part.scorer.frames())))
+                except Exception as error:
+                    part.result = one_line(error)
+        return found
+
+    def combine(self) -> None:
+        """Each dimension's result from its parts: the part's own, or the mean over clips."""
+        for name, parts in self.parts.items():
+            if name in self.results:
+                continue
+            if len(parts) == 1:
+                self.results[name] = parts[0].result or "not scored"
+            else:
+                self.results[name] = clip_mean(parts)
 
     def rows(self, names: list[str], dimensions: dict[str, Dimension]) -> tuple[VideoRow, list[ScoreRow]]:
         if self.error is not None or self.meta is None:
@@ -134,14 +169,33 @@ class VideoPass:
         return video, [score_row(self.item, dimensions[n], self.results[n]) for n in names if n in self.results]
 
 
+def clip_mean(parts: list[Part]) -> VideoScore | str:
+    """VBench-Long's long-video score: the mean of its clips' values (booleans as 0/1); clips
+    without a value (skipped or failed) do not count, and each clip is kept in `extra`."""
+    clips, values = [], []
+    for part in parts:
+        result = part.result
+        entry: dict[str, object] = {"start": part.start, "end": part.end}
+        if isinstance(result, VideoScore) and result.value is not None and not result.skipped:
+            values.append(float(result.value))
+            entry["value"] = float(result.value)
+        else:
+            entry["error"] = result if isinstance(result, str) else (result.skipped if result else "not scored")
+        clips.append(entry)
+    if not values:
+        reasons = {str(c.get("error")) for c in clips}
+        return f"no clip could be scored ({'; '.join(sorted(reasons))[:200]})"
+    return VideoScore(value=float(np.mean(values)), extra={"clips": clips})
+
+
 def score_videos(
     todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension], videos_per_batch: int,
-    on_frames: FrameProgress | None = None,
+    on_frames: FrameProgress | None = None, long: LongMode | None = None,
 ) -> Iterator[tuple[VideoRow, list[ScoreRow]]]:
     """Each video of `todo` with its score rows, as soon as its batch is scored."""
     wanted = {item.video_key: [n for n in names if n in dimensions] for item, names in todo}
     batch: list[VideoPass] = []
-    for video in streamed(todo, dimensions, on_frames):
+    for video in streamed(todo, dimensions, on_frames, long):
         batch.append(video)
         if len(batch) >= videos_per_batch:
             yield from _finish_batch(batch, wanted, dimensions)
@@ -152,33 +206,34 @@ def score_videos(
 
 def streamed(
     todo: list[tuple[VideoItem, list[str]]], dimensions: dict[str, Dimension], on_frames: FrameProgress | None,
+    long: LongMode | None = None,
 ) -> Iterator[VideoPass]:
     """Every video decoded once, in chunks, its chunks fed to its dimensions as they arrive."""
     names = {item.video_key: [n for n in wanted if n in dimensions] for item, wanted in todo}
-    for event in _decoded_ahead([item for item, _ in todo]):
-        video, kind, payload = event
-        if kind == "open":
+    for video, kind, payload in _decoded_ahead([item for item, _ in todo]):
+        if kind == "open":  # also sent again, with the true frame count, to start over
             if isinstance(payload, str):
                 video.error = payload
             else:
-                meta = VideoMeta(path=video.item.path, info=payload.info, prompt_id=video.item.prompt_id,
-                                 prompt=video.item.prompt, sample_index=video.item.sample_index,
-                                 seed=video.item.seed, aux=video.item.aux)
-                video.start(meta, names[video.item.video_key], dimensions)
+                assert isinstance(payload, VideoInfo)
+                item = video.item
+                meta = VideoMeta(path=item.path, info=payload, prompt_id=item.prompt_id, prompt=item.prompt,
+                                 sample_index=item.sample_index, seed=item.seed, aux=item.aux)
+                video.start(meta, names[item.video_key], dimensions, long)
         elif kind == "chunk":
-            start, frames = payload
+            start, frames = payload  # type: ignore[misc]
             video.feed(frames, start)
             if on_frames is not None and video.meta is not None:
                 on_frames(video.item, video.decoded, video.meta.num_frames)
         else:  # "end": the video is decoded (payload: None, or why decoding failed)
             if payload is not None and video.error is None:
-                video.error = payload
+                video.error = str(payload)
             video.end()
             yield video
 
 
 def _decoded_ahead(items: list[VideoItem]) -> Iterator[tuple[VideoPass, str, object]]:
-    """("open", reader | reason), ("chunk", (start, frames))…, ("end", None | reason) per video,
+    """("open", info | reason), ("chunk", (start, frames))…, ("end", None | reason) per video,
     decoded by a background thread at most QUEUE_CHUNKS chunks ahead of the consumer."""
     events: queue.Queue[tuple[VideoPass, str, object] | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
     stop = threading.Event()
@@ -194,8 +249,7 @@ def _decoded_ahead(items: list[VideoItem]) -> Iterator[tuple[VideoPass, str, obj
 
     def decode() -> None:
         for item in items:
-            video = VideoPass(item)
-            if not _decode_one(video, put):
+            if not _decode_one(VideoPass(item), put):
                 return
         put(None)
 
@@ -212,28 +266,40 @@ def _decoded_ahead(items: list[VideoItem]) -> Iterator[tuple[VideoPass, str, obj
 def _decode_one(video: VideoPass, put: Callable[[tuple[VideoPass, str, object] | None], bool]) -> bool:
     """Decode one video into events; False when the consumer went away."""
     try:
-        reader: VideoReader | str = open_video(video.item.path)
+        reader = open_video(video.item.path)
     except VideoUnreadable as error:
-        reader = str(error)
+        return put((video, "open", str(error))) and put((video, "end", None))
     except FileNotFoundError:
-        reader = f"file not found: {video.item.path}"
+        return put((video, "open", f"file not found: {video.item.path}")) and put((video, "end", None))
     except Exception as error:  # a decoder bug or a malformed side file must not stop the run
-        reader = f"cannot decode: {one_line(error)}"
-    if not put((video, "open", reader)):
-        return False
-    failure = reader if isinstance(reader, str) else None
-    if isinstance(reader, VideoReader):
-        start = 0
-        try:
-            for chunk in reader.chunks():
-                if not put((video, "chunk", (start, chunk))):
-                    return False
-                start += len(chunk)
-        except VideoUnreadable as error:
-            failure = str(error)
-        except Exception as error:
-            failure = f"cannot decode: {one_line(error)}"
+        return put((video, "open", f"cannot decode: {one_line(error)}")) and put((video, "end", None))
+    info = reader.info
+    for _ in range(2):  # a second pass only when the header's frame count was wrong
+        if not put((video, "open", info)):
+            return False
+        failure, count = _chunks(reader, video, put)
+        if failure is False:
+            return False
+        if failure is not None or count == info.num_frames or count < MIN_FRAMES:
+            break
+        info = dataclasses.replace(info, num_frames=count)
+        reader = open_video(video.item.path)
     return put((video, "end", failure))
+
+
+def _chunks(reader: VideoReader, video: VideoPass, put: Callable[..., bool]) -> tuple[str | None | bool, int]:
+    """Send the reader's chunks; (why decoding failed or None, frames sent), or (False, _) to stop."""
+    start = 0
+    try:
+        for chunk in reader.chunks():
+            if not put((video, "chunk", (start, chunk))):
+                return False, start
+            start += len(chunk)
+    except VideoUnreadable as error:
+        return str(error), start
+    except Exception as error:
+        return f"cannot decode: {one_line(error)}", start
+    return None, start
 
 
 def _finish_batch(
@@ -241,17 +307,12 @@ def _finish_batch(
 ) -> Iterator[tuple[VideoRow, list[ScoreRow]]]:
     """Score the held frames of the batch's videos, dimension by dimension, then emit each video."""
     for name, dimension in dimensions.items():
-        inputs = []
-        for video in batch:
-            if video.error is None and name in video.held:
-                selected = video.held_video(name)
-                if isinstance(selected, str):
-                    video.results[name] = selected
-                else:
-                    inputs.append((video, selected))
-        for (video, _), result in zip(inputs, score_isolating_failures(dimension, inputs), strict=True):
-            video.results[name] = result
+        inputs = [(part, frames) for video in batch if video.error is None for part, frames in video.held(name)]
+        for (part, _), result in zip(inputs, score_isolating_failures(dimension, inputs), strict=True):
+            part.result = result
     for video in batch:
+        if video.error is None:
+            video.combine()
         yield video.rows(wanted[video.item.video_key], dimensions)
 
 
