@@ -203,7 +203,8 @@ class NanoDet:
             raise ValueError(f"detect needs uint8 frames [T, H, W, 3], got {frames.dtype} {list(frames.shape)}")
         results: list[FrameDetections] = []
         for start in range(0, len(frames), self.batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(frames[start : start + self.batch_size])).to(self.device)
+            chunk = np.ascontiguousarray(frames[start : start + self.batch_size])
+            batch = torch.from_numpy(chunk if chunk.flags.writeable else chunk.copy()).to(self.device)
             canvas, placement = letterbox(batch)
             levels = self.raw_outputs(canvas)
             boxes = torch.cat([decode_boxes(logits, stride) for stride, _, logits in levels], dim=1)

@@ -44,8 +44,8 @@ from vbench_lite.dimensions.backbones.tfjs_ops import (
     split_input,
 )
 
-_RAW_DTYPES = {"float32": np.float32, "int32": np.int32}
-_QUANTISED_DTYPES = {"float16": np.float16}
+_RAW_DTYPES: dict[str, np.dtype] = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4")}
+_QUANTISED_DTYPES: dict[str, np.dtype] = {"float16": np.dtype("<f2")}
 
 
 def read_graph_model(model_json: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -85,11 +85,11 @@ def _read_weight(entry: dict[str, Any], buffer: bytes, offset: int, source: Path
         stored = _RAW_DTYPES.get(entry["dtype"])
         if stored is None:
             raise TfjsGraphError(f"{source}: {entry['name']} has unsupported dtype {entry['dtype']}")
-    size = count * np.dtype(stored).itemsize
+    size = count * stored.itemsize
     if offset + size > len(buffer):
         raise TfjsGraphError(f"{source}: shards end inside weight {entry['name']}")
-    array = np.frombuffer(buffer, dtype=np.dtype(stored).newbyteorder("<"), count=count, offset=offset)
-    target = np.float32 if entry["dtype"] == "float32" else stored
+    array = np.frombuffer(buffer, dtype=stored, count=count, offset=offset)
+    target = np.float32 if entry["dtype"] == "float32" else stored.newbyteorder("=")
     return array.astype(target).reshape(shape), offset + size
 
 
