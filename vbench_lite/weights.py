@@ -2,7 +2,8 @@
 
 Search order for a file named by a `WeightSpec`:
 1. an explicit folder (`--weights DIR`), flat or with VBench's sub-folder;
-2. `$VBL_WEIGHTS_DIR`, flat or with VBench's sub-folder (e.g. `clip_model/ViT-B-32.pt`);
+2. `$VBL_WEIGHTS_DIR` (default `~/.vbl/weights`, where `vbl weights download` puts files), flat or
+   with VBench's sub-folder (e.g. `clip_model/ViT-B-32.pt`);
 3. VBench's own cache, `$VBENCH_CACHE_DIR` or `~/.cache/vbench`, with its sub-folder;
 4. the torch hub checkpoint cache (`$TORCH_HOME/hub/checkpoints`);
 5. for Hugging Face repositories, the snapshot folders of the HF hub cache.
@@ -40,11 +41,15 @@ def vbl_home() -> Path:
     return Path(os.environ.get("VBL_HOME", Path.home() / ".vbl"))
 
 
+def weights_home() -> Path:
+    """`$VBL_WEIGHTS_DIR`, else `~/.vbl/weights`: where downloads go and the second place searched."""
+    return Path(os.environ.get("VBL_WEIGHTS_DIR", vbl_home() / "weights"))
+
+
 def search_dirs(spec: WeightSpec, explicit: Path | None = None) -> list[Path]:
     dirs: list[Path] = []
     roots = [explicit] if explicit else []
-    if os.environ.get("VBL_WEIGHTS_DIR"):
-        roots.append(Path(os.environ["VBL_WEIGHTS_DIR"]))
+    roots.append(weights_home())
     for root in roots:
         dirs.append(root)
         if spec.vbench_subdir:
@@ -133,7 +138,7 @@ def download_weight(spec: WeightSpec) -> Path:
 
     from vbench_lite.errors import VblError
 
-    root = Path(os.environ.get("VBL_WEIGHTS_DIR", vbl_home() / "weights"))
+    root = weights_home()
     target = root / spec.vbench_subdir / spec.file if spec.vbench_subdir else root / spec.file
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
