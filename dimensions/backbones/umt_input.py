@@ -51,7 +51,7 @@ def umt_clip(frames: np.ndarray) -> torch.Tensor:
         frames = resized
     top, left = centre_crop_offsets(height, width)
     crop = np.ascontiguousarray(frames[:, top : top + CROP_SIZE, left : left + CROP_SIZE])
-    pixels = torch.from_numpy(crop).permute(3, 0, 1, 2).float().div(255)
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)[:, None, None, None]
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None, None]
-    return pixels.sub(mean).div(std)
+    pixels = torch.from_numpy(crop).permute(3, 0, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+    return pixels.div_(255).sub_(mean).div_(std)
