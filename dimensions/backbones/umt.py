@@ -45,7 +45,6 @@ UMT_WEIGHTS = WeightSpec(
     # 607,024,201 bytes: fp16 tensors, no `pos_embed` (the size leaves no room for it).
     sha256="bfee78a03bf806fbc0c216309e8f92792011b7db6556fa860e9d869c1e69fecd",
     url="https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/l16_ptk710_ftk710_ftk400_f16_res224.pth",
-    licence="MIT",
     what="UMT ViT-L/16 fine-tuned on Kinetics-400, human_action",
 )
 HEAD_WIDTH = 64  # UMT's heads are 64 wide: 16 heads at width 1024
