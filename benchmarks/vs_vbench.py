@@ -246,6 +246,43 @@ def vbench_flickering(root: Path, device: str) -> Callable[[list[str]], list[flo
     return lambda paths: [cal_score(p) for p in paths]
 
 
+# -- human_action: UMT ViT-L/16 on Kinetics-400 ------------------------------------------------------
+def write_umt(root: Path) -> None:
+    """The real file's layout: a bare fp16 state dict without `pos_embed` (VBench then uses its
+    interpolated sinusoid table), with the random values of a freshly built UMT."""
+    from vbench_lite.dimensions.backbones.umt import UMT_WEIGHTS, UmtClassifier
+
+    state = {k: v.half() for k, v in UmtClassifier().state_dict().items() if k != "pos_embed"}
+    (root / UMT_WEIGHTS.vbench_subdir).mkdir(parents=True, exist_ok=True)
+    torch.save(state, root / UMT_WEIGHTS.vbench_subdir / UMT_WEIGHTS.file)
+
+
+def vbench_human_action(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    import types
+
+    from vbench_lite.dimensions.backbones.umt import UMT_WEIGHTS
+
+    try:
+        import numpy.lib.function_base  # noqa: F401
+    except ImportError:  # NumPy 2: provide the one unused name UMT's dataset module imports
+        sys.modules["numpy.lib.function_base"] = types.ModuleType("numpy.lib.function_base")
+        sys.modules["numpy.lib.function_base"].disp = print  # type: ignore[attr-defined]
+    import vbench.human_action as human_action
+    from vbench.third_party.umt.models.modeling_finetune import vit_large_patch16_224
+
+    # VBench's function builds its model through timm's create_model (which, from timm 1.0.13, passes
+    # an argument VBench's model function refuses). It gets the same model, built here once with
+    # VBench's arguments so that building stays outside the timing; it still loads the checkpoint
+    # (torch.load + load_state_dict, about a second) inside every timed call.
+    model = vit_large_patch16_224(
+        num_classes=400, all_frames=16, tubelet_size=1, use_learnable_pos_emb=False, fc_drop_rate=0.0,
+        drop_rate=0.0, drop_path_rate=0.2, attn_drop_rate=0.0, use_checkpoint=False, checkpoint_num=16,
+        use_mean_pooling=True, init_scale=0.001)
+    human_action.create_model = lambda *args, **kwargs: model
+    path = str(root / UMT_WEIGHTS.vbench_subdir / UMT_WEIGHTS.file)
+    return lambda paths: [float(r["video_results"]) for r in human_action.human_action(path, paths, device)[1]]
+
+
 # -- the table --------------------------------------------------------------------------------------
 @dataclass
 class Entry:
@@ -273,6 +310,7 @@ ENTRIES: list[Entry] = [
           embedded=False),
     Entry("appearance_style", "appearance_style:AppearanceStyle", write_clip_b32, vbench_appearance,
           embedded=False),
+    Entry("human_action", "human_action:HumanAction", write_umt, vbench_human_action, embedded=False),
 ]
 
 
