@@ -34,7 +34,7 @@ from typing import ClassVar
 
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, one_of
 from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.dimensions.backbones.umt import UMT_WEIGHTS, load_umt
 from vbench_lite.dimensions.backbones.umt_input import umt_clip
@@ -85,6 +85,10 @@ class HumanAction(Dimension):
     group: ClassVar = "semantic"
     frames: ClassVar[FrameNeeds] = FrameNeeds("middle", count=CLIP_FRAMES)
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(LABEL_FROM_OPTION, one_of(*LABEL_SOURCES), "where the action label comes from"),
+        Option(AUTOCAST_OPTION, one_of(*AUTOCAST_DTYPES), "CUDA autocast of the UMT forward"),
+    )
     value_kind: ClassVar = "bool"
     description: ClassVar[str] = "UMT Kinetics-400 top-5 (p ≥ 0.85) contains the prompt's action"
 
