@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,9 +64,11 @@ def peak_rss(video: Path, dims: str, work: Path, extra: list[str]) -> tuple[floa
     folder.mkdir(exist_ok=True)
     (folder / video.name).unlink(missing_ok=True)
     (folder / video.name).symlink_to(video)
-    out = work / f"run-{video.stem}"
+    out, db = work / f"run-{video.stem}", work / f"{video.stem}.db"
+    shutil.rmtree(out, ignore_errors=True)
+    db.unlink(missing_ok=True)
     command = [sys.executable, "-m", "vbench_lite.cli", "-q", "evaluate", "--videos", str(folder), "--dims", dims,
-               "--out", str(out), "--db", f"sqlite:///{work / (video.stem + '.db')}", *extra]
+               "--out", str(out), "--db", f"sqlite:///{db}", *extra]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)

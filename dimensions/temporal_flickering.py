@@ -14,8 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from vbench_lite.dimension import Dimension, VideoScore
-from vbench_lite.video import Video
+from vbench_lite.dimension import Dimension, FrameConsumer, VideoScore, score_whole
+from vbench_lite.video import Video, VideoMeta
 
 MAX_PIXEL = 255.0
 
@@ -40,9 +40,24 @@ class TemporalFlickering(Dimension):
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
     description: ClassVar[str] = "frame-to-frame stability of (static) videos; no weights"
 
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        return FlickerStream()
+
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        scores = []
-        for video in videos:
-            mae = mean_abs_frame_differences(video.frames)
-            scores.append(VideoScore(value=float((MAX_PIXEL - mae.mean()) / MAX_PIXEL)))
-        return scores
+        return [score_whole(self.consumer(video.meta), video.frames) for video in videos]
+
+
+class FlickerStream(FrameConsumer):
+    """The frame-pair MAEs of one video as it streams by: only the previous frame is kept."""
+
+    def __init__(self) -> None:
+        self.previous: np.ndarray | None = None
+        self.maes: list[float] = []
+
+    def feed(self, frames: np.ndarray, start: int) -> None:
+        joined = frames if self.previous is None else np.concatenate([self.previous[None], frames])
+        self.maes.extend(mean_abs_frame_differences(joined).tolist())
+        self.previous = frames[-1].copy()
+
+    def finish(self) -> VideoScore:
+        return VideoScore(value=float((MAX_PIXEL - np.mean(self.maes)) / MAX_PIXEL))

@@ -236,6 +236,12 @@ class Dimension(ABC):
         return None
 
 
+def score_whole(consumer: FrameConsumer, frames: np.ndarray) -> VideoScore:
+    """A streaming scorer run on a whole decoded video: the same code, hence the same numbers."""
+    consumer.feed(frames, 0)
+    return consumer.finish()
+
+
 def scoring_precision(device: str) -> str:
     """The precision recorded in a run's manifest for scoring on `device`."""
     return f"autocast-{CUDA_AUTOCAST_DTYPE}" if device.startswith("cuda") else "float32"

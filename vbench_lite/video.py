@@ -61,6 +61,12 @@ class Video:
         return int(self.frames.shape[0])
 
     @property
+    def meta(self) -> VideoMeta:
+        info = VideoInfo(self.fps, self.num_frames, self.height, self.width)
+        return VideoMeta(path=self.path, info=info, prompt_id=self.prompt_id, prompt=self.prompt,
+                         sample_index=self.sample_index, seed=self.seed, aux=self.aux)
+
+    @property
     def height(self) -> int:
         return int(self.frames.shape[1])
 
