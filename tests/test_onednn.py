@@ -1,4 +1,6 @@
-"""oneDNN linear layers: same products as PyTorch's (to rounding), really taken, and off when asked."""
+"""Linear-layer kernel routes: oneDNN gives PyTorch's products (to rounding) when taken; the route
+of each backbone is chosen per machine by timing both on its own layer shapes, can be forced, and
+is recorded."""
 
 from __future__ import annotations
 
@@ -10,12 +12,17 @@ from tiny_dims1_models import write_tiny_dino_pth
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones import onednn
 from vbench_lite.dimensions.backbones.dino import load_dino
 from vbench_lite.dimensions.backbones.onednn import (
+    ROUTES,
     OneDnnLinear,
     OneDnnSelfAttention,
+    choose_linear_route,
     linear,
+    linear_shapes,
     onednn_enabled,
+    time_routes,
     use_onednn_linears,
 )
 
@@ -77,12 +84,40 @@ def test_self_attention_equals_pytorch_s_with_and_without_a_causal_mask(batch_fi
         torch.testing.assert_close(weights, expected_weights)
 
 
-def test_loaded_backbones_use_onednn_and_keep_their_keys(tmp_path):
+@pytest.mark.parametrize("route", ["onednn", "pytorch"])
+def test_a_forced_route_is_taken_keeps_the_keys_and_the_numbers(tmp_path, monkeypatch, route):
+    monkeypatch.setenv("VBL_LINEAR_ROUTE", route)
     _, written = write_tiny_dino_pth(tmp_path)
-    model, _ = load_dino(ScoringContext(weights_dir=tmp_path))
+    context = ScoringContext(weights_dir=tmp_path)
+    model, _ = load_dino(context)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    assert linears and all(type(m) is OneDnnLinear for m in linears)
+    assert linears and all((type(m) is OneDnnLinear) == (route == "onednn") for m in linears)
+    assert context.backbones.routes == {"dino-vitb16": route}
     assert model.state_dict().keys() == written.state_dict().keys()
     frames = torch.rand(2, 3, 64, 80)
     with torch.no_grad():
         torch.testing.assert_close(model(frames), written.eval()(frames), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("times", "expected"), [((1.0, 2.0), "pytorch"), ((2.0, 1.0), "onednn")])
+def test_the_selector_keeps_the_faster_route_and_remembers_it_per_host(monkeypatch, times, expected):
+    timed: list[str] = []
+
+    def best_time(route, *_):
+        timed.append(route)
+        return dict(zip(ROUTES, times, strict=True))[route]
+
+    monkeypatch.setattr(onednn, "_best_time", best_time)
+    model = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 16))
+    assert linear_shapes(model) == {(16, 32): 1, (32, 16): 1}
+    choose_linear_route(model)
+    assert model.vbl_linear_route == expected and sorted(timed) == sorted(ROUTES * 2)
+    assert (type(model[0]) is OneDnnLinear) == (expected == "onednn")
+    again = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 16))
+    choose_linear_route(again)  # the same shapes on the same host: read from the cache, not timed
+    assert again.vbl_linear_route == expected and len(timed) == 4
+
+
+def test_the_selector_times_real_products_on_both_routes():
+    timings = time_routes(linear_shapes(nn.Linear(768, 3072)), rows=64)
+    assert set(timings) == set(ROUTES) and all(0 < t < 10 for t in timings.values())

@@ -17,12 +17,21 @@ class BackboneCache:
         self._models: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
         self.loads: list[Hashable] = []  # keys in load order; tests read it to prove sharing
+        # The kernel route each loaded network took (e.g. {"dino-vitb16": "onednn"}), for the manifest.
+        self.routes: dict[str, str] = {}
 
     def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
         with self._lock:
             if key not in self._models:
-                self._models[key] = load()
+                model = load()
+                self._models[key] = model
                 self.loads.append(key)
+                # A network whose kernel route was chosen by measurement says so (see onednn.py).
+                route = getattr(model, "vbl_linear_route", None) or getattr(
+                    getattr(model, "network", None), "vbl_linear_route", None)
+                if route:
+                    label = key[0] if isinstance(key, tuple) else key
+                    self.routes[str(label)] = str(route)
             return self._models[key]
 
     def __contains__(self, key: Hashable) -> bool:

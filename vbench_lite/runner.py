@@ -202,6 +202,7 @@ def _run(
         for name, message in setup.unavailable.items():
             report.unavailable[name] = message
             log.error("%s", message)
+        manifest.environment["kernel_routes"] = dict(context.backbones.routes)  # filled as models load
         _save(manifest, run_dir, store)
         executor.score(pending, record)
     finally:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.onednn import choose_linear_route
 from vbench_lite.dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD
 from vbench_lite.dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.errors import InputError
@@ -159,7 +159,7 @@ def build_clip(path: Path, arch: str, device: str) -> ClipModel:
     except (KeyError, RuntimeError) as error:  # a key missing, surplus or of the wrong shape
         detail = " ".join(str(error).split())[:300]
         raise InputError(f"{path} is not an OpenAI CLIP checkpoint: {detail}") from error
-    network = use_onednn_linears(network.to(target))
+    network = choose_linear_route(network.to(target), device, rows=257 if arch == "ViT-L-14" else 50)
     return ClipModel(arch=arch, network=network.eval(), device=target, dtype=dtype,
                      weights_path=Path(path))
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.onednn import choose_linear_route
 from vbench_lite.weights import WeightSpec, require_weight
 
 DINO_SPEC = WeightSpec(
@@ -226,6 +226,6 @@ def load_dino(context: ScoringContext) -> tuple[DinoViT, Path]:
     path = require_weight(DINO_SPEC, context.weights_dir)
     model = context.backbones.get(
         ("dino-vitb16", str(path), context.device),
-        lambda: use_onednn_linears(load_dino_file(path).to(context.device)),
+        lambda: choose_linear_route(load_dino_file(path).to(context.device), context.device, rows=337),
     )
     return model, path

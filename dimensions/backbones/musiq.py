@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.onednn import choose_linear_route
 from vbench_lite.errors import InputError, VblError
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -66,7 +66,7 @@ def build_musiq(path: Path, device: str) -> torch.nn.Module:
     except RuntimeError as error:
         detail = " ".join(str(error).split())[:300]
         raise InputError(f"{path} is not a MUSIQ checkpoint: {detail}") from error
-    return use_onednn_linears(network.eval().to(device))
+    return choose_linear_route(network.eval().to(device), device, rows=512)
 
 
 def load_musiq(context: ScoringContext) -> tuple[torch.nn.Module, Path]:

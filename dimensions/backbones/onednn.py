@@ -1,21 +1,29 @@
-"""fp32 linear layers through oneDNN on CPU: the same products, about 2.5× faster here.
+"""The kernel route of fp32 linear layers on CPU, chosen per machine by measurement.
 
-PyTorch sends an fp32 `nn.Linear` on CPU to MKL's sgemm, and MKL takes its AVX-512 kernels on
-Intel CPUs only: on the AMD EPYC (Zen 5) machines this project runs on, a ViT-B linear layer runs
-at about 85 GFLOPS on one core through MKL and 210 GFLOPS through oneDNN's AVX-512 kernel
-(benchmarks/vs_vbench.py with and without `--no-onednn`). oneDNN still multiplies and accumulates
-in fp32; only the summation order differs, so outputs move at the rounding level (about 1e-6
-relative) and scores stay far inside the 1e-4 agreement with VBench.
+PyTorch sends an fp32 `nn.Linear` on CPU to MKL's sgemm; oneDNN's matmul is the other route. Which
+is faster depends on the CPU: on a Zen 5 EPYC with AVX-512, a ViT-B linear layer (337×768 → 3072,
+one thread) ran at about 85 GFLOPS through MKL and 210 through oneDNN; on an AVX2-only EPYC, 72
+through MKL and 59 through oneDNN. So `choose_linear_route(model, …)` times both routes on the
+model's own layer shapes, once per host (the result is cached in `~/.vbl/kernel-routes.json`),
+keeps the faster and marks the model with it; the backbone cache collects the marks and the
+runner records them in the run's manifest (`environment.kernel_routes`). oneDNN still multiplies
+and accumulates in fp32; only the summation order differs, so outputs move at the rounding level
+(about 1e-6 relative).
 
-`use_onednn_linears(model)` switches a loaded model's `nn.Linear` and self-attention
-`nn.MultiheadAttention` modules in place. Parameters, state-dict keys and the GPU path are
-untouched: anything that is not a CPU fp32 inference call takes PyTorch's own route.
-`VBL_ONEDNN=0` turns the switch off (for comparisons).
+`use_onednn_linears(model)` switches a model's `nn.Linear` and self-attention
+`nn.MultiheadAttention` modules in place; parameters, state-dict keys and the GPU path are
+untouched. `VBL_LINEAR_ROUTE=pytorch|onednn` forces a route (for comparisons and tests; the older
+`VBL_ONEDNN=0` means pytorch).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
+import time
+from collections import Counter
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +33,110 @@ from torch import nn
 _HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
+ROUTES = ("pytorch", "onednn")
+TIMING_REPEATS = 5
+
+
 def onednn_enabled() -> bool:
     return _HAS_ONEDNN_LINEAR and os.environ.get("VBL_ONEDNN", "1") != "0"
+
+
+def forced_route() -> str | None:
+    """The route `VBL_LINEAR_ROUTE` (or `VBL_ONEDNN=0`) imposes, if any."""
+    if not onednn_enabled():
+        return "pytorch"
+    route = os.environ.get("VBL_LINEAR_ROUTE", "auto")
+    return route if route in ROUTES else None
+
+
+def linear_shapes(model: nn.Module) -> Counter[tuple[int, int]]:
+    """(in, out) of every fp32 matrix product the model's linear and attention layers make."""
+    shapes: Counter[tuple[int, int]] = Counter()
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            shapes[(module.in_features, module.out_features)] += 1
+        elif isinstance(module, nn.MultiheadAttention) and module._qkv_same_embed_dim:
+            shapes[(module.embed_dim, 3 * module.embed_dim)] += 1  # its in_proj (out_proj is a Linear)
+    return shapes
+
+
+def time_routes(shapes: Counter[tuple[int, int]], rows: int) -> dict[str, float]:
+    """Seconds per model-worth of products on each route: each shape timed on `rows` tokens
+    (best of TIMING_REPEATS, after a warm-up), weighted by how many layers have it."""
+    totals = dict.fromkeys(ROUTES, 0.0)
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for (inputs, outputs), count in shapes.items():
+            x = torch.randn(rows, inputs, generator=generator)
+            weight, bias = torch.randn(outputs, inputs, generator=generator), torch.randn(outputs, generator=generator)
+            for route in ROUTES:
+                totals[route] += _best_time(route, x, weight, bias) * count
+    return totals
+
+
+def _best_time(route: str, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> float:
+    def run() -> torch.Tensor:
+        if route == "pytorch":
+            return F.linear(x, weight, bias)
+        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+    run()  # warm-up: first calls allocate and pick kernels
+    best = float("inf")
+    for _ in range(TIMING_REPEATS):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def choose_linear_route(model: nn.Module, device: str = "cpu", rows: int = 197) -> nn.Module:
+    """Put the model's linear layers on the faster route for this machine (see the module
+    docstring); `rows` is the token count of a typical call. The choice is kept on the model as
+    `vbl_linear_route`, where the backbone cache reads it for the manifest."""
+    if torch.device(device).type != "cpu" or not _HAS_ONEDNN_LINEAR:
+        route = "pytorch"
+    else:
+        route = forced_route() or _measured_route(linear_shapes(model), rows)
+    if route == "onednn":
+        use_onednn_linears(model)
+    model.vbl_linear_route = route
+    return model
+
+
+def _measured_route(shapes: Counter[tuple[int, int]], rows: int) -> str:
+    from vbench_lite.weights import vbl_home
+
+    key = "|".join([_cpu_name(), torch.__version__, str(torch.get_num_threads()), str(rows),
+                    ",".join(f"{i}x{o}x{c}" for (i, o), c in sorted(shapes.items()))])
+    cache = vbl_home() / "kernel-routes.json"
+    known = _read_routes(cache)
+    if key not in known:
+        timings = time_routes(shapes, rows)
+        known[key] = min(timings, key=timings.__getitem__)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(known, indent=1, sort_keys=True))
+        except OSError:
+            pass  # a read-only home: measure again next time
+    return known[key]
+
+
+def _read_routes(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if v in ROUTES} if isinstance(data, dict) else {}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _takes_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:

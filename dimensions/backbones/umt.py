@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import linear, use_onednn_linears
+from vbench_lite.dimensions.backbones.onednn import choose_linear_route, linear
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -248,6 +248,6 @@ def load_umt(context: ScoringContext) -> tuple[UmtClassifier, Path]:
     path = require_weight(UMT_WEIGHTS, context.weights_dir)
     model = context.backbones.get(
         ("umt-l16-k400", str(path), context.device),
-        lambda: use_onednn_linears(load_umt_file(path).to(context.device)),
+        lambda: choose_linear_route(load_umt_file(path).to(context.device), context.device, rows=1568),
     )
     return model, path
