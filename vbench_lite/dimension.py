@@ -7,6 +7,7 @@ handed batches of decoded videos. It never decodes, never touches the store and 
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,7 +115,8 @@ def one_of(*choices: Any) -> Callable[[Any], Any]:
 class ScoringContext:
     """What a dimension gets from the runner: where to run and where models come from."""
 
-    device: str = "cpu"
+    # $VBL_DEVICE picks the default (benchmarks/device_check.sh runs the fidelity tests on a GPU so).
+    device: str = field(default_factory=lambda: os.environ.get("VBL_DEVICE", "cpu"))
     backend: BackendChoice = "auto"
     batch_size: int = 16
     backbones: BackboneCache = field(default_factory=BackboneCache)
