@@ -72,7 +72,9 @@ def test_tiny_checkpoint_loads_strictly_with_ties_shared(tmp_path):
         assert torch.equal(tensor, state[key]), key
     decoder = model.text_decoder
     assert decoder.cls.predictions.decoder.weight is decoder.bert.embeddings.word_embeddings.weight
-    assert model.tag_encoder.encoder.layer[1].intermediate is model.vision_multi.encoder.layer[1].intermediate
+    encoder_layer, head_layer = model.tag_encoder.encoder.layer[1], model.vision_multi.encoder.layer[1]
+    assert encoder_layer.intermediate.dense.weight is head_layer.intermediate.dense.weight
+    assert encoder_layer.crossattention.self.num_heads == 2 and head_layer.crossattention.self.num_heads == 1
     block = model.visual_encoder.layers[0].blocks[1]
     assert torch.equal(block.attn_mask, state["visual_encoder.layers.0.blocks.1.attn_mask"])
 

@@ -13,8 +13,9 @@ from vbench_lite.dimensions.backbones.tag2text_bert import BertConfig
 
 TINY = Tag2TextConfig(
     swin=SwinConfig(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2)),
-    text=BertConfig(hidden_size=64, num_layers=2, num_heads=1, intermediate_size=64, max_positions=64),
-    tag_head=BertConfig(vocab_size=30522, hidden_size=64, num_layers=2, num_heads=1, intermediate_size=64,
+    # 2 heads in the tag encoder and decoder, 1 in the tag head (widths 64 and 192, as the real ones)
+    text=BertConfig(hidden_size=128, num_layers=2, num_heads=2, intermediate_size=64, max_positions=64),
+    tag_head=BertConfig(vocab_size=30522, hidden_size=128, num_layers=2, num_heads=1, intermediate_size=64,
                         max_positions=64),
 )
 # VBench's own class at the sizes scripts/fidelity/tag2text_oracle.py patches in.

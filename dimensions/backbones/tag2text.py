@@ -106,12 +106,20 @@ class Tag2Text(nn.Module):
                                       self_attention=False)
         self.label_embed = nn.Embedding(config.num_tags, config.tag_head.hidden_size)
         self.fc = GroupWiseLinear(config.num_tags, config.tag_head.hidden_size)
-        # The tag encoder's lowest layers share the tag head's cross-attention and feed-forward.
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        """The decoder's LM head is its word embedding; the tag encoder's lowest layers use the tag
+        head's cross-attention and feed-forward tensors (the tensors only: each keeps its own
+        number of attention heads, 12 and 4)."""
+        self.text_decoder.tie_weights()
         for index, head_layer in enumerate(self.vision_multi.encoder.layer):
             encoder_layer = self.tag_encoder.encoder.layer[index]
-            encoder_layer.crossattention = head_layer.crossattention
-            encoder_layer.intermediate = head_layer.intermediate
-            encoder_layer.output = head_layer.output
+            for part in ("crossattention", "intermediate", "output"):
+                encoder_part = getattr(encoder_layer, part)
+                for name, tensor in getattr(head_layer, part).named_parameters():
+                    owner, _, leaf = name.rpartition(".")
+                    setattr(encoder_part.get_submodule(owner), leaf, tensor)
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.visual_encoder(pixels)
@@ -317,7 +325,7 @@ def build_tag2text(config: Tag2TextConfig | None = None, device: str | torch.dev
     if torch.device(device).type == "meta":
         return model
     model = model.to_empty(device=device)
-    model.text_decoder.tie_weights()  # to_empty gives each module its own new tensors
+    model.tie_weights()  # to_empty gives each module its own new tensors
     for module in model.visual_encoder.modules():
         if isinstance(module, SwinBlock):
             module.reset_derived_buffers()

