@@ -74,7 +74,7 @@ def scene_frames(video: Video) -> tuple[np.ndarray, bool]:
             return scaled, False
     from PIL import Image
 
-    resized = [np.asarray(Image.fromarray(f).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR))
+    resized = [np.asarray(Image.fromarray(f).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR))
                for f in video.frames[indices]]
     return np.stack(resized), video.path.suffix.lower() != ".gif"
 

@@ -72,6 +72,8 @@ def shifted_window_mask(height: int, width: int, window: int, shift: int) -> tor
 
 
 class WindowAttention(nn.Module):
+    relative_position_index: torch.Tensor
+
     def __init__(self, dim: int, window: int, num_heads: int):
         super().__init__()
         self.num_heads = num_heads
@@ -109,6 +111,8 @@ class Mlp(nn.Module):
 
 
 class SwinBlock(nn.Module):
+    attn_mask: torch.Tensor | None
+
     def __init__(self, dim: int, resolution: int, num_heads: int, window: int, shift: int, mlp_ratio: float):
         super().__init__()
         if resolution <= window:  # one window covers the map: nothing to shift

@@ -18,6 +18,7 @@ cls.predictions.{transform.{dense, LayerNorm}, decoder, bias}). Masks are additi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -135,7 +136,7 @@ class BertEncoder(nn.Module):
 
     def cross_key_values(self, encoder_states: torch.Tensor) -> list[KeyValue]:
         """Every layer's cross-attention keys/values of `encoder_states` (computed once per image)."""
-        return [layer.crossattention.self.key_value(encoder_states) for layer in self.layer]
+        return [cast(BertLayer, layer).crossattention.self.key_value(encoder_states) for layer in self.layer]
 
     def forward(self, hidden: torch.Tensor, encoder_kv: list[KeyValue], self_mask: torch.Tensor | None = None,
                 past: list[KeyValue] | None = None) -> tuple[torch.Tensor, list[KeyValue]]:
