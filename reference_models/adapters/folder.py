@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from vbench_lite.decode import VIDEO_SUFFIXES
 from vbench_lite.errors import InputError
 from vbench_lite.generator import GeneratedVideo, GenerationRequest, Generator
-from vbench_lite.decode import VIDEO_SUFFIXES
 
 
 class FolderGenerator(Generator):
