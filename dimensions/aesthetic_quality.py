@@ -19,13 +19,13 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameConsumer, FrameNeeds, VideoScore, score_whole
 from vbench_lite.dimensions.backbones.aesthetic_head import LAION_AESTHETIC_HEAD, load_aesthetic_head
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
-from vbench_lite.dimensions.backbones.consistency import video_features
+from vbench_lite.dimensions.backbones.frame_stream import FeatureStream, tensor_encoder
 from vbench_lite.dimensions.backbones.preprocess import clip_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec, sha256_of
 
 CLIP_ARCH = "ViT-L-14"
@@ -59,7 +59,9 @@ class AestheticQuality(Dimension):
         embeddings = self._clip.encode_image(pixels).to(torch.float32)
         return self._head(F.normalize(embeddings, dim=-1, p=2)).squeeze(dim=-1) / RATING_SCALE
 
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        encode = tensor_encoder(clip_transform, self._frame_scores, self.context.device)
+        return FeatureStream(encode, self.context.batch_size, lambda scores: VideoScore(float(torch.mean(scores))))
+
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        per_frame = video_features([v.frames for v in videos], clip_transform,
-                                   self._frame_scores, self.context.batch_size, self.context.device)
-        return [VideoScore(value=float(torch.mean(scores))) for scores in per_frame]
+        return [score_whole(self.consumer(video.meta), video.frames) for video in videos]

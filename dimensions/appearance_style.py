@@ -22,10 +22,11 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
+from vbench_lite.dimension import Dimension, FrameConsumer, FrameNeeds, VideoScore, score_whole
 from vbench_lite.dimensions.backbones.clip import clip_transform_pil, clip_weight_spec, load_clip
+from vbench_lite.dimensions.backbones.frame_stream import FeatureStream
 from vbench_lite.dimensions.backbones.selection import backend_for
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 CLIP_ARCH = "ViT-B-32"
@@ -60,37 +61,26 @@ class AppearanceStyle(Dimension):
             self._style_features[phrase] = features / features.norm(dim=1, keepdim=True)
         return self._style_features[phrase]
 
-    @torch.no_grad()
-    def _frame_similarities(self, video: Video, images: torch.Tensor) -> list[float]:
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
         text = self._style(str(video.aux[AUX_KEY]))
-        logits = self._clip.logit_scale * images @ text.t()  # VBench's order of operations
-        return [float(s) / LOGIT_DIVISOR for s in logits[:, 0].cpu()]
+
+        def score(images: torch.Tensor) -> VideoScore:
+            logits = self._clip.logit_scale * images @ text.t()  # VBench's order of operations
+            frame_results = [float(s) / LOGIT_DIVISOR for s in logits[:, 0].cpu()]
+            return VideoScore(value=float(np.mean(frame_results)),
+                              extra={FRAME_RESULTS: frame_results, CUR_SIM: frame_results[-1]})
+
+        return FeatureStream(self._image_features, self.context.batch_size, score)
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        reasons = [self.skip_reason(video) for video in videos]
-        styled = [video for video, reason in zip(videos, reasons, strict=True) if reason is None]
-        features = iter(self._image_features(styled))
-        scores = []
-        for video, reason in zip(videos, reasons, strict=True):
-            if reason is not None:
-                scores.append(VideoScore(value=None, skipped=reason))
-                continue
-            frame_results = self._frame_similarities(video, next(features))
-            scores.append(VideoScore(value=float(np.mean(frame_results)), extra={
-                FRAME_RESULTS: frame_results, CUR_SIM: frame_results[-1]}))
-        return scores
+        return [VideoScore(value=None, skipped=reason) if (reason := self.skip_reason(video))
+                else score_whole(self.consumer(video.meta), video.frames) for video in videos]
 
     @torch.no_grad()
-    def _image_features(self, videos: list[Video]) -> list[torch.Tensor]:
-        """L2-normalised CLIP features per video, frames of all videos in shared batches."""
-        frames = [frame for video in videos for frame in video.frames]  # sizes may differ
-        batch = self.context.batch_size
-        features = torch.cat([
-            self._clip.encode_image(clip_transform_pil(frames[start:start + batch]))
-            for start in range(0, len(frames), batch)
-        ]) if frames else torch.empty(0, 1)
-        features = features / features.norm(dim=1, keepdim=True)
-        return list(torch.split(features, [v.num_frames for v in videos]))
+    def _image_features(self, frames: np.ndarray) -> torch.Tensor:
+        """L2-normalised CLIP features of frames (VBench's PIL preprocessing)."""
+        features = self._clip.encode_image(clip_transform_pil(list(frames)))
+        return features / features.norm(dim=1, keepdim=True)
 
     def aggregate(self, scores: list[VideoScore]) -> float:
         frames = [s for score in scores if score.value is not None for s in score.extra[FRAME_RESULTS]]

@@ -20,13 +20,14 @@ from typing import ClassVar
 
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore, pair_weighted_mean
+from vbench_lite.dimension import Dimension, FrameConsumer, FrameNeeds, VideoScore, pair_weighted_mean, score_whole
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
-from vbench_lite.dimensions.backbones.consistency import consistency_scores, inference_context, video_features
+from vbench_lite.dimensions.backbones.consistency import consistency_scores, inference_context
 from vbench_lite.dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
+from vbench_lite.dimensions.backbones.frame_stream import FeatureStream, tensor_encoder
 from vbench_lite.dimensions.backbones.preprocess import clip_transform, efficientnet_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 CLIP_ARCH = "ViT-B-32"
@@ -63,11 +64,15 @@ class BackgroundConsistency(Dimension):
         with inference_context(self.context.device):
             return self._network(pixels)  # CLIP's dtype kept: VBench normalises fp16 on CUDA
 
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        encode = tensor_encoder(self._transform, self._encode, self.context.device)
+        return FeatureStream(encode, self.context.batch_size, self._score)
+
+    def _score(self, features: torch.Tensor) -> VideoScore:
+        return consistency_scores([features], VIDEO_SIM, CNT_PER_VIDEO)[0]
+
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        features = video_features(
-            [v.frames for v in videos], self._transform, self._encode, self.context.batch_size, self.context.device
-        )
-        return consistency_scores(features, VIDEO_SIM, CNT_PER_VIDEO)
+        return [score_whole(self.consumer(video.meta), video.frames) for video in videos]
 
     def aggregate(self, scores: list[VideoScore]) -> float:
         return pair_weighted_mean(scores, VIDEO_SIM, CNT_PER_VIDEO)

@@ -19,12 +19,12 @@ from typing import ClassVar
 
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, one_of
+from vbench_lite.dimension import Dimension, FrameConsumer, FrameNeeds, Option, VideoScore, one_of, score_whole
 from vbench_lite.dimensions.backbones.clip import clip_weight_spec, load_clip
-from vbench_lite.dimensions.backbones.consistency import video_features
+from vbench_lite.dimensions.backbones.frame_stream import FeatureStream, tensor_encoder
 from vbench_lite.dimensions.backbones.preprocess import clip_transform
 from vbench_lite.dimensions.backbones.selection import backend_for
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 ARCH_OPTION = "clip_score_arch"
@@ -67,17 +67,12 @@ class ClipScore(Dimension):
         features = self._clip.encode_image(pixels).float()
         return features / features.norm(dim=-1, keepdim=True)
 
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        text = self._prompt(video.prompt)
+        encode = tensor_encoder(clip_transform, self._normalised_images, self.context.device)
+        return FeatureStream(encode, self.context.batch_size,
+                             lambda images: VideoScore(value=float((images @ text.t()).double().mean())))
+
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        reasons = [self.skip_reason(video) for video in videos]
-        scored = [video for video, reason in zip(videos, reasons, strict=True) if reason is None]
-        features = iter(video_features([v.frames for v in scored], clip_transform,
-                                       self._normalised_images, self.context.batch_size,
-                                       self.context.device))
-        scores = []
-        for video, reason in zip(videos, reasons, strict=True):
-            if reason is not None:
-                scores.append(VideoScore(value=None, skipped=reason))
-                continue
-            similarities = next(features) @ self._prompt(video.prompt).t()
-            scores.append(VideoScore(value=float(similarities.double().mean())))
-        return scores
+        return [VideoScore(value=None, skipped=reason) if (reason := self.skip_reason(video))
+                else score_whole(self.consumer(video.meta), video.frames) for video in videos]

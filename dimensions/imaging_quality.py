@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, one_of
-from vbench_lite.dimensions.backbones.consistency import video_features
+from vbench_lite.dimension import Dimension, FrameConsumer, FrameNeeds, Option, VideoScore, one_of, score_whole
+from vbench_lite.dimensions.backbones.frame_stream import FeatureStream, tensor_encoder
 from vbench_lite.dimensions.backbones.musiq import (
     MUSIQ_SPAQ,
     PYIQA_HINT,
@@ -40,7 +40,7 @@ from vbench_lite.dimensions.backbones.musiq import (
 from vbench_lite.dimensions.backbones.niqe import niqe_of_frames
 from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.errors import InputError
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 PREPROCESSING_OPTION = "imaging_quality_preprocessing_mode"
@@ -102,13 +102,15 @@ class ImagingQuality(Dimension):
         if self.backend == "vbench":
             self._musiq, self.weights_path = load_musiq(ctx)
 
-    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
         if self.backend == "niqe":
-            return [self._score_niqe(video) for video in videos]
-        per_frame = video_features([v.frames for v in videos],
-                                   lambda pixels: vbench_resize(pixels, self.mode),
-                                   self._mos, self._frames_per_forward(), self.context.device)
-        return [VideoScore(value=float(mos.double().mean())) for mos in per_frame]
+            return FeatureStream(lambda frames: torch.from_numpy(niqe_of_frames(frames)), self.context.batch_size,
+                                 self._niqe_score)
+        encode = tensor_encoder(lambda pixels: vbench_resize(pixels, self.mode), self._mos, self.context.device)
+        return FeatureStream(encode, self._frames_per_forward(), lambda mos: VideoScore(float(mos.double().mean())))
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        return [score_whole(self.consumer(video.meta), video.frames) for video in videos]
 
     def _frames_per_forward(self) -> int:
         # On a CPU, MUSIQ's ResNet stem over hundreds of 32-px patches is memory-bound: 16 frames
@@ -119,10 +121,10 @@ class ImagingQuality(Dimension):
     def _mos(self, pixels: torch.Tensor) -> torch.Tensor:
         return musiq_mos(self._musiq, pixels).float()
 
-    def _score_niqe(self, video: Video) -> VideoScore:
-        niqe = niqe_of_frames(video.frames)
-        return VideoScore(value=float(MOS_SCALE * niqe_quality(niqe).mean()),
-                          extra={"niqe": float(niqe.mean())})
+    @staticmethod
+    def _niqe_score(per_frame: torch.Tensor) -> VideoScore:
+        niqe = per_frame.numpy()
+        return VideoScore(value=float(MOS_SCALE * niqe_quality(niqe).mean()), extra={"niqe": float(niqe.mean())})
 
     def aggregate(self, scores: list[VideoScore]) -> float:
         return super().aggregate(scores) / MOS_SCALE

@@ -10,8 +10,9 @@ import torch
 from clips import sample_frames
 from tiny_dims1_models import write_tiny_dino_pth
 
-from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.consistency import consistency, pair_scores, video_features
+from vbench_lite.dimension import ScoringContext, VideoScore
+from vbench_lite.dimensions.backbones.consistency import consistency, pair_scores
+from vbench_lite.dimensions.backbones.frame_stream import FeatureStream, tensor_encoder
 from vbench_lite.dimensions.backbones.preprocess import clip_transform, dino_transform, frames_to_tensor
 from vbench_lite.dimensions.background_consistency import BackgroundConsistency
 from vbench_lite.dimensions.subject_consistency import SubjectConsistency
@@ -86,13 +87,23 @@ def test_embedded_shuffled_clip_scores_lower_than_in_order(dimension_class):
     assert shuffled.value < ordered.value
 
 
-def test_videos_sharing_a_batch_get_their_own_features():
-    videos = [real_video(count=5, start=0), real_video("bikes", count=3), real_video(count=4, start=50)]
-    encode = lambda pixels: pixels.mean(dim=(2, 3))  # noqa: E731 - a per-frame "network"
-    shared = video_features([v.frames for v in videos], dino_transform, encode, 4, "cpu")
-    for video, features in zip(videos, shared, strict=True):
-        alone = encode(dino_transform(frames_to_tensor(video.frames)))
-        torch.testing.assert_close(features, alone)
+@pytest.mark.parametrize("chunks", [[11], [1] * 11, [3, 5, 3], [4, 7]])
+def test_a_feature_stream_batches_frames_the_same_however_they_arrive(chunks):
+    frames = real_video(count=11, start=0).frames
+    batches: list[int] = []
+
+    def network(pixels: torch.Tensor) -> torch.Tensor:  # a per-frame "network" that logs its batches
+        batches.append(len(pixels))
+        return pixels.mean(dim=(2, 3))
+
+    stream = FeatureStream(tensor_encoder(dino_transform, network, "cpu"), 4, lambda f: VideoScore(0.0, {"f": f}))
+    start = 0
+    for size in chunks:
+        stream.feed(frames[start:start + size], start)
+        start += size
+    features = stream.finish().extra["f"]
+    assert batches == [4, 4, 3]  # counted from the first frame, whatever the chunks
+    assert torch.equal(features, network(dino_transform(frames_to_tensor(frames))))
 
 
 def test_auto_takes_vbench_when_dino_is_present_and_records_its_sha256(tmp_path):

@@ -9,15 +9,12 @@ in Python floats; here the cosines are computed for all pairs at once and summed
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vbench_lite.dimension import VideoScore
-from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 
 
 @dataclass(frozen=True)
@@ -56,46 +53,6 @@ def consistency_scores(features: list[torch.Tensor], sum_key: str, count_key: st
         result = consistency(per_frame)
         scores.append(VideoScore(value=result.mean, extra={sum_key: result.pair_sum, count_key: result.pair_count}))
     return scores
-
-
-def video_features(
-    videos_frames: list[np.ndarray],
-    transform: Callable[[torch.Tensor], torch.Tensor],
-    encode: Callable[[torch.Tensor], torch.Tensor],
-    batch_size: int,
-    device: str,
-) -> list[torch.Tensor]:
-    """Per-video feature matrices [T_v, D], with frames of several videos sharing a network batch.
-
-    Frames are cast and transformed `batch_size` at a time on `device` (bounding full-resolution
-    float memory), then consecutive transformed frames of equal shape are encoded together.
-    """
-    outputs: list[list[torch.Tensor]] = [[] for _ in videos_frames]
-    buffer: list[torch.Tensor] = []
-    owners: list[tuple[int, int]] = []
-
-    def flush() -> None:
-        if not buffer:
-            return
-        features = encode(torch.cat(buffer))
-        start = 0
-        for owner, count in owners:
-            outputs[owner].append(features[start : start + count])
-            start += count
-        buffer.clear()
-        owners.clear()
-
-    for index, frames in enumerate(videos_frames):
-        for start in range(0, len(frames), batch_size):
-            pixels = transform(frames_to_tensor(frames[start : start + batch_size], device))
-            if buffer and buffer[0].shape[1:] != pixels.shape[1:]:
-                flush()
-            buffer.append(pixels)
-            owners.append((index, len(pixels)))
-            if sum(count for _, count in owners) >= batch_size:
-                flush()
-    flush()
-    return [torch.cat(parts) for parts in outputs]
 
 
 def inference_context(device: str):
