@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -119,12 +119,14 @@ class GRiT(nn.Module):
         # GRiT builds two decoders (task, ObjectDet) around one textual head: both keys, one module.
         self.roi_heads.text_decoder = TextDecoder(textual)
         self.roi_heads.text_decoder_det = TextDecoder(textual)
+        self.pixel_mean: torch.Tensor
+        self.pixel_std: torch.Tensor
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 3, 1, 1), persistent=False)
 
     @property
     def textual(self) -> TextualHead:
-        return self.roi_heads.text_decoder.textual
+        return cast(TextDecoder, self.roi_heads.text_decoder).textual
 
     def boxes(self, pixels: torch.Tensor,
               size: tuple[int, int]) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:

@@ -17,6 +17,7 @@ most 256, then boxes of zero width or height are dropped (detectron2's post-proc
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -112,14 +113,18 @@ class RoiHeads(nn.Module):
         counts = [len(p) for p in proposals]
         boxes = proposals
         stage_probs = []
-        for stage, (head, predictor) in enumerate(zip(self.box_head, self.box_predictor, strict=True)):
+        for stage in range(len(self.box_head)):
+            head, predictor = cast(BoxHead, self.box_head[stage]), cast(BoxPredictor, self.box_predictor[stage])
             if stage > 0:
                 boxes = [clip_boxes(b, size) for b, size in zip(boxes, sizes, strict=True)]
             hidden = head(pool_boxes(features, boxes, BOX_POOL))
             stage_probs.append(F.softmax(predictor.cls_score(hidden).float(), dim=-1))
             deltas = predictor.bbox_pred(hidden)
             boxes = list(apply_deltas(deltas, torch.cat(boxes), STAGE_WEIGHTS[stage]).split(counts))
-        mean_probs = sum(stage_probs) * (1.0 / len(stage_probs))
+        summed = stage_probs[0]
+        for probs in stage_probs[1:]:  # (s0 + s1) + s2, then × 1/3: detectron2's order
+            summed = summed + probs
+        mean_probs = summed * (1.0 / len(stage_probs))
         results = []
         for image_boxes, probs, prior, size in zip(
                 boxes, mean_probs.split(counts), proposal_scores, sizes, strict=True):

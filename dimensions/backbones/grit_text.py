@@ -22,6 +22,7 @@ steps divided by max(1, #tokens ≠ [SEP] + [any [SEP]] − 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +98,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(BertLayer(hidden, ffn, num_heads) for _ in range(layers))
 
+    def layers(self) -> list[BertLayer]:
+        return [cast(BertLayer, layer) for layer in self.layer]
+
 
 class Transformer(nn.Module):
     def __init__(self, hidden: int, ffn: int, layers: int, num_heads: int):
@@ -137,7 +141,7 @@ class TextualHead(nn.Module):
         """object_features [n, 196, C] → every layer's memory keys/values (memory attends to memory only)."""
         x = self.object_feature_projection(object_features)
         keys, values = [], []
-        for layer in self.transformer.encoder.layer:
+        for layer in self.transformer.encoder.layers():
             k, v = layer.keys_values(x)
             keys.append(k)
             values.append(v)
@@ -148,7 +152,7 @@ class TextualHead(nn.Module):
                     cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Logits of the next token after `tokens` [n] at `position`; appends to the text cache."""
         x = self.embedding(tokens[:, None], position)
-        for index, layer in enumerate(self.transformer.encoder.layer):
+        for index, layer in enumerate(self.transformer.encoder.layers()):
             k, v = layer.keys_values(x)
             if len(cache) <= index:
                 cache.append((k, v))

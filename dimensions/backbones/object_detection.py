@@ -65,23 +65,22 @@ def detector_frames(frames: np.ndarray, rule: ResizeRule) -> list[np.ndarray]:
 
 
 class CachedDetector:
-    """A detector in front of which a frame seen before (same bytes) is not detected again."""
+    """A detector in front of which a frame seen before (same bytes) is not detected again.
+
+    Captions are always asked for, so that one entry serves every dimension (decoding a caption
+    costs little next to the backbone)."""
 
     def __init__(self, detector: Detector, size: int = CACHED_FRAMES):
         self.detector = detector
         self.size = size
-        self._cache: OrderedDict[str, tuple[FrameDetections, bool]] = OrderedDict()  # with captions?
+        self._cache: OrderedDict[str, FrameDetections] = OrderedDict()
 
-    def _usable(self, key: str, captions: bool) -> bool:
-        return key in self._cache and (self._cache[key][1] or not captions)
-
-    def detect(self, frames: list[np.ndarray], captions: bool = False) -> list[FrameDetections]:
+    def detect(self, frames: list[np.ndarray], captions: bool = True) -> list[FrameDetections]:
         keys = [hashlib.blake2b(np.ascontiguousarray(f).tobytes(), digest_size=16).hexdigest() for f in frames]
-        todo = {key: frame for key, frame in zip(keys, frames, strict=True) if not self._usable(key, captions)}
-        found = self.detector.detect(list(todo.values()), captions=captions) if todo else []
-        for key, detections in zip(todo, found, strict=True):
-            self._cache[key] = (detections, captions)
-        results = [self._cache[key][0] for key in keys]
+        todo = {key: frame for key, frame in zip(keys, frames, strict=True) if key not in self._cache}
+        found = self.detector.detect(list(todo.values()), captions=True) if todo else []
+        self._cache.update(zip(todo, found, strict=True))
+        results = [self._cache[key] for key in keys]
         for key in keys:
             self._cache.move_to_end(key)
         while len(self._cache) > self.size:
