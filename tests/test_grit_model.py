@@ -137,3 +137,26 @@ def test_frames_of_different_sizes_are_detected_in_their_own_batches(weights_hom
     alone = detector.detect([large])
     np.testing.assert_allclose(together[1].boxes, alone[0].boxes, atol=1e-4)
     np.testing.assert_allclose(together[0].boxes, together[2].boxes)
+
+
+def test_the_dimensions_share_detections_of_frames_seen_before(weights_home):
+    from vbench_lite.dimensions.color import Color
+    from vbench_lite.dimensions.object_class import ObjectClass
+    from vbench_lite.video import Video
+
+    write_tiny_grit(weights_home)
+    context = ScoringContext()
+    first, second = ObjectClass(context), Color(context)
+    first.setup()
+    second.setup()
+    assert first._detector is second._detector  # one cache per process and weights file
+    inner = first._detector.detector
+    calls: list[int] = []
+    detect = inner.detect
+    inner.detect = lambda frames, captions=False: calls.append(len(frames)) or detect(frames, captions)  # type: ignore[method-assign]
+    frames, _ = sample_frames("carphone_pristine")
+    clip = frames[[0, 1, 1, 2]]  # a repeated frame, as VBench's 16-frame sampler makes on short videos
+    video = Video(clip, 25.0, path=None, prompt="a red car", aux={"object": "car", "color": "red"})  # type: ignore[arg-type]
+    first.score_batch([video])
+    second.score_batch([video])
+    assert calls == [3]  # three distinct frames, detected once for both dimensions
