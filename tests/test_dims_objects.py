@@ -94,7 +94,7 @@ def test_color_leaves_out_videos_without_object_frames_and_averages_the_rest():
     assert Color().aggregate([*kept, VideoScore(None, skipped="no frame")]) == pytest.approx(0.75)
 
 
-def test_color_pairing_option_is_checked_and_recorded_in_the_version(weights_home):
+def test_the_correcting_options_are_checked_and_recorded_in_the_version(weights_home):
     from tiny_grit import write_tiny_grit
 
     write_tiny_grit(weights_home)
@@ -103,6 +103,12 @@ def test_color_pairing_option_is_checked_and_recorded_in_the_version(weights_hom
     assert corrected.version == "1+paired" and Color.version == "1"
     with pytest.raises(InputError, match="color.pair_each_caption takes true or false"):
         Color(ScoringContext(options={"color.pair_each_caption": "yes"})).setup()
+    directed = SpatialRelationship(ScoringContext(options={"spatial_relationship.check_direction": True}))
+    directed.setup()
+    assert directed.version == "1+directed" and SpatialRelationship.version == "1"
+    default = SpatialRelationship(ScoringContext())
+    default.setup()
+    assert default.version == "1"
 
 
 # ---- spatial_relationship ------------------------------------------------------------------------

@@ -13,10 +13,18 @@ from vbench_lite.dimensions.backbones import grit_text
 from vbench_lite.dimensions.backbones.grit import GRiT, grit_from_state_dict, load_grit, load_grit_file
 from vbench_lite.errors import VblError, WeightsMissing
 
-KEY_TABLE = "tests/data/grit_keys.tsv"  # VBench's GRiT-B state dict: every key and shape
+
+def test_the_seeded_weights_design_the_words_they_name():
+    from grit_seeded import COLOURS, NAMES
+
+    from vbench_lite.dimensions.backbones import bert_tokenizer
+
+    for word, token in {**NAMES, **COLOURS}.items():
+        assert bert_tokenizer.encode(word) == [token]
 
 
 def _table() -> dict[str, tuple[int, ...]]:
+    """tests/data/grit_keys.tsv: every key and shape of the state dict VBench's GRiT-B builds."""
     from pathlib import Path
 
     rows = (Path(__file__).parent / "data" / "grit_keys.tsv").read_text().splitlines()
