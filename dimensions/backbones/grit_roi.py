@@ -69,11 +69,12 @@ def pool_boxes(features: list[torch.Tensor], boxes: list[torch.Tensor], output: 
     areas = (rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2])
     levels = torch.floor(CANONICAL_LEVEL + torch.log2(torch.sqrt(areas) / CANONICAL_BOX + 1e-8))
     levels = levels.clamp(3, 5).long() - 3
-    pooled = features[0].new_zeros((rois.shape[0], features[0].shape[1], output, output))
+    # fp32 even under autocast: fp16 box coordinates would be off by up to a pixel on large frames.
+    pooled = features[0].new_zeros((rois.shape[0], features[0].shape[1], output, output), dtype=torch.float32)
     for level, scale in enumerate(POOLER_SCALES):
         index = torch.nonzero(levels == level).squeeze(1)
         if index.numel():
-            pooled[index] = roi_align(features[level], rois[index].to(features[level].dtype), output,
+            pooled[index] = roi_align(features[level].float(), rois[index].float(), output,
                                       spatial_scale=scale, sampling_ratio=0, aligned=True)
     return pooled
 
