@@ -11,6 +11,14 @@ embedded backend's seconds, and the largest per-video difference between VBench 
                                    [--no-onednn] [--only DIM ...]
 
 New dimensions are added as one more `Entry` in `ENTRIES`.
+
+The four GRiT dimensions (object_class, multiple_objects, color, spatial_relationship) cannot run
+VBench's side here: VBench's GRiT needs detectron2, built from source only in the oracle
+environment of `scripts/fidelity/grit_golden.py`. `--grit` compares against the CPU seconds per
+frame that script recorded for VBench's GRiT (`run_on_image`, tests/data/grit_golden.json, one
+thread, process CPU time) on the same frames with the same seeded weights, in both task modes:
+ObjectDet (what object_class, multiple_objects and spatial_relationship run on each of their 16
+frames) and DenseCap (color). Ours runs the frames one at a time, without its repeated-frame cache.
 """
 
 from __future__ import annotations
@@ -349,6 +357,51 @@ ENTRIES: list[Entry] = [
 ]
 
 
+GRIT_MODES = {"objectdet": ("object_class, multiple_objects, spatial_relationship", False),
+              "densecap": ("color", True)}
+
+
+def grit_against_golden(threads: int) -> None:
+    """Our GRiT vs VBench's recorded per-frame CPU time (see the module docstring)."""
+    import json
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from clips import cut_clip
+    from grit_seeded import seeded_grit_state
+
+    from vbench_lite.dimensions.backbones.grit import GritDetector, grit_from_state_dict
+    from vbench_lite.video import middle_indices
+
+    golden = json.loads((REPO / "tests" / "data" / "grit_golden.json").read_text())
+    detector = GritDetector(grit_from_state_dict(seeded_grit_state()))
+    frames, records = [], {mode: [] for mode in GRIT_MODES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, clip in golden["clips"].items():
+            path = cut_clip(clip["sample"], Path(tmp) / f"{name}.mp4", frames=clip["frames"], start=clip["start"],
+                            size=tuple(golden["frame_size"]))
+            decoded, _ = decode_video(path)
+            decoded = decoded[middle_indices(len(decoded), 16)]
+            frames += [decoded[r["index"]].astype(np.float32) for r in golden["detections"][name]["objectdet"]]
+            for mode in GRIT_MODES:
+                records[mode] += golden["detections"][name][mode]
+    print(f"\nGRiT on {len(frames)} distinct frames of {golden['frame_size'][0]}x{golden['frame_size'][1]}, "
+          f"CPU seconds per frame, {threads} thread(s)")
+    print(f"VBench recorded on: {golden['cpu']}")
+    print(f"{'mode (dimensions)':<66}{'vbench':>8}{'ours':>8}{'ratio':>8}{'max |Δbox|':>12}")
+    for mode, (dimensions, captions) in GRIT_MODES.items():
+        detector.detect(frames[:1], captions=captions)  # warm-up
+        started = time.process_time()
+        found = [detector.detect([frame], captions=captions)[0] for frame in frames]  # one at a time, as VBench
+        ours = (time.process_time() - started) / len(frames)
+        reference = golden["timings"][f"{mode}_seconds_per_frame"]
+        difference = max((float(np.abs(f.boxes - np.array(r["boxes"]).reshape(-1, 4)).max()) if len(f) else 0.0)
+                         for f, r in zip(found, records[mode], strict=True))
+        print(f"{f'{mode} ({dimensions})':<66}{reference:>8.2f}{ours:>8.2f}{reference / ours:>8.2f}"
+              f"{difference:>12.1e}")
+    print("Each dimension runs this per frame on its 16 frames; ours also skips frames it has already "
+          "detected (repeated frames, or the same video in another dimension).")
+
+
 def make_dimension(entry: Entry, context: ScoringContext) -> Dimension:
     import importlib
 
@@ -402,7 +455,13 @@ def main() -> None:
                         help="cpu = process CPU time: steadier than wall time on a shared machine")
     parser.add_argument("--no-onednn", action="store_true",
                         help="our linear layers through PyTorch's default CPU route (MKL), as VBench's")
+    parser.add_argument("--grit", action="store_true",
+                        help="the GRiT dimensions against VBench's recorded timings (see the docstring)")
     args = parser.parse_args()
+    if args.grit:
+        torch.set_num_threads(args.threads)
+        grit_against_golden(args.threads)
+        return
     if args.no_onednn:
         os.environ["VBL_ONEDNN"] = "0"
     global CLOCK, CLOCK_NAME

@@ -25,6 +25,10 @@ MINI_DIMENSIONS = [
     "temporal_style",
     "appearance_style",
     "clip_score",
+    "object_class",
+    "multiple_objects",
+    "color",
+    "spatial_relationship",
 ]
 VBENCH_STYLE_PHRASES = {
     "Van Gogh style",
