@@ -179,9 +179,9 @@ def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
     assert (dynamic.backend, motion.backend) == ("vbench", "raft")
     assert dynamic.weights_sha256() == motion.weights_sha256()
     dynamic.score_batch([video])
-    assert motion._cache is dynamic._cache and motion._cache.hits == 0
+    assert motion._raft.cache is dynamic._raft.cache and motion._raft.cache.hits == 0
     (score,) = motion.score_batch([video])
-    assert motion._cache.hits == 3  # (0,2), (2,4), (4,6) forward flows; only backward ones computed
+    assert motion._raft.cache.hits == 3  # (0,2), (2,4), (4,6) forward flows; only backward ones computed
     assert 0.0 < score.value <= 1.0
     assert sum(key[0] == "raft-large" for key in context.backbones.loads) == 1  # one shared RAFT
 
