@@ -15,6 +15,7 @@ network in batches (VBench: one at a time) — the same arithmetic, to float rou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -50,14 +51,15 @@ class SubjectConsistency(Dimension):
     def setup(self) -> None:
         ctx = self.context
         self.backend = backend_for(self)
+        self._network: Callable[[torch.Tensor], torch.Tensor]
         if self.backend == "vbench":
-            model, self.weights_path = load_dino(ctx)
+            dino, self.weights_path = load_dino(ctx)
             self._transform = lambda pixels: dino_transform(pixels, SHORT_SIDE)
-            self._network = model
+            self._network = dino
         else:
-            model, self.weights_path = load_efficientnet(ctx)
+            efficientnet, self.weights_path = load_efficientnet(ctx)
             self._transform = lambda pixels: efficientnet_transform(pixels, SHORT_SIDE)
-            self._network = lambda pixels: efficientnet_features(model, pixels)
+            self._network = lambda pixels: efficientnet_features(efficientnet, pixels)
 
     @torch.no_grad()
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -85,11 +85,11 @@ def published_rows() -> pd.DataFrame:
 def show_unfinished(board: data.Board) -> None:
     """A note on runs still being written (or interrupted): they are left out of the ranking."""
     unfinished = board.unfinished_runs()
-    for run in unfinished.itertuples(index=False):
-        progress = data.run_progress(board, run.run_id)
+    for run in unfinished.to_dict(orient="records"):
+        progress = data.run_progress(board, run["run_id"])
         expected = f" of {progress['videos_expected']}" if progress["videos_expected"] else ""
         st.info(
-            f"Run {run.run_id} ({run.model_name or 'unnamed model'}) is {run.status}: "
+            f"Run {run['run_id']} ({run['model_name'] or 'unnamed model'}) is {run['status']}: "
             f"{progress['videos_scored']}{expected} videos scored so far, "
             f"{progress['scores']} scores over {progress['dimensions']} dimension(s). "
             "It is not ranked until it finishes (`vbl evaluate --resume`); its scores are on the Prompts page."

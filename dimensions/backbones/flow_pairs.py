@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from vbench_lite.dimensions.backbones.raft import (
 )
 from vbench_lite.video import Video
 
+if TYPE_CHECKING:
+    from torchvision.models.optical_flow import RAFT
+
 FLOW_MEMORY_OPTION = "flow_memory_bytes"
 DEFAULT_FLOW_MEMORY_BYTES = 3e9  # what one batch of flow pairs may hold
 
@@ -44,7 +48,7 @@ def flow_memory_budget(context: ScoringContext) -> float:
 class RaftFlows:
     """The process's RAFT for one weights file and device, with its shared flow cache."""
 
-    model: torch.nn.Module
+    model: RAFT
     cache: FlowCache
     weights_path: Path
 

@@ -16,10 +16,13 @@ untouched: anything that is not a CPU fp32 inference call takes PyTorch's own ro
 from __future__ import annotations
 
 import os
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 # Builds without oneDNN (or without this op) keep PyTorch's route.
 _HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
@@ -92,7 +95,7 @@ class OneDnnSelfAttention(nn.MultiheadAttention):
         return (out if self.batch_first else out.transpose(0, 1)), None
 
 
-def use_onednn_linears(model: nn.Module) -> nn.Module:
+def use_onednn_linears(model: ModuleT) -> ModuleT:
     """Switch the model's linear and self-attention modules to the oneDNN forwards, in place."""
     for module in model.modules():
         if type(module) is nn.Linear:

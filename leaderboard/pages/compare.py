@@ -78,6 +78,6 @@ for item in disagree.head(3).itertuples():
     st.markdown(f"**{item.prompt}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
     video_a, video_b = st.columns(2)
     with video_a:
-        ui.show_video(item.video_a, ui.run_dir_of(board, run_a), caption=f"A: {a_label}")
+        ui.show_video(str(item.video_a), ui.run_dir_of(board, run_a), caption=f"A: {a_label}")
     with video_b:
-        ui.show_video(item.video_b, ui.run_dir_of(board, run_b), caption=f"B: {b_label}")
+        ui.show_video(str(item.video_b), ui.run_dir_of(board, run_b), caption=f"B: {b_label}")

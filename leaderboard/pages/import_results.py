@@ -18,7 +18,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import StoreUnreachable, VblError
 from vbench_lite.importer import import_path
-from vbench_lite.leaderboard import ui
+from vbench_lite.leaderboard import data, ui
 from vbench_lite.leaderboard.bundle import check_bundle, unpack_upload
 from vbench_lite.leaderboard.published import load_published
 from vbench_lite.store import ResultStore
@@ -53,6 +53,7 @@ def unpacked(upload: UploadedFile) -> Path | None:
 upload = st.file_uploader("Results bundle", type=["zip", "json"], key="bundle")
 target = unpacked(upload) if upload is not None else None
 if upload is not None and target is not None:
+    board: data.Board | None
     try:
         board = ui.cached_board(current.db_url)
     except (StoreUnreachable, OSError):
@@ -72,7 +73,7 @@ if upload is not None and target is not None:
             "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first), or start the app "
             "with `vbl leaderboard --allow-import` to import from this page."
         )
-    elif check.accepted and st.button("Import into the store", key="do_import"):
+    elif check.accepted and current.import_db and st.button("Import into the store", key="do_import"):
         destination = target
         if current.results_root:
             # Keep the files where the app may serve videos from, not in a temporary folder.

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -25,6 +26,7 @@ from vbench_lite.reference_models.contentv.config import MMDiTConfig, ToyTextCon
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
 DROPPED_KEYS = {"pos_embed.pos_embed"}  # SD3.5 image table; ContentV builds its encoding on the fly
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -207,7 +209,7 @@ def load_strict_lazily(
     return model
 
 
-def build_on_meta(factory, config) -> nn.Module:
+def build_on_meta(factory: Callable[[Any], ModuleT], config: Any) -> ModuleT:
     with torch.device("meta"):
         return factory(config)
 
@@ -243,8 +245,8 @@ def load_toy_text(folder: Path, device: str = "cpu"):
 # ---------------------------------------------------------------------------------- random weights
 @torch.no_grad()
 def init_random_(
-    model: nn.Module, seed: int, device: torch.device | str = "cpu", gains: dict[str, float] | None = None
-) -> nn.Module:
+    model: ModuleT, seed: int, device: torch.device | str = "cpu", gains: dict[str, float] | None = None
+) -> ModuleT:
     """Materialise a (meta) model on `device` with seeded random weights (shape-only / tiny mode).
 
     Matrices ~ N(0, 1/fan_in) keep activations O(1) through depth; biases 0; norm scales 1;
