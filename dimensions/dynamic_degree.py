@@ -1,4 +1,4 @@
-"""Dynamic degree (Quality, weight 0.5), spec §4.5: is the video moving at all? (a boolean)
+"""Dynamic degree (Quality, weight 0.5): is the video moving at all? (a boolean; docs/dimensions.md)
 
 Frames: every `interval`-th decoded frame, interval = max(1, round(fps / 8)) (≈8 fps); M = their
 count. For each consecutive kept pair, the optical flow on the frames replicate-padded (centred) to

@@ -1,4 +1,4 @@
-"""Motion smoothness (Quality), spec §4.4: is the motion as smooth as a frame interpolator expects?
+"""Motion smoothness (Quality): is the motion as smooth as a frame interpolator expects?
 
 Keep the even decoded frames 0, 2, 4, …; interpolate the midpoint (t = ½) of each consecutive
 even pair (2k, 2k+2); convert the prediction to uint8 as VBench does (×255, clip, truncate) and
@@ -8,10 +8,10 @@ aggregate: mean over videos.
 
 Backends:
 - "vbench": AMT-S (`amt-s.pth`, our implementation of the network), inputs in [0, 1]
-  replicate-padded (centred) to a multiple of 16, one pass. Deviation: VBench shrinks frames on
-  GPUs whose memory its heuristic finds too small (a GPU-dependent result, spec §4.4); we always
-  interpolate at full resolution — VBench's own result for any frame up to 2560×1440 on a ≥ 24 GB
-  GPU, and on CPU.
+  replicate-padded (centred) to a multiple of 16, one pass. Deviation: VBench shrinks frames that
+  its GPU-memory heuristic finds too large (a GPU-dependent result); we always interpolate at full
+  resolution — VBench's own result on CPU, and on GPU wherever its heuristic keeps full size (up to
+  about 2.3 megapixels on a 24 GB card, any size vbl accepts on 80 GB; docs/dimensions.md).
 - "raft": RAFT flows 2k→2k+2 and 2k+2→2k (shared with dynamic_degree where it used those pairs),
   midpoint by bidirectional backward warping with the linear-motion flows at t = ½.
 - "embedded": the same flow interpolation with OpenCV DIS flow (no weights).

@@ -1,10 +1,10 @@
-"""Subject consistency (Quality), spec §4.1: does the subject look the same through the video?
+"""Subject consistency (Quality): does the subject look the same through the video? (docs/dimensions.md)
 
 Per video, with L2-normalised DINO ViT-B/16 CLS features f_0..f_{N−1} of every decoded frame
 (dino_transform: short side → 224 bilinear, aspect kept, no crop, no antialias, ImageNet norm):
     s_i = ½·[max(0, cos(f_{i−1}, f_i)) + max(0, cos(f_0, f_i))],  value = mean_i s_i  (i = 1..N−1).
 Aggregate: Σ_videos Σ_i s_i / Σ_videos (N_v − 1) — pair-weighted, as VBench's single-process run
-computes it (its multi-process run takes the plain mean of per-video values instead, spec §12.4).
+computes it (its multi-process run takes the plain mean of per-video values instead).
 We fix the single-process definition so that a score never depends on the number of GPUs.
 
 Backends: "vbench" = DINO ViT-B/16 (`dino_vitbase16_pretrain.pth` or the HF facebook/dino-vitb16

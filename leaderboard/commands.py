@@ -1,4 +1,4 @@
-"""`vbl leaderboard`: start the Streamlit app on a results store (issue 6, item 6).
+"""`vbl leaderboard`: start the Streamlit app on a results store.
 
 `register(app)` adds the command to the `vbl` CLI. Only typer and the standard library are
 imported here, so `vbl --help` never imports Streamlit (or torch). The app runs as a

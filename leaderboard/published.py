@@ -1,11 +1,11 @@
 """Published VBench leaderboard rows (a CSV or JSON the user has) as leaderboard rows.
 
-They sit next to our runs so that a team sees where it stands (issue 6, item 5), but they are a
+They sit next to our runs so that a team sees where it stands, but they are a
 different kind of number: VBench's own evaluation of other people's videos on VBench's full prompt
 suite. Every row is therefore marked `backend_kind = "published"` and gets its own rank group, so
 it is never ranked together with our runs without saying so (see `data.rank_groups`).
 
-Accepted layouts, all in percent as the leaderboard shows them (spec/ecosystem.md §1.1):
+Accepted layouts, all in percent as the leaderboard shows them:
 
 - JSON `{"rows": [{"model", "source", "total", "quality", "semantic", "dimensions": {dim: %}}]}`
   (tests/data/published_vbench_rows.json), or a bare list of such rows;

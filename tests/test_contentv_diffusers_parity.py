@@ -1,4 +1,5 @@
-"""Parity with diffusers' own modules on tiny configurations, after copying weights (spec §2.3).
+"""Parity with diffusers' own modules on tiny configurations, after copying weights (the same state
+dict loads strictly into both, so equal outputs prove equal arithmetic).
 
 diffusers is a test dependency: these tests are skipped where it is not installed.
 """

@@ -17,7 +17,8 @@ def tiny() -> ContentVPipeline:
 
 
 def test_tiny_prompt_to_mp4_decodes_to_the_requested_frame_count(tiny, tmp_path):
-    # Its speed (spec §2.2 target T1) is measured by benchmarks/generate_speed.py, not asserted here.
+    # Its speed (target: under 20 s per tiny video on 2 CPU cores) is measured by
+    # benchmarks/generate_speed.py, not asserted here.
     params = tiny.default_params(num_frames=17)
     frames, timings = tiny.generate(["a red fox running through snow"], [7], params)
     path = write_mp4(tmp_path / "fox.mp4", frames[0], fps=8)

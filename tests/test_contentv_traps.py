@@ -1,4 +1,5 @@
-"""One test per numerical trap of spec/reference_generator.md §3.3."""
+"""One test per numerical trap of the bundled ContentV (listed in docs/architecture.md, "The bundled
+reference generator")."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def real_video(name: str, count: int, start: int = 0, step: int = 2, order=None,
 @pytest.mark.parametrize(
     "frames,fps,height,width,kept,tau,count",
     [
-        (16, 8, 512, 512, 16, 12.0, 4),  # spec §4.5 worked values
+        (16, 8, 512, 512, 16, 12.0, 4),  # worked values of docs/dimensions.md, dynamic_degree
         (49, 8, 480, 720, 49, 11.25, 12),
         (129, 24, 720, 1280, 43, 16.875, 11),
     ],
@@ -72,7 +72,7 @@ def scripted_video(pairs: int, size: int = 512) -> Video:
 
 
 def check_move(scores: list[float], threshold: float, required: int) -> bool:
-    """VBench's rule on every pair's score (spec §4.5)."""
+    """VBench's rule on every pair's score: moving iff there is a pair and ≥ c scores are > τ."""
     return bool(scores) and sum(score > threshold for score in scores) >= required
 
 

@@ -1,5 +1,5 @@
 """The leaderboard app in Streamlit's headless AppTest: every page and widget path, the empty and
-broken stores, asserting on the DataFrames and the Plotly figure data (spec/ecosystem.md §2.3)."""
+broken stores, asserting on the DataFrames and the Plotly figure data the pages hand Streamlit."""
 
 from __future__ import annotations
 

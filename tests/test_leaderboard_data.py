@@ -1,5 +1,5 @@
 """Unit tests of the leaderboard's pure parts: data.py, charts.py, paths.py, published.py, bundle.py,
-commands.py. No Streamlit runs here (spec/ecosystem.md §2.2)."""
+commands.py. No Streamlit runs here: every number the app shows comes from these functions."""
 
 from __future__ import annotations
 
@@ -378,7 +378,8 @@ def test_published_json_rows_load_with_percent_and_normalised_values() -> None:
 
 
 def test_published_quality_is_the_weighted_mean_of_its_normalised_dimensions() -> None:
-    # The loader's normalisation agrees with VBench's own published Quality (spec §6 golden rows).
+    # The loader's normalisation agrees with VBench's own published Quality (the golden rows of
+    # tests/data/published_vbench_rows.json).
     rows = load_published(PUBLISHED, SCHEME)
     quality_dims = SCHEME.group_dims("quality")
     weights = np.array([SCHEME.dims[d].weight for d in quality_dims])

@@ -1,5 +1,5 @@
 """The real leaderboard in a real browser: `streamlit run` on a free port, driven by Playwright in
-Debian's headless Chromium (spec/ecosystem.md §2.4). The store holds real runs: `vbl evaluate`'s
+Debian's headless Chromium. The store holds real runs: `vbl evaluate`'s
 runner scored tiny real clips on temporal flickering, and the run directories were imported.
 
 Screenshots go to test-artifacts/ (git-ignored). Skipped only where /usr/bin/chromium is missing

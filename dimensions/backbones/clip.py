@@ -1,7 +1,7 @@
 """OpenAI CLIP (ViT-B/32, ViT-L/14), loaded once per process from a local file. Nothing downloads.
 
 Used by background_consistency and appearance_style (ViT-B/32, one shared instance), aesthetic_quality
-(ViT-L/14) and clip_score (either). Spec §3 lists the files; VBench keeps them in `clip_model/`.
+(ViT-L/14) and clip_score (either). VBench keeps the files in its cache's `clip_model/`.
 
 Accepted on-disk formats, all read into OpenAI's state-dict layout and built with open_clip's
 `build_model_from_openai_state_dict` (open_clip's CLIP has the same module names as OpenAI's, so
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from open_clip.model import CLIP
 
 # OpenAI's files are published under their own sha256 (the URL's folder); VBench downloads these
-# URLs (spec §3; `vbench/utils.py:init_submodules`), and `vbl weights download` may too.
+# URLs (`vbench/utils.py:init_submodules`), and `vbl weights download` may too.
 _OPENAI_SHA256 = {
     "ViT-B-32": "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
     "ViT-L-14": "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",

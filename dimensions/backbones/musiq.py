@@ -1,4 +1,4 @@
-"""MUSIQ trained on SPAQ, VBench's imaging-quality model (spec §3, §4.7), from a local file.
+"""MUSIQ trained on SPAQ, VBench's imaging-quality model (docs/dimensions.md), from a local file.
 
 The network is `pyiqa.archs.musiq_arch.MUSIQ` built with `pretrained=False` (no download) and the
 local `musiq_spaq_ckpt-358bb6af.pth` loaded strictly with `weights_only=True`. pyiqa is an

@@ -1,4 +1,4 @@
-"""Getting results in: check an uploaded bundle, import it, or add published VBench rows (issue 6, item 5).
+"""Getting results in: check an uploaded bundle, import it, or add published VBench rows.
 
 The app reads its store read-only. Writing an accepted bundle needs `VBL_IMPORT_DB` (set by
 `vbl leaderboard --allow-import`): only then does this page open a second, writable

@@ -1,4 +1,4 @@
-"""Main table: one row per (model, revision, prompt suite, aggregation) — issue 6, item 1."""
+"""Main table: one row per (model, revision, prompt suite, aggregation)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model page: radar, bars against the board median, provenance, trend across checkpoints (issue 6, item 2)."""
+"""Model page: radar, bars against the board median, provenance, trend across checkpoints."""
 
 from __future__ import annotations
 

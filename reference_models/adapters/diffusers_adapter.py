@@ -1,4 +1,4 @@
-"""Generators backed by diffusers pipelines, driven by a table of model specs (spec §5.2).
+"""Generators backed by diffusers pipelines, driven by a table of model specs (`SPECS` below).
 
 Each spec names the diffusers class, the licence, the defaults of the model card and the frame
 rule; one `Generator` subclass per spec is registered as its own entry point (`modelscope-t2v`,

@@ -2,7 +2,7 @@
 
 A checkpoint folder holds `transformer/`, `vae/` (each `config.json` plus one safetensors file or
 shards with a `*.safetensors.index.json`), `scheduler/scheduler_config.json` (the shift) and a text
-stack. Loading (spec §3, trap 8):
+stack. Loading (trap 8 of docs/architecture.md):
 - the config is derived from the tensor shapes; a `config.json` that disagrees is refused;
 - the model is built on the meta device and every tensor is read on its own from `safe_open`, cast
   and assigned (`load_state_dict(assign=True)`), so host memory stays near one copy of the model;
@@ -129,7 +129,7 @@ def _refuse_mismatch(derived: dict, hint: dict, where: Path) -> None:
 
 
 def derive_mmdit_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: Path) -> MMDiTConfig:
-    """The transformer config from tensor shapes (spec §3.1); `config.json` is only a hint."""
+    """The transformer config from tensor shapes; `config.json` is only a hint."""
     attn2 = sorted(k for k in shapes if ".attn2." in k)
     if attn2:
         raise InputError(f"checkpoint {where} has dual-attention key '{attn2[0]}' (SD3.5-Medium style); not supported")
@@ -154,7 +154,7 @@ def derive_mmdit_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: P
 
 
 def derive_vae_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: Path) -> WanVAEConfig:
-    """The Wan VAE config from tensor shapes (spec §3.2); latents mean/std come from config.json."""
+    """The Wan VAE config from tensor shapes; latents mean/std come from config.json."""
     base_dim = _need(shapes, "encoder.conv_in.weight", where)[0]
     z_dim = _need(shapes, "post_quant_conv.weight", where)[0]
     levels = 1 + max(int(m.group(1)) for k in shapes if (m := re.match(r"decoder\.up_blocks\.(\d+)\.", k)))

@@ -1,6 +1,6 @@
 """ContentV reference pipeline: encode text -> noise -> flow-matching denoise -> VAE decode -> uint8.
 
-Thin glue over `text`, `mmdit`, `sampler` and `wan_vae` (spec §1.7, §2.3):
+Thin glue over `text`, `mmdit`, `sampler` and `wan_vae`:
 - one seed per (prompt, sample): the noise [1, 16, T', H/8, W/8] is drawn from a CPU generator, so
   a seed gives the same video on every device;
 - CFG runs cond and uncond as one batch of 2 (same result, faster), or as two passes in parity mode;

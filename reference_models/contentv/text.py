@@ -1,4 +1,4 @@
-"""Text conditioning: (sequence [B, L, Dj], pooled [B, Dp]) for a list of prompts (spec §1.5).
+"""Text conditioning: (sequence [B, L, Dj], pooled [B, Dp]) for a list of prompts, SD3's layout.
 
 - `ToyTextEncoder` (preset `tiny`): hashed word tokens, a seeded embedding and one transformer
   layer; `clip_tokens` + `t5_tokens` positions like the SD3 layout, no download, no tokenizer files.
