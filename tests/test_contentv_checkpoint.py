@@ -58,6 +58,7 @@ def _same_state(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_shard_bytes", [None, 200_000], ids=["single-file", "sharded"])
 def test_tiny_save_load_round_trip_is_bit_exact(tiny, tmp_path, max_shard_bytes):
     folder = tiny.save(tmp_path / "tiny", max_shard_bytes=max_shard_bytes)

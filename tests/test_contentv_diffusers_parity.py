@@ -97,6 +97,7 @@ TINY_WAN = dict(
 )
 
 
+@pytest.mark.slow
 def test_wan_vae_encode_and_chunked_decode_match_diffusers():
     theirs = diffusers.AutoencoderKLWan(**TINY_WAN).eval()
     ours = WanVAE(WanVAEConfig.from_dict(dict(theirs.config))).eval()

@@ -131,6 +131,7 @@ def test_interpolation_compares_midpoints_of_even_pairs_only():
     assert per_pair == [0.0, 51.0] and value == pytest.approx((255 - 25.5) / 255)
 
 
+@pytest.mark.slow
 def test_embedded_frozen_clip_is_static_and_smooth():
     frames, fps = sample_frames("bigbuckbunny")
     frozen = Video(frames=np.repeat(frames[40:41, ::2, ::2], 17, axis=0), fps=fps, path=Path("f.mp4"))
@@ -166,6 +167,7 @@ def test_auto_without_weights_is_embedded_and_vbench_is_one_clear_error(tmp_path
             dimension_class(ScoringContext(backend="vbench", weights_dir=tmp_path)).setup()
 
 
+@pytest.mark.slow
 def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
     write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
     context = ScoringContext(

@@ -518,13 +518,15 @@ def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path
     assert missing.exit_code == 2 and "is not a folder" in missing.output
 
 
+@pytest.mark.slow
 def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_no_torch() -> None:
     code = (
         "import sys; from typer.testing import CliRunner; from vbench_lite.cli import app; "
-        "from leaderboard.commands import register; register(app); "
+        "from vbench_lite.leaderboard.commands import register; register(app); "
         "shown = CliRunner().invoke(app, ['--help']); assert 'leaderboard' in shown.output, shown.output; "
         "assert 'streamlit' not in sys.modules, 'streamlit'; assert 'torch' not in sys.modules, 'torch'; "
-        "import leaderboard.data, leaderboard.charts, leaderboard.bundle, leaderboard.published, leaderboard.ui; "
+        "import vbench_lite.leaderboard.data, vbench_lite.leaderboard.charts, vbench_lite.leaderboard.bundle, "
+        "vbench_lite.leaderboard.published, vbench_lite.leaderboard.ui; "
         "assert 'torch' not in sys.modules, 'torch'"
     )
     result = subprocess.run(
@@ -533,6 +535,7 @@ def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) -> None:
     import signal
     import socket
@@ -543,7 +546,7 @@ def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = (
-        "import typer; from leaderboard.commands import register; app = typer.Typer(); register(app); "
+        "import typer; from vbench_lite.leaderboard.commands import register; app = typer.Typer(); register(app); "
         "app.command('other')(lambda: None); app()"
     )
     db = f"sqlite:///{tmp_path / 'vbl.db'}"

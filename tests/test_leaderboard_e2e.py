@@ -48,6 +48,7 @@ UI_TIMEOUT_MS = 30_000
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,  # a Streamlit server and a browser per test
     pytest.mark.skipif(
         not CHROMIUM.exists() and not os.environ.get("CI"),
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
