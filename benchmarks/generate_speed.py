@@ -1,5 +1,5 @@
 """Generation speed of the reference ContentV pipeline: seconds per video split into text / denoise /
-decode / write, peak memory, and two ratios against peers (spec §4.2, §4.3):
+decode / write, peak memory, and two ratios against peers:
 
 - batched CFG (one B=2 pass) against the official two passes per step;
 - our chunked Wan VAE decode against diffusers' `AutoencoderKLWan` with the same weights (when
@@ -9,7 +9,7 @@ CPU default: the `tiny` preset (target T1: < 20 s per video on 2 cores). On a GP
     python benchmarks/generate_speed.py --preset contentv-8b --device cuda --dtype bf16 \
         --frames 49 --height 432 --width 768 --steps 50
 runs the true 8B shape with random weights (speed does not depend on the weight values) and
-prints the figures next to the spec's anchors (T2: 49 f in ≤ 60 s, peak ≤ 40 GB on one H100).
+prints the figures next to our targets (T2: 49 f in ≤ 60 s, peak ≤ 40 GB on one H100).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline  # n
 from vbench_lite.video import write_mp4  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-ANCHORS = {  # spec §4.2: targets and the FLOP-model estimates for one H100
+ANCHORS = {  # targets, and estimates from a FLOP model calibrated on published SD3.5/Wan timings
     "contentv-8b": "targets T2 ≤ 60 s (49 f, 432×768, 50 steps, batched CFG), peak ≤ 40 GB; "
     "estimate ≈ 57 s @350 TF/s, ≈ 40 s @500 TF/s",
     "tiny": "target T1: < 20 s per video on a 2-core CPU (estimate ≈ 5 s incl. torch import)",

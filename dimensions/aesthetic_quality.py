@@ -1,4 +1,4 @@
-"""Aesthetic quality (Quality), spec §4.6: how pleasing does each frame look?
+"""Aesthetic quality (Quality): how pleasing does each frame look? (docs/dimensions.md)
 
 Per frame: x = clip_transform(frame) (short side → 224 bicubic, centre crop, CLIP norm), e = CLIP
 ViT-L/14 image embedding (fp16 on CUDA, fp32 on CPU, as VBench's `clip.load`), cast to fp32,
@@ -6,7 +6,7 @@ a = LAION head(e / ‖e‖₂) / 10 (the head rates 1–10). value = mean over f
 VBench's `torch.mean`); aggregate = mean over videos.
 
 Backend: "vbench" only (OpenAI `ViT-L-14.pt` + `sa_0_4_vit_l_14_linear.pth`): no installable
-package ships these weights (spec offline_weights.md), so `--backend auto` runs it too and
+package ships these weights, so `--backend auto` runs it too and
 `--backend embedded` is refused, naming the files it needs.
 Deviation: VBench encodes 32 frames of one video per forward; here frames of several videos share
 `batch_size`-frame batches. The arithmetic per frame is the same.

@@ -1,4 +1,4 @@
-"""Appearance style (Semantic), spec §4.15: does every frame show the requested style?
+"""Appearance style (Semantic): does every frame show the requested style? (docs/dimensions.md)
 
 Per frame: x = clip_transform_Image(frame) (through PIL: bicubic short side → 224, centre crop,
 ToTensor, CLIP norm); with CLIP ViT-B/32 features f(x) and t(style phrase), both L2-normalised,
@@ -11,7 +11,7 @@ single-process result); per-video `frame_results` (every s) and `cur_sim` (the l
 are stored as in VBench's JSON. Videos without a style phrase are skipped with the reason.
 
 Backend: "vbench" only (OpenAI `ViT-B-32.pt`, the CLIP instance shared with
-background_consistency); no installable package ships CLIP weights (spec offline_weights.md).
+background_consistency); no installable package ships CLIP weights.
 Deviation: VBench runs CLIP once per frame; here frames of several videos share batches.
 """
 

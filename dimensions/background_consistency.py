@@ -1,4 +1,4 @@
-"""Background consistency (Quality), spec §4.2: does the scene stay the same through the video?
+"""Background consistency (Quality): does the scene stay the same through the video? (docs/dimensions.md)
 
 Per video, with L2-normalised CLIP ViT-B/32 image features f_0..f_{N−1} of every decoded frame
 (clip_transform: short side → 224 bicubic, centre crop 224, no antialias, CLIP norm):

@@ -9,8 +9,8 @@ VBench's Semantic or Total score.
 
 Architecture: `options["clip_score_arch"]`, "ViT-B-32" (default; the instance shared with
 background_consistency and appearance_style) or "ViT-L-14" (shared with aesthetic_quality).
-Backend: "vbench" only — the OpenAI CLIP files; no installable package ships them (spec
-offline_weights.md), so `--backend embedded` is refused, naming the file it needs.
+Backend: "vbench" only — the OpenAI CLIP files; no installable package ships them, so
+`--backend embedded` is refused, naming the file it needs.
 """
 
 from __future__ import annotations

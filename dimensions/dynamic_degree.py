@@ -1,4 +1,4 @@
-"""Dynamic degree (Quality, weight 0.5), spec §4.5: is the video moving at all? (a boolean)
+"""Dynamic degree (Quality, weight 0.5): is the video moving at all? (a boolean; docs/dimensions.md)
 
 Frames: every `interval`-th decoded frame, interval = max(1, round(fps / 8)) (≈8 fps); M = their
 count. For each consecutive kept pair, the optical flow on the frames replicate-padded (centred) to
@@ -22,23 +22,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
 import torch
 
 from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, boolean, positive_number
-from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
-from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
-from vbench_lite.dimensions.backbones.raft import (
-    RAFT_DIVISOR,
-    RAFT_THINGS_SPEC,
-    cached_raft_flows,
-    centred_pad,
-    flow_cache,
-    load_raft,
-    pad_frames,
-    pairs_per_batch,
-    raft_size_problem,
+from vbench_lite.dimensions.backbones.flow_pairs import (
+    RaftFlows,
+    flow_memory_budget,
+    frame_pair_flows,
+    load_raft_flows,
 )
+from vbench_lite.dimensions.backbones.raft import RAFT_THINGS_SPEC, raft_size_problem
 from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.errors import InputError
 from vbench_lite.video import Video, fps_interval
@@ -48,7 +41,6 @@ TARGET_FPS = 8.0
 TOP_FRACTION = 0.05
 THRESHOLD_PER_256_PX = 6.0  # τ = 6 · min(H, W) / 256
 MOVING_PAIRS_PER_16_FRAMES = 4  # c = round(4 · M / 16)
-MEMORY_BUDGET_BYTES = 3e9  # RAFT pairs per batch are sized to this (option "flow_memory_bytes")
 
 
 def top_magnitude_mean(flow: torch.Tensor) -> float:
@@ -104,23 +96,15 @@ class DynamicDegree(Dimension):
         self._all_pairs = ctx.options.get("dynamic_degree.all_pairs", False)
         if not isinstance(self._all_pairs, bool):
             raise InputError(f"--option dynamic_degree.all_pairs takes true or false, not {self._all_pairs!r}")
+        self._budget = flow_memory_budget(ctx)
+        self._raft: RaftFlows | None = None  # None: the embedded DIS flow
         if self.backend == "vbench":
-            self._raft, self.weights_path = load_raft(ctx)
-            self._cache = flow_cache(ctx, self.weights_path)
+            self._raft = load_raft_flows(ctx)
+            self.weights_path = self._raft.weights_path
 
     def _flows(self, video: Video, pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
         """Flows of these (decoded-frame index) pairs on the frames padded to a multiple of 8."""
-        needed = sorted({frame for pair in pairs for frame in pair})
-        row_of = {frame: row for row, frame in enumerate(needed)}
-        if self.backend == "embedded":
-            left, right, top, bottom = centred_pad(video.height, video.width, RAFT_DIVISOR)
-            gray = np.pad(to_gray(video.frames[needed]), ((0, 0), (top, bottom), (left, right)), mode="edge")
-            return dis_flows(gray, [(row_of[i], row_of[j]) for i, j in pairs])
-        kept = pad_frames(frames_to_tensor(video.frames[needed], self.context.device), RAFT_DIVISOR)
-        budget = float(self.context.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
-        return cached_raft_flows(
-            self._raft, self._cache, str(video.path), kept, row_of, pairs, pairs_per_batch(*kept.shape[-2:], budget)
-        )
+        return frame_pair_flows(video, pairs, self.context.device, self._raft, self._budget)
 
     def score_video(self, video: Video) -> VideoScore:
         indices, pairs = kept_frame_pairs(video.num_frames, video.fps)

@@ -1,4 +1,4 @@
-"""Imaging quality (Quality), spec §4.7: is each frame free of noise, blur and over-exposure?
+"""Imaging quality (Quality): is each frame free of noise, blur and over-exposure? (docs/dimensions.md)
 
 Backend "vbench" (VBench-exact): MUSIQ-SPAQ on every decoded frame after VBench's preprocessing,
 mode `options["imaging_quality_preprocessing_mode"]` (default "longer"):

@@ -1,4 +1,4 @@
-"""Motion smoothness (Quality), spec §4.4: is the motion as smooth as a frame interpolator expects?
+"""Motion smoothness (Quality): is the motion as smooth as a frame interpolator expects?
 
 Keep the even decoded frames 0, 2, 4, …; interpolate the midpoint (t = ½) of each consecutive
 even pair (2k, 2k+2); convert the prediction to uint8 as VBench does (×255, clip, truncate) and
@@ -8,10 +8,10 @@ aggregate: mean over videos.
 
 Backends:
 - "vbench": AMT-S (`amt-s.pth`, our implementation of the network), inputs in [0, 1]
-  replicate-padded (centred) to a multiple of 16, one pass. Deviation: VBench shrinks frames on
-  GPUs whose memory its heuristic finds too small (a GPU-dependent result, spec §4.4); we always
-  interpolate at full resolution — VBench's own result for any frame up to 2560×1440 on a ≥ 24 GB
-  GPU, and on CPU.
+  replicate-padded (centred) to a multiple of 16, one pass. Deviation: VBench shrinks frames that
+  its GPU-memory heuristic finds too large (a GPU-dependent result); we always interpolate at full
+  resolution — VBench's own result on CPU, and on GPU wherever its heuristic keeps full size (up to
+  about 2.3 megapixels on a 24 GB card, any size vbl accepts on 80 GB; docs/dimensions.md).
 - "raft": RAFT flows 2k→2k+2 and 2k+2→2k (shared with dynamic_degree where it used those pairs),
   midpoint by bidirectional backward warping with the linear-motion flows at t = ½.
 - "embedded": the same flow interpolation with OpenCV DIS flow (no weights).
@@ -27,16 +27,17 @@ import torch
 
 from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, positive_number
 from vbench_lite.dimensions.backbones.amt import AMT_DIVISOR, AMT_S_SPEC, load_amt, warp
-from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
+from vbench_lite.dimensions.backbones.flow_pairs import (
+    RaftFlows,
+    flow_memory_budget,
+    frame_pair_flows,
+    load_raft_flows,
+)
 from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
 from vbench_lite.dimensions.backbones.raft import (
     RAFT_DIVISOR,
     RAFT_THINGS_SPEC,
-    cached_raft_flows,
     centred_pad,
-    flow_cache,
-    load_raft,
-    pad_frames,
     pairs_per_batch,
     raft_size_problem,
 )
@@ -47,7 +48,6 @@ from vbench_lite.weights import WeightSpec
 MAX_PIXEL = 255.0
 RAFT_FOR_MOTION_SPEC = replace(RAFT_THINGS_SPEC, backend="raft", what="RAFT (things), motion_smoothness --backend raft")
 MIDPOINT = 0.5
-MEMORY_BUDGET_BYTES = 3e9  # pairs per interpolator batch are sized to this ("flow_memory_bytes")
 # On CPU, AMT's correlation volumes fall out of cache in batches: 8 pairs at 384×224 took 1.8× the
 # time of 8 single pairs (measured, 1 thread). Batches pay on GPU only.
 CPU_AMT_PAIRS_PER_BATCH = 1
@@ -96,12 +96,13 @@ class MotionSmoothness(Dimension):
         ctx = self.context
         self.backend = backend_for(self)
         self.weights_path = None
+        self._raft: RaftFlows | None = None  # None for the AMT and DIS backends
         if self.backend == "vbench":
             self._amt, self.weights_path = load_amt(ctx)
         elif self.backend == "raft":
-            self._raft, self.weights_path = load_raft(ctx)
-            self._cache = flow_cache(ctx, self.weights_path)
-        self._budget = float(ctx.options.get("flow_memory_bytes", MEMORY_BUDGET_BYTES))
+            self._raft = load_raft_flows(ctx)
+            self.weights_path = self._raft.weights_path
+        self._budget = flow_memory_budget(ctx)  # pairs per interpolator batch are sized to it
 
     @torch.no_grad()
     def _interpolate_amt(self, video: Video, pairs: list[tuple[int, int]]) -> np.ndarray:
@@ -126,23 +127,8 @@ class MotionSmoothness(Dimension):
     @torch.no_grad()
     def _interpolate_flow(self, video: Video, pairs: list[tuple[int, int]]) -> np.ndarray:
         both_ways = pairs + [(j, i) for i, j in pairs]
-        indices = sorted({i for pair in pairs for i in pair})
+        flows = frame_pair_flows(video, both_ways, self.context.device, self._raft, self._budget)
         left, right, top, bottom = centred_pad(video.height, video.width, RAFT_DIVISOR)
-        if self.backend == "raft":
-            padded = pad_frames(frames_to_tensor(video.frames[indices], self.context.device), RAFT_DIVISOR)
-            flows = cached_raft_flows(
-                self._raft,
-                self._cache,
-                str(video.path),
-                padded,
-                {frame: row for row, frame in enumerate(indices)},
-                both_ways,
-                pairs_per_batch(*padded.shape[-2:], self._budget),
-            )
-        else:
-            gray = np.pad(to_gray(video.frames[indices]), ((0, 0), (top, bottom), (left, right)), mode="edge")
-            row = {frame: row for row, frame in enumerate(indices)}
-            flows = dis_flows(gray, [(row[i], row[j]) for i, j in both_ways])
         count = len(pairs)
         forward = torch.stack(flows[:count]).to(self.context.device)
         backward = torch.stack(flows[count:]).to(self.context.device)

@@ -1,4 +1,4 @@
-"""Overall consistency (Semantic), spec §4.8: does the video match its whole prompt?
+"""Overall consistency (Semantic): does the video match its whole prompt? (docs/dimensions.md)
 
 Per video: 8 frames by VBench's "middle" sampler; each uint8 frame → clip_transform (short side →
 224 bicubic on uint8, as VBench's decord tensors, centre crop, ÷255, CLIP norm); v = ViCLIP video
@@ -7,10 +7,10 @@ both L2-normalised; value = v·t (raw cosine, not ×100). Aggregate: mean over v
 Text features are computed once per prompt; video features once per 8-frame clip (shared with
 temporal_style through the ViCLIP instance when both score the same video).
 
-Backend: "vbench" only (`ViClip-InternVid-10M-FLT.pth`): no installable package ships it (spec
-offline_weights.md), so `--backend embedded` is refused, naming the file it needs.
+Backend: "vbench" only (`ViClip-InternVid-10M-FLT.pth`): no installable package ships it, so
+`--backend embedded` is refused, naming the file it needs.
 Deviation: VBench encodes one video per forward; here `batch_size // 8` videos share a forward.
-temporal_style (§4.16) is the same procedure on its own prompts (dimensions/temporal_style.py).
+temporal_style is the same procedure on its own prompts (dimensions/temporal_style.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Subject consistency (Quality), spec §4.1: does the subject look the same through the video?
+"""Subject consistency (Quality): does the subject look the same through the video? (docs/dimensions.md)
 
 Per video, with L2-normalised DINO ViT-B/16 CLS features f_0..f_{N−1} of every decoded frame
 (dino_transform: short side → 224 bilinear, aspect kept, no crop, no antialias, ImageNet norm):
     s_i = ½·[max(0, cos(f_{i−1}, f_i)) + max(0, cos(f_0, f_i))],  value = mean_i s_i  (i = 1..N−1).
 Aggregate: Σ_videos Σ_i s_i / Σ_videos (N_v − 1) — pair-weighted, as VBench's single-process run
-computes it (its multi-process run takes the plain mean of per-video values instead, spec §12.4).
+computes it (its multi-process run takes the plain mean of per-video values instead).
 We fix the single-process definition so that a score never depends on the number of GPUs.
 
 Backends: "vbench" = DINO ViT-B/16 (`dino_vitbase16_pretrain.pth` or the HF facebook/dino-vitb16
@@ -15,6 +15,7 @@ network in batches (VBench: one at a time) — the same arithmetic, to float rou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -47,14 +48,15 @@ class SubjectConsistency(Dimension):
     def setup(self) -> None:
         ctx = self.context
         self.backend = backend_for(self)
+        self._network: Callable[[torch.Tensor], torch.Tensor]
         if self.backend == "vbench":
-            model, self.weights_path = load_dino(ctx)
+            dino, self.weights_path = load_dino(ctx)
             self._transform = lambda pixels: dino_transform(pixels, SHORT_SIDE)
-            self._network = model
+            self._network = dino
         else:
-            model, self.weights_path = load_efficientnet(ctx)
+            efficientnet, self.weights_path = load_efficientnet(ctx)
             self._transform = lambda pixels: efficientnet_transform(pixels, SHORT_SIDE)
-            self._network = lambda pixels: efficientnet_features(model, pixels)
+            self._network = lambda pixels: efficientnet_features(efficientnet, pixels)
 
     @torch.no_grad()
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:

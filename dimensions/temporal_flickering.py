@@ -1,11 +1,12 @@
-"""Temporal flickering (Quality), spec §4.3.
+"""Temporal flickering (Quality): are consecutive frames of a static video the same? (docs/dimensions.md)
 
 Per video: (255 − mean_i MAE_i) / 255, where MAE_i is the mean absolute difference over H×W×3
 between decoded frames i and i+1. Aggregate: mean over videos. No model, no weights.
 
 VBench computes each MAE in float32 (`np.mean(cv2.absdiff(float32, float32))`); here the sum of
 |a − b| is exact, which equals VBench's value to float32 rounding (≤ 1e-6, see
-tests/test_temporal_flickering.py). The static-filter pre-step of §5 is the caller's choice.
+tests/test_temporal_flickering.py). VBench's RAFT static-filter pre-step (keep only videos judged
+static) is the caller's choice; vbl does not run it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Temporal style (Semantic), spec §4.16: does the video show the camera motion or pace asked for?
+"""Temporal style (Semantic): does the video show the camera motion or pace asked for?
 
-Identical procedure to overall_consistency (§4.8): ViCLIP cosine between the 8 "middle" frames and
-the full prompt (e.g. "..., in super slow motion", "..., zoom in"), raw cosine, mean over videos.
+Identical procedure to overall_consistency (docs/dimensions.md, temporal_style): ViCLIP cosine
+between the 8 "middle" frames and the full prompt (e.g. "..., in super slow motion", "..., zoom
+in"), raw cosine, mean over videos.
 VBench runs it on its own 100 temporal-style prompts; so does the suite here.
 """
 

@@ -1,7 +1,7 @@
 """Streamlit glue shared by the pages: cached loading, the empty and broken states, run pickers.
 
 Every store problem ends as an `st.error` / `st.info` line and `st.stop()`, never a traceback
-(issue 6, item 7). The loaders are cached per store URL for `CACHE_TTL_S` seconds, so a run that
+The loaders are cached per store URL for `CACHE_TTL_S` seconds, so a run that
 finishes shows up without restarting the app.
 """
 
@@ -95,11 +95,11 @@ def published_rows() -> pd.DataFrame:
 def show_unfinished(board: data.Board) -> None:
     """A note on runs still being written (or interrupted): they are left out of the ranking."""
     unfinished = board.unfinished_runs()
-    for run in unfinished.itertuples(index=False):
-        progress = data.run_progress(board, str(run.run_id))
+    for run in unfinished.to_dict(orient="records"):
+        progress = data.run_progress(board, run["run_id"])
         expected = f" of {progress['videos_expected']}" if progress["videos_expected"] else ""
         st.info(
-            f"Run {plain(run.run_id)} ({plain(run.model_name or 'unnamed model')}) is {run.status}: "
+            f"Run {plain(run['run_id'])} ({plain(run['model_name'] or 'unnamed model')}) is {run['status']}: "
             f"{progress['videos_scored']}{expected} videos scored so far, "
             f"{progress['scores']} scores over {progress['dimensions']} dimension(s). "
             "It is not ranked until it finishes (`vbl evaluate --resume`); its scores are on the Prompts page."
@@ -122,7 +122,7 @@ def pick_run(board: data.Board, label: str, key: str, finished_only: bool, defau
     wanted = st.query_params.get(key)
     index = options.index(wanted) if wanted in options else min(default_index, len(options) - 1)
     chosen = st.selectbox(label, options, index=index, key=key, format_func=lambda r: run_label(board.runs, r))
-    st.query_params[key] = chosen  # a shareable URL (spec/ecosystem.md §1.5 P1)
+    st.query_params[key] = chosen  # a shareable URL
     return chosen
 
 

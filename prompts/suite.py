@@ -1,6 +1,6 @@
 """Prompt suites: which prompts to generate, and which dimensions score each prompt's videos.
 
-Two input formats (spec §7):
+Two input formats:
 
 1. Our YAML format (bundled suites live in `prompts/suites/*.yaml`)::
 

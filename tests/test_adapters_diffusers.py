@@ -90,6 +90,7 @@ def tiny_wan_folder(tmp_path_factory) -> Path:
 OPTIONS = {"num_frames": 9, "height": 32, "width": 32, "steps": 2, "guidance": 5.0, "fps": 8}
 
 
+@pytest.mark.slow
 def test_wan_adapter_generates_from_a_local_tiny_pipeline_and_feeds_a_scorer(tiny_wan_folder, tmp_path):
     from vbench_lite.dimensions.temporal_flickering import TemporalFlickering
 
@@ -208,6 +209,7 @@ def tiny_modelscope_folder(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_modelscope_adapter_runs_a_local_tiny_text_to_video_pipeline(tiny_modelscope_folder, tmp_path):
     generator = ModelScopeT2V({"num_frames": 4, "height": 16, "width": 16, "steps": 2, "guidance": 9.0})
     generator.load("cpu", "float32", tiny_modelscope_folder)
@@ -396,6 +398,7 @@ def tiny_i2vgen_folder(tmp_path_factory) -> Path:
     return scratch / "i2vgen-xl"
 
 
+@pytest.mark.slow
 def test_i2vgen_adapter_conditions_on_the_request_image(tiny_i2vgen_folder, tmp_path):
     from PIL import Image
 

@@ -24,6 +24,7 @@ def _requests(folder: Path, n: int = 2) -> list[GenerationRequest]:
     ]
 
 
+@pytest.mark.slow
 def test_reference_tiny_writes_one_decodable_mp4_per_request(tmp_path):
     torch.set_num_threads(2)
     generator = ReferenceTinyGenerator({"num_frames": 9})
@@ -43,6 +44,7 @@ def test_reference_tiny_writes_one_decodable_mp4_per_request(tmp_path):
     assert again.provenance()["weights_sha256"] == provenance["weights_sha256"]  # same seed, same weights
 
 
+@pytest.mark.slow
 def test_a_request_that_cannot_be_written_fails_alone(tmp_path):
     generator = ReferenceTinyGenerator({"num_frames": 5})
     generator.load("cpu", "auto", None)
@@ -55,6 +57,7 @@ def test_a_request_that_cannot_be_written_fails_alone(tmp_path):
     assert results[1].path is not None
 
 
+@pytest.mark.slow
 def test_flicker_option_makes_a_degraded_checkpoint(tmp_path):
     request = _requests(tmp_path, 1)[0]
     steps = {}

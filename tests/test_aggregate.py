@@ -1,4 +1,5 @@
-"""Aggregation (spec §6): published leaderboard numbers are reproduced; missing is never 0."""
+"""Aggregation (docs/dimensions.md, "Aggregation"): published leaderboard numbers are reproduced;
+missing is never 0."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ def test_missing_amt_names_the_file(tmp_path, monkeypatch):
         load_amt(ScoringContext(weights_dir=tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.fidelity
 def test_batched_amt_equals_amts_own_network_one_pair_at_a_time(tmp_path):
     vbench = pytest.importorskip("vbench")

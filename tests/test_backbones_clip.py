@@ -19,6 +19,7 @@ def _pixels(n: int = 2) -> torch.Tensor:
     return torch.randn(n, 3, 224, 224, generator=torch.Generator().manual_seed(1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["torchscript", "state_dict"])
 def test_openai_files_give_the_features_of_the_clip_package(tmp_path: Path, fmt: str) -> None:
     import clip

@@ -30,6 +30,7 @@ def test_torchvision_raft_file_loads_from_the_torch_hub_cache(tmp_path, monkeypa
         assert torch.equal(loaded.state_dict()[key], value), key
 
 
+@pytest.mark.fidelity
 def test_raft_things_key_map_covers_every_key_and_loads_strictly(tmp_path):
     pytest.importorskip("vbench", reason="the original RAFT code ships with vbench")
     path = write_tiny_raft_things(tmp_path)
@@ -43,6 +44,7 @@ def test_raft_things_key_map_covers_every_key_and_loads_strictly(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.fidelity
 def test_converted_raft_things_gives_the_original_raft_flow(tmp_path):
     pytest.importorskip("vbench")
@@ -68,6 +70,7 @@ def test_centred_padding_matches_raft_input_padder():
     assert centred_pad(270, 481, 8) == [3, 4, 1, 1]  # [left, right, top, bottom]
 
 
+@pytest.mark.slow
 def test_flow_cache_returns_a_computed_pair_without_recomputing(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     _, model = write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
@@ -80,6 +83,7 @@ def test_flow_cache_returns_a_computed_pair_without_recomputing(tmp_path, monkey
     assert torch.equal(again[0], first[0]) and cache.hits == 1 and len(calls) == 1
 
 
+@pytest.mark.slow
 def test_shared_encoder_pass_gives_torchvision_raft_final_flow_exactly(tmp_path):
     from vbench_lite.dimensions.backbones.raft import raft_flows_for_pairs
 

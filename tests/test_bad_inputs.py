@@ -46,6 +46,7 @@ def test_an_empty_folder(tmp_path) -> None:
     assert_one_line_error(result, "no videos in", ".mp4")
 
 
+@pytest.mark.slow
 def test_an_unknown_dimension(tmp_path) -> None:
     clip_folder(tmp_path / "videos", count=1)
     result = run("evaluate", "--videos", str(tmp_path / "videos"), "--dims", "temporal_flickering,sharpness",

@@ -16,8 +16,10 @@ def tiny() -> ContentVPipeline:
     return ContentVPipeline.random("tiny")
 
 
+@pytest.mark.slow
 def test_tiny_prompt_to_mp4_decodes_to_the_requested_frame_count(tiny, tmp_path):
-    # Its speed (spec §2.2 target T1) is measured by benchmarks/generate_speed.py, not asserted here.
+    # Its speed (target: under 20 s per tiny video on 2 CPU cores) is measured by
+    # benchmarks/generate_speed.py, not asserted here.
     params = tiny.default_params(num_frames=17)
     frames, timings = tiny.generate(["a red fox running through snow"], [7], params)
     path = write_mp4(tmp_path / "fox.mp4", frames[0], fps=8)
@@ -28,6 +30,7 @@ def test_tiny_prompt_to_mp4_decodes_to_the_requested_frame_count(tiny, tmp_path)
     assert timings.steps == 4
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_video_and_other_seeds_differ(tiny):
     params = tiny.default_params(num_frames=5, height=32, width=32)
     a, _ = tiny.generate(["a boat"], [1], params)
@@ -37,6 +40,7 @@ def test_same_seed_gives_the_same_video_and_other_seeds_differ(tiny):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_prompts_in_one_batch_match_prompts_one_at_a_time(tiny):
     params = tiny.default_params(num_frames=5, height=32, width=32)
     both, _ = tiny.generate(["a boat", "a cat"], [1, 2], params)
@@ -44,6 +48,7 @@ def test_prompts_in_one_batch_match_prompts_one_at_a_time(tiny):
     assert np.abs(both[1].astype(int) - alone[0].astype(int)).max() <= 1
 
 
+@pytest.mark.slow
 def test_batched_cfg_equals_separate_cond_and_uncond_passes(tiny):
     batched = tiny.default_params(num_frames=5, batch_cfg=True)
     separate = tiny.default_params(num_frames=5, batch_cfg=False)
@@ -59,6 +64,7 @@ def test_frame_counts_round_down_to_4k_plus_1():
         assert frame_rule(16) == 13
 
 
+@pytest.mark.slow
 def test_flicker_option_adds_alternating_brightness(tiny):
     clean, _ = tiny.generate(["a cat"], [3], tiny.default_params(num_frames=5, height=32, width=32))
     degraded, _ = tiny.generate(["a cat"], [3], tiny.default_params(num_frames=5, height=32, width=32, flicker=0.1))

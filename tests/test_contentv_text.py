@@ -141,6 +141,7 @@ def test_sd3_stack_matches_diffusers_encode_prompt(sd3_checkpoint):
     torch.testing.assert_close(our_pooled, their_pooled, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_with_the_sd3_text_stack_generates_end_to_end(sd3_checkpoint):
     pipe = ContentVPipeline.from_checkpoint(sd3_checkpoint, "tiny", dtype=torch.float32)
     assert isinstance(pipe.text, SD3TextStack)

@@ -1,4 +1,5 @@
-"""One test per numerical trap of spec/reference_generator.md §3.3."""
+"""One test per numerical trap of the bundled ContentV (listed in docs/architecture.md, "The bundled
+reference generator")."""
 
 from __future__ import annotations
 
@@ -203,6 +204,7 @@ _MEMORY_PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_trap8_sharded_checkpoint_loads_lazily_into_meta_and_casts_per_tensor(tmp_path):
     model = torch.nn.Sequential(*[torch.nn.Linear(1024, 1024, bias=False) for _ in range(32)])  # 128 MiB fp32
     folder = loading.save_component(model, {}, tmp_path / "big", max_shard_bytes=16 * 2**20)

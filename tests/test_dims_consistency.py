@@ -50,6 +50,7 @@ def test_pair_score_is_half_previous_half_first_with_negatives_clamped():
     assert (result.pair_sum, result.pair_count, result.mean) == (0.5, 3, pytest.approx(1 / 6))
 
 
+@pytest.mark.slow
 def test_aggregate_is_pair_weighted_so_longer_videos_weigh_more():
     dimension = SubjectConsistency(ScoringContext(backend="embedded"))
     dimension.setup()
@@ -78,6 +79,7 @@ def test_embedded_frozen_clip_is_consistent(dimension_class):
     assert dimension.score_batch([frozen])[0].value >= 0.99
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dimension_class", DIMENSIONS)
 def test_embedded_shuffled_clip_scores_lower_than_in_order(dimension_class):
     order = np.random.default_rng(3).permutation(24)

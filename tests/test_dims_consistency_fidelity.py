@@ -55,6 +55,7 @@ def test_subject_consistency_equals_vbench(tmp_path, clips):
     assert max(s.value for s in ours) - min(s.value for s in ours) > 1e-4
 
 
+@pytest.mark.slow
 def test_background_consistency_equals_vbench(tmp_path, clips):
     vbench_background = pytest.importorskip("vbench.background_consistency")
     import clip as openai_clip

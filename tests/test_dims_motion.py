@@ -41,7 +41,7 @@ def real_video(name: str, count: int, start: int = 0, step: int = 2, order=None,
 @pytest.mark.parametrize(
     "frames,fps,height,width,kept,tau,count",
     [
-        (16, 8, 512, 512, 16, 12.0, 4),  # spec §4.5 worked values
+        (16, 8, 512, 512, 16, 12.0, 4),  # worked values of docs/dimensions.md, dynamic_degree
         (49, 8, 480, 720, 49, 11.25, 12),
         (129, 24, 720, 1280, 43, 16.875, 11),
     ],
@@ -72,7 +72,7 @@ def scripted_video(pairs: int, size: int = 512) -> Video:
 
 
 def check_move(scores: list[float], threshold: float, required: int) -> bool:
-    """VBench's rule on every pair's score (spec §4.5)."""
+    """VBench's rule on every pair's score: moving iff there is a pair and ≥ c scores are > τ."""
     return bool(scores) and sum(score > threshold for score in scores) >= required
 
 
@@ -131,6 +131,7 @@ def test_interpolation_compares_midpoints_of_even_pairs_only():
     assert per_pair == [0.0, 51.0] and value == pytest.approx((255 - 25.5) / 255)
 
 
+@pytest.mark.slow
 def test_embedded_frozen_clip_is_static_and_smooth():
     frames, fps = sample_frames("bigbuckbunny")
     frozen = Video(frames=np.repeat(frames[40:41, ::2, ::2], 17, axis=0), fps=fps, path=Path("f.mp4"))
@@ -166,6 +167,7 @@ def test_auto_without_weights_is_embedded_and_vbench_is_one_clear_error(tmp_path
             dimension_class(ScoringContext(backend="vbench", weights_dir=tmp_path)).setup()
 
 
+@pytest.mark.slow
 def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
     write_torchvision_raft(tmp_path / "torch" / "hub" / "checkpoints")
     context = ScoringContext(
@@ -179,9 +181,9 @@ def test_raft_pairs_of_dynamic_degree_are_reused_by_motion_smoothness(tmp_path):
     assert (dynamic.backend, motion.backend) == ("vbench", "raft")
     assert dynamic.weights_sha256() == motion.weights_sha256()
     dynamic.score_batch([video])
-    assert motion._cache is dynamic._cache and motion._cache.hits == 0
+    assert motion._raft.cache is dynamic._raft.cache and motion._raft.cache.hits == 0
     (score,) = motion.score_batch([video])
-    assert motion._cache.hits == 3  # (0,2), (2,4), (4,6) forward flows; only backward ones computed
+    assert motion._raft.cache.hits == 3  # (0,2), (2,4), (4,6) forward flows; only backward ones computed
     assert 0.0 < score.value <= 1.0
     assert sum(key[0] == "raft-large" for key in context.backbones.loads) == 1  # one shared RAFT
 

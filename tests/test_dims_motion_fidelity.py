@@ -16,7 +16,7 @@ from tiny_dims1_models import write_tiny_amt, write_tiny_raft_things
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.video import Video, decode_video, write_mp4
 
-pytestmark = pytest.mark.fidelity
+pytestmark = [pytest.mark.fidelity, pytest.mark.slow]  # RAFT and AMT-S on real clips, twice each
 torch.set_num_threads(1)
 
 

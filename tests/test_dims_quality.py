@@ -73,6 +73,7 @@ def test_pristine_footage_scores_higher_than_its_compressed_copy(weights_home: P
     assert 0 < bad.value < good.value < 100
 
 
+@pytest.mark.slow
 def test_a_sharp_clip_scores_higher_than_a_blurred_copy(weights_home: Path) -> None:
     import cv2
 
@@ -127,6 +128,7 @@ def test_the_aesthetic_head_loads_strictly(tmp_path: Path) -> None:
         build_aesthetic_head(tmp_path / "bad.pth", "cpu")
 
 
+@pytest.mark.slow
 def test_aesthetic_quality_needs_both_files_and_has_no_embedded_backend(weights_home: Path) -> None:
     with pytest.raises(WeightsMissing, match="ViT-L-14.pt"):
         AestheticQuality(ScoringContext()).setup()

@@ -74,6 +74,7 @@ def _write_random_musiq(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_imaging_quality_matches_technical_quality(weights_home: Path, real_clips: list[Path]) -> None:
     mode = "longer"  # VBench's default: the 600-px bunny clip is resized to 512, the others not
     pytest.importorskip("pyiqa", reason="the MUSIQ backend needs the optional pyiqa package")

@@ -54,6 +54,7 @@ def test_no_embedded_backend_for_viclip_dimensions(weights_home: Path) -> None:
         TemporalStyle(ScoringContext(backend="embedded")).setup()
 
 
+@pytest.mark.slow
 def test_overall_consistency_batches_caches_prompts_and_skips_promptless(weights_home: Path) -> None:
     write_tiny_viclip(weights_home, seed=3)
     dimension = OverallConsistency(ScoringContext(batch_size=16))  # two videos per forward

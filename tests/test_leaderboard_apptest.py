@@ -1,5 +1,5 @@
 """The leaderboard app in Streamlit's headless AppTest: every page and widget path, the empty and
-broken stores, asserting on the DataFrames and the Plotly figure data (spec/ecosystem.md §2.3)."""
+broken stores, asserting on the DataFrames and the Plotly figure data the pages hand Streamlit."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ def texts(elements) -> str:  # noqa: ANN001
 # -- main table ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     board = table(app)
@@ -101,6 +102,7 @@ def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch,
     assert [b.proto.label for b in app.get("download_button")] == ["Download CSV", "Download JSON"]
 
 
+@pytest.mark.slow
 def test_column_groups_raw_toggle_and_interval_switch(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     app.radio(key="columns").set_value("Quality").run()
@@ -121,6 +123,7 @@ def test_column_groups_raw_toggle_and_interval_switch(monkeypatch, filled) -> No
     assert not any(c.endswith(("95% CI", " n")) for c in table(app).columns)
 
 
+@pytest.mark.slow
 def test_filters_search_backend_suite_task_and_date(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     app.text_input(key="search").input("beta").run()
@@ -149,6 +152,7 @@ def test_rank_by_a_dimension(monkeypatch, filled) -> None:
     assert list(ours["Temporal flickering"]) == sorted(ours["Temporal flickering"], reverse=True)
 
 
+@pytest.mark.slow
 def test_published_rows_sit_in_their_own_group_and_can_be_hidden(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], published=True)
     board = table(app)
@@ -164,6 +168,7 @@ def test_published_rows_sit_in_their_own_group_and_can_be_hidden(monkeypatch, fi
 # -- model page ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/model.py")
     app.selectbox(key="model").set_value("alpha").run()
@@ -185,6 +190,7 @@ def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, fill
     assert [m.value for m in app.metric][0] == f"{rows.loc[rows['model'] == 'beta', 'total'].iloc[0]:.2f}%"
 
 
+@pytest.mark.slow
 def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], published=True, page="pages/model.py")
     app.selectbox(key="model").set_value("HunyuanVideo").run()
@@ -198,6 +204,7 @@ def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
 # -- compare page ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> None:
     url, root = filled
     app = start(monkeypatch, url, root=root, page="pages/compare.py")
@@ -215,6 +222,7 @@ def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> Non
     assert {m.label: m.value for m in app.metric}["Ties"] == str(len(PROMPTS) * len(DIMS))
 
 
+@pytest.mark.slow
 def test_compare_page_says_which_dimensions_are_not_comparable(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/compare.py")
     app.selectbox(key="run_a").set_value("alpha-1000").run()
@@ -242,6 +250,7 @@ def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
     assert not app.warning
 
 
+@pytest.mark.slow
 def test_prompt_page_refuses_videos_outside_the_root_and_without_root(monkeypatch, filled, tmp_path) -> None:
     url, root = filled
     app = start(monkeypatch, url, root=None, page="pages/prompts.py")
@@ -309,6 +318,7 @@ def test_import_page_rejects_a_bundle_and_says_why(monkeypatch, filled, tmp_path
     assert not app.button
 
 
+@pytest.mark.slow
 def test_import_page_accepts_and_imports_into_a_writable_store(monkeypatch, filled, tmp_path) -> None:
     source_url = filled[0]
     url = f"sqlite:///{tmp_path / 'writable.db'}"
@@ -335,6 +345,7 @@ def test_import_page_is_read_only_unless_allowed(monkeypatch, filled, tmp_path) 
     assert not app.button
 
 
+@pytest.mark.slow
 def test_import_page_loads_published_rows_for_the_session(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/import_results.py")
     csv = b"model,total,quality,semantic,subject consistency\nPaperModel,81.0,82.0,77.0,96.0\n"
@@ -400,6 +411,7 @@ def test_import_page_works_when_the_store_is_unreachable(monkeypatch, tmp_path) 
     assert "not against the board" in texts(app.warning) and "accepted" in texts(app.success)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_the_main_table_reads_a_postgresql_store(monkeypatch, fresh_postgres_url) -> None:
     build_store(fresh_postgres_url)
@@ -420,6 +432,7 @@ def test_import_page_refuses_an_escaping_zip_and_keeps_the_rest_of_the_page(monk
     assert "Rejected evil.zip" in texts(app.error)
 
 
+@pytest.mark.slow
 def test_model_page_switches_revision(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/model.py")
     app.selectbox(key="model").set_value("alpha").run()
@@ -431,6 +444,7 @@ def test_model_page_switches_revision(monkeypatch, filled) -> None:
         assert provenance["Run id"] == run_id
 
 
+@pytest.mark.slow
 def test_prompt_page_details_of_one_video(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/prompts.py")
     app.selectbox(key="run").set_value("alpha-1000").run()

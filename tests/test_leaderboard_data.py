@@ -1,5 +1,5 @@
 """Unit tests of the leaderboard's pure parts: data.py, charts.py, paths.py, published.py, bundle.py,
-commands.py. No Streamlit runs here (spec/ecosystem.md §2.2)."""
+commands.py. No Streamlit runs here: every number the app shows comes from these functions."""
 
 from __future__ import annotations
 
@@ -378,7 +378,8 @@ def test_published_json_rows_load_with_percent_and_normalised_values() -> None:
 
 
 def test_published_quality_is_the_weighted_mean_of_its_normalised_dimensions() -> None:
-    # The loader's normalisation agrees with VBench's own published Quality (spec §6 golden rows).
+    # The loader's normalisation agrees with VBench's own published Quality (the golden rows of
+    # tests/data/published_vbench_rows.json).
     rows = load_published(PUBLISHED, SCHEME)
     quality_dims = SCHEME.group_dims("quality")
     weights = np.array([SCHEME.dims[d].weight for d in quality_dims])
@@ -520,13 +521,15 @@ def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path
     assert missing.exit_code == 2 and "is not a folder" in missing.output
 
 
+@pytest.mark.slow
 def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_no_torch() -> None:
     code = (
         "import sys; from typer.testing import CliRunner; from vbench_lite.cli import app; "
-        "from leaderboard.commands import register; register(app); "
+        "from vbench_lite.leaderboard.commands import register; register(app); "
         "shown = CliRunner().invoke(app, ['--help']); assert 'leaderboard' in shown.output, shown.output; "
         "assert 'streamlit' not in sys.modules, 'streamlit'; assert 'torch' not in sys.modules, 'torch'; "
-        "import leaderboard.data, leaderboard.charts, leaderboard.bundle, leaderboard.published, leaderboard.ui; "
+        "import vbench_lite.leaderboard.data, vbench_lite.leaderboard.charts, vbench_lite.leaderboard.bundle, "
+        "vbench_lite.leaderboard.published, vbench_lite.leaderboard.ui; "
         "assert 'torch' not in sys.modules, 'torch'"
     )
     result = subprocess.run(
@@ -535,6 +538,7 @@ def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) -> None:
     import signal
     import socket
@@ -545,7 +549,7 @@ def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = (
-        "import typer; from leaderboard.commands import register; app = typer.Typer(); register(app); "
+        "import typer; from vbench_lite.leaderboard.commands import register; app = typer.Typer(); register(app); "
         "app.command('other')(lambda: None); app()"
     )
     db = f"sqlite:///{tmp_path / 'vbl.db'}"

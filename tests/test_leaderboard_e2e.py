@@ -1,5 +1,5 @@
 """The real leaderboard in a real browser: `streamlit run` on a free port, driven by Playwright in
-Debian's headless Chromium (spec/ecosystem.md §2.4). The store holds real runs: `vbl evaluate`'s
+Debian's headless Chromium. The store holds real runs: `vbl evaluate`'s
 runner scored tiny real clips on temporal flickering, and the run directories were imported.
 
 Screenshots go to test-artifacts/ (git-ignored). Skipped only where /usr/bin/chromium is missing
@@ -48,6 +48,7 @@ UI_TIMEOUT_MS = 30_000
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,  # a Streamlit server and a browser per test
     pytest.mark.skipif(
         not CHROMIUM.exists() and not os.environ.get("CI"),
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",

@@ -1,4 +1,4 @@
-"""The Ray executor (issue 8) on a real local Ray instance: 2 CPUs and a custom resource, vbl_gpu,
+"""The Ray executor (`--executor ray`) on a real local Ray instance: 2 CPUs and a custom resource, vbl_gpu,
 standing in for two GPUs. Ray starts once for the whole test session (it takes seconds).
 
 It gives the local executor's scores; a run killed halfway resumes redoing only unfinished units,

@@ -93,6 +93,7 @@ def test_first_party_dimensions_are_found_through_entry_points() -> None:
     assert "folder" in registry.generator_names()
 
 
+@pytest.mark.slow
 def test_a_third_party_dimension_is_scored_and_stored_like_a_first_party_one(plugins, tmp_path) -> None:
     clip_folder(tmp_path / "videos", count=3)
     code, output = evaluate("--videos", str(tmp_path / "videos"), "--dims",
@@ -162,6 +163,7 @@ def test_a_run_interrupted_halfway_resumes_redoing_only_unfinished_pairs(plugins
     assert eval_results(tmp_path / "run") == eval_results(tmp_path / "whole")
 
 
+@pytest.mark.slow
 def test_a_killed_process_resumes_to_the_same_results(tmp_path) -> None:
     """A real SIGKILL in the middle of a real run, then `--resume`."""
     videos = tmp_path / "videos"

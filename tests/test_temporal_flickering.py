@@ -14,6 +14,8 @@ from vbench_lite.dimensions.temporal_flickering import TemporalFlickering, mean_
 from vbench_lite.video import Video
 
 
+@pytest.mark.fidelity
+@pytest.mark.slow
 def test_vbl_evaluate_equals_vbench_temporal_flickering_on_real_clips(tmp_path) -> None:
     vbench_tf = pytest.importorskip("vbench.temporal_flickering")
     videos = tmp_path / "videos"

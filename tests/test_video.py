@@ -14,6 +14,7 @@ from vbench_lite.errors import VideoUnreadable
 from vbench_lite.video import decode_video, fps_interval, middle_indices, write_mp4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SAMPLES)
 def test_decord_and_pyav_decode_identical_frames(name: str) -> None:
     pytest.importorskip("decord")
@@ -25,6 +26,7 @@ def test_decord_and_pyav_decode_identical_frames(name: str) -> None:
     assert fps_decord == pytest.approx(fps_pyav, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_decode_matches_opencv_reader_that_vbench_uses_for_temporal_dimensions() -> None:
     import cv2
 
@@ -58,6 +60,7 @@ def test_middle_sampler_picks_segment_centres_like_vbench(length: int, k: int, e
     assert middle_indices(length, k) == expected
 
 
+@pytest.mark.fidelity
 def test_middle_sampler_agrees_with_vbench_get_frame_indices() -> None:
     utils = pytest.importorskip("vbench.utils")
     for length in (1, 3, 8, 16, 33, 49, 129):

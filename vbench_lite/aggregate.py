@@ -1,6 +1,7 @@
 """VBench aggregation: raw dimension scores -> normalised scores -> Quality, Semantic, Total.
 
-Spec §6, exactly as VBench's `scripts/cal_final_score.py` computes the leaderboard numbers:
+Exactly as VBench's `scripts/cal_final_score.py` computes the leaderboard numbers (the bounds and
+weights are tabulated in docs/dimensions.md, "Aggregation"):
 
     n_d      = (raw_d - min_d) / (max_d - min_d)             not clipped: may be < 0 or > 1
     Quality  = sum_{d in Q} w_d n_d / sum_{d in Q} w_d
@@ -171,7 +172,7 @@ def _parse_scheme(text: str, label: str) -> AggregationScheme:
 
 
 def aggregate(raw: dict[str, float], scheme: AggregationScheme) -> Aggregate:
-    """Normalise and combine raw scores (fractions) as spec §6; missing or NaN never counts as 0."""
+    """Normalise and combine raw scores (fractions) as above; missing or NaN never counts as 0."""
     raw = {canonical_dimension_name(k): v for k, v in raw.items()}
     present = {k: float(v) for k, v in raw.items() if _is_number(v) and not math.isnan(v)}
     normalised = {k: scheme.normalise(k, present[k]) if k in present else None for k in raw}

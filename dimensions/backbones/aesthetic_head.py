@@ -1,4 +1,4 @@
-"""The LAION aesthetic predictor v1 head for CLIP ViT-L/14 (spec §3, §4.6), from a local file.
+"""The LAION aesthetic predictor v1 head for CLIP ViT-L/14 (docs/dimensions.md), from a local file.
 
 `sa_0_4_vit_l_14_linear.pth` is the state dict of one `nn.Linear(768, 1)` (keys `weight`, `bias`),
 applied to L2-normalised CLIP ViT-L/14 image embeddings; its output is a 1–10 rating. VBench loads

@@ -1,7 +1,7 @@
 """OpenAI CLIP (ViT-B/32, ViT-L/14), loaded once per process from a local file. Nothing downloads.
 
 Used by background_consistency and appearance_style (ViT-B/32, one shared instance), aesthetic_quality
-(ViT-L/14) and clip_score (either). Spec §3 lists the files; VBench keeps them in `clip_model/`.
+(ViT-L/14) and clip_score (either). VBench keeps the files in its cache's `clip_model/`.
 
 Accepted on-disk formats, all read into OpenAI's state-dict layout and built with open_clip's
 `build_model_from_openai_state_dict` (open_clip's CLIP has the same module names as OpenAI's, so
@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -38,8 +39,11 @@ from vbench_lite.dimensions.backbones.tokenizer import CLIP_CONTEXT_LENGTH, clip
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, require_weight, sha256_of
 
+if TYPE_CHECKING:
+    from open_clip.model import CLIP
+
 # OpenAI's files are published under their own sha256 (the URL's folder); VBench downloads these
-# URLs (spec §3; `vbench/utils.py:init_submodules`), and `vbl weights download` may too.
+# URLs (`vbench/utils.py:init_submodules`), and `vbl weights download` may too.
 _OPENAI_SHA256 = {
     "ViT-B-32": "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
     "ViT-L-14": "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
@@ -95,6 +99,7 @@ def read_openai_state_dict(path: Path) -> dict[str, torch.Tensor]:
         if not found:
             raise InputError(f"{path} holds none of {', '.join(_OPEN_CLIP_FILES)}")
         path = found[0]
+    state_dict: dict[str, torch.Tensor]
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -102,9 +107,10 @@ def read_openai_state_dict(path: Path) -> dict[str, torch.Tensor]:
     elif _is_torchscript_archive(path):
         state_dict = torch.jit.load(str(path), map_location="cpu").state_dict()
     else:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    if "state_dict" in state_dict:  # an open_clip training checkpoint, keys prefixed "module."
-        state_dict = {k.removeprefix("module."): v for k, v in state_dict["state_dict"].items()}
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        if "state_dict" in checkpoint:  # an open_clip training checkpoint, keys prefixed "module."
+            checkpoint = {k.removeprefix("module."): v for k, v in checkpoint["state_dict"].items()}
+        state_dict = checkpoint
     return dict(state_dict)
 
 
@@ -113,7 +119,7 @@ class ClipModel:
     """A loaded CLIP with the two calls the dimensions need."""
 
     arch: str
-    network: torch.nn.Module  # open_clip.model.CLIP, eval mode
+    network: CLIP  # eval mode
     device: torch.device
     dtype: torch.dtype
     weights_path: Path

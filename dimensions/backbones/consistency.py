@@ -1,6 +1,6 @@
 """The half-previous, half-first-frame similarity shared by subject and background consistency.
 
-Spec §4.1/§4.2: with L2-normalised features f_0..f_{N-1},
+VBench's formula (docs/dimensions.md, subject_consistency): with L2-normalised features f_0..f_{N-1},
     s_i = ½·[max(0, cos(f_{i−1}, f_i)) + max(0, cos(f_0, f_i))],  i = 1..N−1.
 VBench computes each cosine in the feature dtype (one `.item()` per pair) and sums the pair scores
 in Python floats; here the cosines are computed for all pairs at once and summed in float64.
@@ -56,7 +56,8 @@ def consistency_scores(features: list[torch.Tensor], sum_key: str, count_key: st
 
 
 def inference_context(device: str):
-    """fp16 autocast on CUDA (issue 3 §6), plain fp32 elsewhere; never builds autograd graphs."""
+    """fp16 autocast on CUDA (a GPU speed choice, see docs/dimensions.md), plain fp32 elsewhere; never
+    builds autograd graphs."""
     if torch.device(device).type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
     return contextlib.nullcontext()

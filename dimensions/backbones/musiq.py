@@ -1,4 +1,4 @@
-"""MUSIQ trained on SPAQ, VBench's imaging-quality model (spec §3, §4.7), from a local file.
+"""MUSIQ trained on SPAQ, VBench's imaging-quality model (docs/dimensions.md), from a local file.
 
 The network is `pyiqa.archs.musiq_arch.MUSIQ` built with `pretrained=False` (no download) and the
 local `musiq_spaq_ckpt-358bb6af.pth` loaded strictly with `weights_only=True`. pyiqa is an
@@ -18,6 +18,7 @@ Dropping them gives the same MOS up to float summation order and skips ~25–30%
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,6 +26,9 @@ from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.onednn import choose_linear_route
 from vbench_lite.errors import InputError, VblError
 from vbench_lite.weights import WeightSpec, require_weight
+
+if TYPE_CHECKING:
+    from pyiqa.archs.musiq_arch import MUSIQ
 
 MUSIQ_SPAQ = WeightSpec(
     key="musiq_spaq",
@@ -47,7 +51,7 @@ def pyiqa_available() -> bool:
     return True
 
 
-def build_musiq(path: Path, device: str) -> torch.nn.Module:
+def build_musiq(path: Path, device: str) -> MUSIQ:
     """MUSIQ-SPAQ from `path`, strict, on `device`, in eval mode."""
     try:
         from pyiqa.archs.musiq_arch import MUSIQ
@@ -69,7 +73,7 @@ def build_musiq(path: Path, device: str) -> torch.nn.Module:
     return choose_linear_route(network.eval().to(device), device, rows=512)
 
 
-def load_musiq(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
+def load_musiq(context: ScoringContext) -> tuple[MUSIQ, Path]:
     """The process-wide MUSIQ-SPAQ and its file; raises WeightsMissing when the file is absent."""
     path = require_weight(MUSIQ_SPAQ, context.weights_dir)
     network = context.backbones.get(("musiq-spaq", str(path), context.device),
@@ -77,7 +81,7 @@ def load_musiq(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
     return network, path
 
 
-def musiq_mos(network: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:
+def musiq_mos(network: MUSIQ, frames: torch.Tensor) -> torch.Tensor:
     """MOS [B] of frames [B, 3, H, W] in [0, 1], all of one size (pyiqa `MUSIQ.forward`, eval)."""
     from pyiqa.archs.arch_util import dist_to_mos
     from pyiqa.data.multiscale_trans_util import get_multiscale_patches

@@ -24,10 +24,13 @@ import platform
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 # Builds without oneDNN (or without this op) keep PyTorch's route.
 _HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
@@ -202,7 +205,7 @@ class OneDnnSelfAttention(nn.MultiheadAttention):
         return (out if self.batch_first else out.transpose(0, 1)), None
 
 
-def use_onednn_linears(model: nn.Module) -> nn.Module:
+def use_onednn_linears(model: ModuleT) -> ModuleT:
     """Switch the model's linear and self-attention modules to the oneDNN forwards, in place."""
     for module in model.modules():
         if type(module) is nn.Linear:

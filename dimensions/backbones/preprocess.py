@@ -1,4 +1,4 @@
-"""VBench's frame transforms (spec §2) as batched tensor functions.
+"""VBench's frame transforms (tabulated in docs/dimensions.md) as batched tensor functions.
 
 VBench applies its torchvision `Compose` to the float32 tensor that `load_video` returns (values
 0–255, not uint8), so the resize runs on floats, with `antialias=False` and no clamping. These
@@ -17,7 +17,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-HALF_MEAN = (0.5, 0.5, 0.5)  # EfficientNet-Lite's input normalisation (offline_weights.md)
+HALF_MEAN = (0.5, 0.5, 0.5)  # EfficientNet-Lite's input normalisation (its ImageNet training used ±1)
 HALF_STD = (0.5, 0.5, 0.5)
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.weights import WeightSpec, find_weight, require_weight
+
+if TYPE_CHECKING:
+    from torchvision.models.optical_flow import RAFT
 
 RAFT_ITERATIONS = 20  # VBench: self.model(image1, image2, iters=20, test_mode=True)
 RAFT_DIVISOR = 8
@@ -87,7 +91,7 @@ def torchvision_state_from_raft(state: dict[str, torch.Tensor]) -> dict[str, tor
     return converted
 
 
-def load_raft_file(path: Path) -> torch.nn.Module:
+def load_raft_file(path: Path) -> RAFT:
     from torchvision.models.optical_flow import raft_large
 
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -103,7 +107,7 @@ def raft_weight_path(context: ScoringContext) -> Path | None:
     return find_weight(RAFT_THINGS_SPEC, context.weights_dir)
 
 
-def load_raft(context: ScoringContext) -> tuple[torch.nn.Module, Path]:
+def load_raft(context: ScoringContext) -> tuple[RAFT, Path]:
     path = raft_weight_path(context) or require_weight(RAFT_THINGS_SPEC, context.weights_dir)
     model = context.backbones.get(
         ("raft-large", str(path), context.device), lambda: load_raft_file(path).to(context.device)
@@ -119,11 +123,12 @@ def centred_pad(height: int, width: int, divisor: int) -> list[int]:
 
 
 def pad_frames(pixels: torch.Tensor, divisor: int) -> torch.Tensor:
-    return F.pad(pixels, centred_pad(*pixels.shape[-2:], divisor), mode="replicate")
+    height, width = pixels.shape[-2:]
+    return F.pad(pixels, centred_pad(height, width, divisor), mode="replicate")
 
 
 @torch.no_grad()
-def raft_flow(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+def raft_flow(model: RAFT, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Flow first→second for padded float 0–255 frames [B, 3, H, W] (H, W multiples of 8)."""
     frames = torch.cat([first, second])
     rows = list(range(len(first)))
@@ -131,7 +136,7 @@ def raft_flow(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor)
 
 
 @torch.no_grad()
-def raft_flows_for_pairs(model: torch.nn.Module, frames: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
+def raft_flows_for_pairs(model: RAFT, frames: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
     """Final RAFT flows [P, 2, H, W] for (row i → row j) pairs of padded 0–255 frames [K, 3, H, W].
 
     torchvision's `RAFT.forward` with two savings that leave the final flow bit-for-bit the same:
@@ -201,7 +206,7 @@ def flow_cache(context: ScoringContext, weights: Path) -> FlowCache:
 
 
 def cached_raft_flows(
-    model: torch.nn.Module,
+    model: RAFT,
     cache: FlowCache,
     video_key: str,
     padded: torch.Tensor,

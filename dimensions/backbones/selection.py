@@ -1,4 +1,4 @@
-"""The backend a dimension's `setup` loads (DESIGN.md, issue 3 §5).
+"""The backend a dimension's `setup` loads.
 
 `--backend auto|vbench|embedded` is resolved by the contract's `Dimension.resolve_backend` (auto:
 the VBench-exact backend when its weights are here, else the first ready embedded one), so the
@@ -8,7 +8,7 @@ smoothness: "raft", "embedded") can also be pinned by name with `options["<dimen
 
 from __future__ import annotations
 
-from vbench_lite.dimension import Dimension, ScoringContext
+from vbench_lite.dimension import Dimension
 from vbench_lite.errors import InputError
 
 
@@ -23,17 +23,3 @@ def backend_for(dimension: Dimension) -> str:
         )
     return str(requested)
 
-
-def choose_backend(
-    context: ScoringContext, dimension: str, backends: tuple[str, ...], vbench_weights_present: bool
-) -> str:
-    """Older form kept for imaging_quality: auto → "vbench" if present, else "embedded".
-
-    Prefer `backend_for`, which follows the contract's `resolve_backend` (what the runner records).
-    """
-    requested = str(context.options.get(f"{dimension}.backend", context.backend))
-    if requested == "auto":
-        return "vbench" if vbench_weights_present else "embedded"
-    if requested not in backends:
-        raise InputError(f"{dimension} has no backend '{requested}'; choose one of auto, {', '.join(backends)}")
-    return requested

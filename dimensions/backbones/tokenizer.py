@@ -3,7 +3,7 @@
 OpenAI CLIP, VBench's ViCLIP and open_clip all use the same BPE vocabulary
 (`bpe_simple_vocab_16e6.txt.gz`) and the same cleaning (ftfy, HTML unescape, whitespace, lower case),
 so one tokenizer serves them all; only the context length differs: 77 for CLIP, 32 for ViCLIP
-(spec §3). Too-long texts are cut to the context length with the end-of-text token kept last,
+(VBench's ViCLIP text encoder). Too-long texts are cut to the context length with the end-of-text token kept last,
 which is what ViCLIP's own `tokenize(truncate=True)` does.
 """
 

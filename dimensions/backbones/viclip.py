@@ -1,11 +1,11 @@
 """ViCLIP (InternVid), VBench's video–text model for overall_consistency and temporal_style.
 
-Spec §3, §4.8: a CLIP ViT-L/14 whose patch embedding is a Conv3d with temporal kernel 1, with a
-learned temporal position embedding, attending jointly over all patches of the 8 frames
-("space-time joint" attention, one [CLS] token per video), and CLIP's text transformer with a
-32-token context. Written here from VBench's `third_party/ViCLIP` (viclip.py, viclip_vision.py,
-viclip_text.py) so that module attribute names equal the checkpoint keys and
-`ViClip-InternVid-10M-FLT.pth` (`{"model": state_dict}`) loads with a plain strict
+As VBench loads it (docs/dimensions.md, overall_consistency): a CLIP ViT-L/14 whose patch embedding
+is a Conv3d with temporal kernel 1, with a learned temporal position embedding, attending jointly
+over all patches of the 8 frames ("space-time joint" attention, one [CLS] token per video), and
+CLIP's text transformer with a 32-token context. Written here from VBench's `third_party/ViCLIP`
+(viclip.py, viclip_vision.py, viclip_text.py) so that module attribute names equal the checkpoint
+keys and `ViClip-InternVid-10M-FLT.pth` (`{"model": state_dict}`) loads with a plain strict
 `load_state_dict`. Left out: training-only parts (token masking, drop path, dropout, gradient
 checkpointing), which are identity at inference.
 

@@ -1,4 +1,4 @@
-"""Compare two runs: paired per-dimension deltas, win/tie/loss, and where they disagree most (issue 6, item 3)."""
+"""Compare two runs: paired per-dimension deltas, win/tie/loss, and where they disagree most."""
 
 from __future__ import annotations
 
@@ -81,6 +81,6 @@ for item in disagree.head(3).itertuples():
     st.markdown(f"**{ui.plain(item.prompt)}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
     video_a, video_b = st.columns(2)
     with video_a:
-        ui.show_video(item.video_a, ui.run_dir_of(board, run_a), caption=f"A: {a_label}")
+        ui.show_video(str(item.video_a), ui.run_dir_of(board, run_a), caption=f"A: {a_label}")
     with video_b:
-        ui.show_video(item.video_b, ui.run_dir_of(board, run_b), caption=f"B: {b_label}")
+        ui.show_video(str(item.video_b), ui.run_dir_of(board, run_b), caption=f"B: {b_label}")

@@ -1,4 +1,4 @@
-"""Main table: one row per (model, revision, prompt suite, aggregation) — issue 6, item 1."""
+"""Main table: one row per (model, revision, prompt suite, aggregation)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ if not filtered.empty and sort_column not in filtered:
     filtered = filtered.assign(**{sort_column: float("nan")})
 table_rows = data.ranked(filtered, sort_column)
 
-groups = table_rows["group"].unique() if not table_rows.empty else []
+groups: list[str] = list(table_rows["group"].unique()) if not table_rows.empty else []
 if len(groups) > 1:
     st.warning(
         f"These rows come from {len(groups)} groups that must not be ranked together (different prompt suite, "

@@ -1,4 +1,4 @@
-"""Model page: radar, bars against the board median, provenance, trend across checkpoints (issue 6, item 2)."""
+"""Model page: radar, bars against the board median, provenance, trend across checkpoints."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ labels = {
         mine["run_id"], mine["revision"], mine["suite"], mine["aggregation"], strict=True
     )
 }
-run_id = st.selectbox("Revision / checkpoint", list(labels), key="revision", format_func=labels.get)
+run_id = st.selectbox("Revision / checkpoint", list(labels), key="revision", format_func=lambda run: labels[run])
+if run_id is None:  # no run of this model: nothing to show
+    st.stop()
 row = mine[mine["run_id"] == run_id].iloc[0]
 
 scheme = load_scheme()

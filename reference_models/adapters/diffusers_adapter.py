@@ -1,4 +1,4 @@
-"""Generators backed by diffusers pipelines, driven by a table of model specs (spec §5.2).
+"""Generators backed by diffusers pipelines, driven by a table of model specs (`SPECS` below).
 
 Each spec names the diffusers class, the licence, the defaults of the model card and the frame
 rule; one `Generator` subclass per spec is registered as its own entry point (`modelscope-t2v`,
@@ -18,13 +18,22 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.generator import FrameRule, GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.video import write_mp4
+
+
+class VideoPipeline(Protocol):
+    """What this adapter calls on a loaded diffusers pipeline (each pipeline class has its own
+    `__call__` signature, read with `inspect.signature` before calling)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def set_progress_bar_config(self, **kwargs: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,7 @@ class DiffusersGenerator(Generator):
 
     def __init__(self, options: dict[str, Any] | None = None):
         super().__init__(options)
-        self.pipe = None
+        self.pipe: VideoPipeline | None = None
         self.folder: Path | None = None
         self.device = "cpu"
 
@@ -195,13 +204,14 @@ class DiffusersGenerator(Generator):
             )
         pipeline_class = getattr(diffusers, self.spec.pipeline_class)
         try:
-            self.pipe = pipeline_class.from_pretrained(self.folder, **kwargs).to(device)
+            pipe: VideoPipeline = pipeline_class.from_pretrained(self.folder, **kwargs).to(device)
         except (OSError, ValueError) as error:
             raise InputError(
                 f"cannot load {self.spec.pipeline_class} from {self.folder}: {str(error).splitlines()[0]}"
             ) from None
-        self.pipe.set_progress_bar_config(disable=True)
-        encoder = getattr(self.pipe, "text_encoder", None)
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe
+        encoder = getattr(pipe, "text_encoder", None)
         if encoder is not None and not hasattr(encoder, "text_model") and hasattr(encoder, "final_layer_norm"):
             # transformers 5 flattened CLIPTextModel; diffusers' deprecated pipelines (I2VGen-XL,
             # ModelScope) still read `.text_model.final_layer_norm` for clip_skip. Alias, unregistered.
@@ -218,10 +228,10 @@ class DiffusersGenerator(Generator):
             "negative_prompt": o.get("negative_prompt") or "",
         }
 
-    def _call_kwargs(self, request: GenerationRequest, params: dict[str, Any]) -> dict[str, Any]:
+    def _call_kwargs(self, pipe: VideoPipeline, request: GenerationRequest, params: dict[str, Any]) -> dict[str, Any]:
         import torch
 
-        accepted = inspect.signature(self.pipe.__call__).parameters
+        accepted = inspect.signature(pipe.__call__).parameters
         given = self.options.get("pipeline_kwargs") or {}
         extras = {**self.spec.call_extras, **given}  # spec extras an older diffusers lacks are dropped
         unknown = sorted(set(given) - set(accepted))
@@ -241,7 +251,8 @@ class DiffusersGenerator(Generator):
         return {"prompt": request.prompt, "output_type": "np", **kwargs}
 
     def generate(self, requests: list[GenerationRequest]) -> list[GeneratedVideo]:
-        if self.pipe is None:
+        pipe = self.pipe
+        if pipe is None:
             raise RuntimeError("generate() called before load()")
         results = []
         params = self.effective_params()
@@ -249,8 +260,8 @@ class DiffusersGenerator(Generator):
         for request in requests:
             start = time.perf_counter()
             try:
-                kwargs = self._call_kwargs(request, params)
-                frames = to_uint8_frames(self.pipe(**kwargs).frames)
+                kwargs = self._call_kwargs(pipe, request, params)
+                frames = to_uint8_frames(pipe(**kwargs).frames)
                 path = write_mp4(Path(request.out_path), frames, fps)
             except Exception as error:  # noqa: BLE001 - third-party pipeline code: fail this video, not the run
                 results.append(

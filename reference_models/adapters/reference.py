@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -20,6 +20,9 @@ from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.generator import FrameRule, GeneratedVideo, GenerationRequest, Generator
 from vbench_lite.video import write_mp4
 from vbench_lite.weights import WeightSpec, find_weight, search_dirs, sha256_of
+
+if TYPE_CHECKING:
+    from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 
 DTYPES = {
     "float32": torch.float32,
@@ -55,7 +58,7 @@ class ReferenceTinyGenerator(Generator):
     licence = "Apache-2.0"
     description = "bundled ContentV architecture at toy size, seeded random weights (no download)"
     preset_name = "tiny"
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "num_frames": None,  # None: the preset's own value
         "height": None,
         "width": None,
@@ -73,10 +76,17 @@ class ReferenceTinyGenerator(Generator):
 
     def __init__(self, options: dict[str, Any] | None = None):
         super().__init__(options)
-        self.pipeline = None
+        self.pipeline: ContentVPipeline | None = None
         self.weights_path: Path | None = None
 
-    def _build(self, device: str, dtype: torch.dtype, vae_dtype: torch.dtype, weights: Path | None):
+    @property
+    def loaded(self) -> ContentVPipeline:
+        """The pipeline `load` built."""
+        if self.pipeline is None:
+            raise RuntimeError(f"{self.name}: load() has not been called")
+        return self.pipeline
+
+    def _build(self, device: str, dtype: torch.dtype, vae_dtype: torch.dtype, weights: Path | None) -> ContentVPipeline:
         from vbench_lite.reference_models.contentv.pipeline import ContentVPipeline
 
         if weights is not None:
@@ -94,7 +104,7 @@ class ReferenceTinyGenerator(Generator):
 
     def _resolve_options(self) -> None:
         """Options left at None take the preset's values, so provenance shows what is used."""
-        preset = self.pipeline.preset
+        preset = self.loaded.preset
         resolved = {
             "num_frames": preset.video.num_frames,
             "height": preset.video.height,
@@ -110,7 +120,7 @@ class ReferenceTinyGenerator(Generator):
 
     def params(self):
         o = self.options
-        return self.pipeline.default_params(
+        return self.loaded.default_params(
             num_frames=o.get("num_frames"),
             height=o.get("height"),
             width=o.get("width"),
@@ -124,7 +134,7 @@ class ReferenceTinyGenerator(Generator):
 
     @property
     def fps(self) -> float:
-        return float(self.options.get("fps") or self.pipeline.preset.video.fps)
+        return float(self.options.get("fps") or self.loaded.preset.video.fps)
 
     def generate(self, requests: list[GenerationRequest]) -> list[GeneratedVideo]:
         if self.pipeline is None:

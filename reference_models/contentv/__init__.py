@@ -2,5 +2,5 @@
 position encoding (`mmdit`, `posenc`), the Wan2.1 causal 3-D VAE (`wan_vae`), flow-matching Euler
 with shift and CFG (`sampler`), the SD3 or toy text stack (`text`), checkpoint I/O (`loading`) and
 the glue (`pipeline`). Presets are data: `presets/tiny.json`, `presets/contentv-8b.json`.
-Specification: spec/reference_generator.md.
+Overview and numerical traps: docs/architecture.md, "The bundled reference generator".
 """

@@ -1,7 +1,8 @@
 """Configurations of the reference ContentV model parts, and the presets read from `presets/*.json`.
 
-Field names follow the diffusers `config.json` of each part (spec §1.2, §1.6), so a checkpoint's own
-config reads straight into these dataclasses; unknown fields are ignored (spec §3.2).
+Field names follow the diffusers `config.json` of each part (`SD3Transformer2DModel`,
+`AutoencoderKLWan`), so a checkpoint's own config reads straight into these dataclasses; unknown
+fields are ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from vbench_lite.errors import InputError
 
-# diffusers' defaults for AutoencoderKLWan (spec §1.6): the model works in z' = (z - mean) / std.
+# diffusers' defaults for AutoencoderKLWan: the model works in z' = (z - mean) / std.
 WAN_LATENTS_MEAN = [
     -0.7571,
     -0.7089,
@@ -60,7 +61,7 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class MMDiTConfig:
-    """SD3-style MMDiT over video tokens (`SD3Transformer3DModel`, spec §1.2)."""
+    """SD3-style MMDiT over video tokens (`SD3Transformer3DModel`)."""
 
     num_layers: int = 38
     num_attention_heads: int = 38
@@ -102,7 +103,7 @@ class MMDiTConfig:
 
 @dataclass(frozen=True)
 class WanVAEConfig:
-    """Wan2.1 causal 3-D VAE (`AutoencoderKLWan`, spec §1.6); "temperal" is the real key."""
+    """Wan2.1 causal 3-D VAE (`AutoencoderKLWan`); "temperal" is the real key."""
 
     base_dim: int = 96
     z_dim: int = 16
@@ -123,7 +124,7 @@ class WanVAEConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WanVAEConfig:
-        # Wan2.2's VAE shares the class name but not the architecture (spec §3.2).
+        # Wan2.2's VAE shares the class name but not the architecture.
         if data.get("is_residual"):
             raise InputError("vae config has is_residual: true (Wan2.2 VAE); only Wan2.1 is supported")
         if data.get("patch_size") is not None:
@@ -149,7 +150,7 @@ class WanVAEConfig:
 
 @dataclass(frozen=True)
 class ToyTextConfig:
-    """The tiny preset's seeded text encoder (spec §2.2): hashed byte tokens, one layer."""
+    """The tiny preset's seeded text encoder: hashed byte tokens, one layer."""
 
     clip_tokens: int = 8
     t5_tokens: int = 16
@@ -168,12 +169,12 @@ class ToyTextConfig:
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """Flow-matching Euler with shift and CFG (spec §1.7)."""
+    """Flow-matching Euler with shift and CFG."""
 
     num_inference_steps: int = 50
     guidance_scale: float = 6.0
     shift: float | None = None  # None: read scheduler/scheduler_config.json; never a constant
-    fallback_shift: float = 3.0  # random-weight presets only (spec §1.7)
+    fallback_shift: float = 3.0  # random-weight presets only (no scheduler config to read)
 
 
 @dataclass(frozen=True)

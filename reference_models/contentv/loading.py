@@ -2,7 +2,7 @@
 
 A checkpoint folder holds `transformer/`, `vae/` (each `config.json` plus one safetensors file or
 shards with a `*.safetensors.index.json`), `scheduler/scheduler_config.json` (the shift) and a text
-stack. Loading (spec §3, trap 8):
+stack. Loading (trap 8 of docs/architecture.md):
 - the config is derived from the tensor shapes; a `config.json` that disagrees is refused;
 - the model is built on the meta device and every tensor is read on its own from `safe_open`, cast
   and assigned (`load_state_dict(assign=True)`), so host memory stays near one copy of the model;
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -25,6 +26,7 @@ from vbench_lite.reference_models.contentv.config import MMDiTConfig, ToyTextCon
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
 DROPPED_KEYS = {"pos_embed.pos_embed"}  # SD3.5 image table; ContentV builds its encoding on the fly
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -127,7 +129,7 @@ def _refuse_mismatch(derived: dict, hint: dict, where: Path) -> None:
 
 
 def derive_mmdit_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: Path) -> MMDiTConfig:
-    """The transformer config from tensor shapes (spec §3.1); `config.json` is only a hint."""
+    """The transformer config from tensor shapes; `config.json` is only a hint."""
     attn2 = sorted(k for k in shapes if ".attn2." in k)
     if attn2:
         raise InputError(f"checkpoint {where} has dual-attention key '{attn2[0]}' (SD3.5-Medium style); not supported")
@@ -152,7 +154,7 @@ def derive_mmdit_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: P
 
 
 def derive_vae_config(shapes: dict[str, tuple[int, ...]], hint: dict, where: Path) -> WanVAEConfig:
-    """The Wan VAE config from tensor shapes (spec §3.2); latents mean/std come from config.json."""
+    """The Wan VAE config from tensor shapes; latents mean/std come from config.json."""
     base_dim = _need(shapes, "encoder.conv_in.weight", where)[0]
     z_dim = _need(shapes, "post_quant_conv.weight", where)[0]
     levels = 1 + max(int(m.group(1)) for k in shapes if (m := re.match(r"decoder\.up_blocks\.(\d+)\.", k)))
@@ -207,7 +209,7 @@ def load_strict_lazily(
     return model
 
 
-def build_on_meta(factory, config) -> nn.Module:
+def build_on_meta(factory: Callable[[Any], ModuleT], config: Any) -> ModuleT:
     with torch.device("meta"):
         return factory(config)
 
@@ -243,8 +245,8 @@ def load_toy_text(folder: Path, device: str = "cpu"):
 # ---------------------------------------------------------------------------------- random weights
 @torch.no_grad()
 def init_random_(
-    model: nn.Module, seed: int, device: torch.device | str = "cpu", gains: dict[str, float] | None = None
-) -> nn.Module:
+    model: ModuleT, seed: int, device: torch.device | str = "cpu", gains: dict[str, float] | None = None
+) -> ModuleT:
     """Materialise a (meta) model on `device` with seeded random weights (shape-only / tiny mode).
 
     Matrices ~ N(0, 1/fan_in) keep activations O(1) through depth; biases 0; norm scales 1;

@@ -1,10 +1,10 @@
-"""ContentV's MMDiT: SD3.5-Large's joint-attention transformer run over video tokens (spec §1.2–1.4).
+"""ContentV's MMDiT: SD3.5-Large's joint-attention transformer run over video tokens.
 
 Attribute names are the diffusers names, so `state_dict()` keys equal the keys of the public
-`ByteDance/ContentV-8B` `transformer/` folder (spec §3.1) and loading is a strict `load_state_dict`.
-Parameter-free norms register no parameters. Numerical traps handled here (spec §3.3): 1 (AdaLN
-chunk orders), 2 (per-head fp32 QK RMSNorm), 3 (float timestep, cos-first sinusoid), 5 ([video;
-text] joint order).
+`ByteDance/ContentV-8B` `transformer/` folder and loading is a strict `load_state_dict`.
+Parameter-free norms register no parameters. Numerical traps handled here (numbered as in
+docs/architecture.md): 1 (AdaLN chunk orders), 2 (per-head fp32 QK RMSNorm), 3 (float timestep,
+cos-first sinusoid), 5 ([video; text] joint order).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """ContentV reference pipeline: encode text -> noise -> flow-matching denoise -> VAE decode -> uint8.
 
-Thin glue over `text`, `mmdit`, `sampler` and `wan_vae` (spec §1.7, §2.3):
+Thin glue over `text`, `mmdit`, `sampler` and `wan_vae`:
 - one seed per (prompt, sample): the noise [1, 16, T', H/8, W/8] is drawn from a CPU generator, so
   a seed gives the same video on every device;
 - CFG runs cond and uncond as one batch of 2 (same result, faster), or as two passes in parity mode;
@@ -19,6 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,13 @@ from vbench_lite.errors import InputError
 from vbench_lite.reference_models.contentv import loading, sampler
 from vbench_lite.reference_models.contentv.config import Preset, load_preset
 from vbench_lite.reference_models.contentv.mmdit import VideoMMDiT
-from vbench_lite.reference_models.contentv.text import CLIP_TOKENS, SD3TextStack, ShapeOnlyText, ToyTextEncoder
+from vbench_lite.reference_models.contentv.text import (
+    CLIP_TOKENS,
+    SD3TextStack,
+    ShapeOnlyText,
+    TextEncoder,
+    ToyTextEncoder,
+)
 from vbench_lite.reference_models.contentv.wan_vae import WanVAE
 
 
@@ -68,7 +75,7 @@ class ContentVPipeline:
         preset: Preset,
         transformer: VideoMMDiT,
         vae: WanVAE,
-        text,
+        text: TextEncoder,
         shift: float,
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
@@ -96,6 +103,7 @@ class ContentVPipeline:
         transformer = loading.init_random_(transformer, seed, device, gains.get("transformer"))
         vae = loading.build_on_meta(WanVAE, preset.vae).to(vae_dtype)
         vae = loading.init_random_(vae, seed + 1, device, gains.get("vae"))
+        text: TextEncoder
         if preset.toy_text is not None:
             text = loading.init_random_(loading.build_on_meta(ToyTextEncoder, preset.toy_text), seed + 2, device)
             text.eval()
@@ -166,7 +174,7 @@ class ContentVPipeline:
     # -------------------------------------------------------------------------------- sampling
     def default_params(self, **overrides) -> GenerationParams:
         video, s = self.preset.video, self.preset.sampler
-        values = dict(
+        values: dict[str, Any] = dict(
             num_frames=video.num_frames,
             height=video.height,
             width=video.width,

@@ -1,4 +1,4 @@
-"""Fixed 3-D sin-cos position encoding of ContentV's video tokens (spec §1.3, trap 4).
+"""Fixed 3-D sin-cos position encoding of ContentV's video tokens (trap 4 of docs/architecture.md).
 
 Not learned and not RoPE: rebuilt from the latent grid (T', H', W') on every forward pass and added
 once to the patch embeddings. Channel layout of the D channels, each group as [sin | cos]:

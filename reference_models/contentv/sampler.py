@@ -1,4 +1,4 @@
-"""Flow-matching Euler sampler with shift, and classifier-free guidance (spec §1.7).
+"""Flow-matching Euler sampler with shift, and classifier-free guidance.
 
 Convention: x_σ = (1−σ)·x₀ + σ·ε, the model predicts v ≈ ε − x₀. Schedule: σ = linspace(1, 0, N+1)
 without the final 0 (N values from 1 to 1/N), shifted σ' = s·σ / (1 + (s−1)·σ), then a terminal 0.

@@ -1,4 +1,4 @@
-"""Text conditioning: (sequence [B, L, Dj], pooled [B, Dp]) for a list of prompts (spec §1.5).
+"""Text conditioning: (sequence [B, L, Dj], pooled [B, Dp]) for a list of prompts, SD3's layout.
 
 - `ToyTextEncoder` (preset `tiny`): hashed word tokens, a seeded embedding and one transformer
   layer; `clip_tokens` + `t5_tokens` positions like the SD3 layout, no download, no tokenizer files.
@@ -12,6 +12,7 @@ import os
 import re
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +21,19 @@ from torch import nn
 from vbench_lite.errors import InputError, WeightsMissing
 from vbench_lite.reference_models.contentv.config import ToyTextConfig
 
+if TYPE_CHECKING:
+    from transformers import T5EncoderModel
+
 PAD_ID, END_ID = 0, 1
 CLIP_TOKENS = 77
+
+
+class TextEncoder(Protocol):
+    """What the pipeline asks of its text stack: (sequence [B, L, Dj], pooled [B, Dp])."""
+
+    def encode(
+        self, prompts: list[str], device: torch.device | str = ..., dtype: torch.dtype = ...
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def toy_token_ids(prompt: str, length: int, vocab_size: int) -> list[int]:
@@ -80,22 +92,26 @@ class SD3TextStack:
         for sub in ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"):
             if not (folder / sub).is_dir():
                 raise WeightsMissing(f"{sub}/", [folder], "ContentV-8B text stack (SD3 layout)")
-        local = {"local_files_only": True}
         self.device, self.dtype, self.max_sequence_length = device, dtype, max_sequence_length
         self.tokenizers = [
-            CLIPTokenizer.from_pretrained(folder / "tokenizer", **local),
-            CLIPTokenizer.from_pretrained(folder / "tokenizer_2", **local),
+            CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True),
+            CLIPTokenizer.from_pretrained(folder / "tokenizer_2", local_files_only=True),
         ]
+        # transformers declares `PreTrainedModel.to` through functools.wraps(nn.Module.to), which mypy
+        # reads as the unbound function (self first): a wrong signature, hence the narrow ignores.
         self.clips = [
-            CLIPTextModelWithProjection.from_pretrained(folder / sub, torch_dtype=dtype, **local).to(device).eval()
+            CLIPTextModelWithProjection.from_pretrained(folder / sub, torch_dtype=dtype, local_files_only=True)
+            .to(device)  # type: ignore[arg-type]
+            .eval()
             for sub in ("text_encoder", "text_encoder_2")
         ]
-        self.t5 = self.t5_tokenizer = None
+        self.t5: T5EncoderModel | None = None
+        self.t5_tokenizer: Any = None  # the class tokenizer_config.json names
         if (folder / "text_encoder_3").is_dir():  # SD3 uses zeros when T5 is absent
             # AutoTokenizer: the class named in tokenizer_config.json (T5TokenizerFast in ContentV's folder)
-            self.t5_tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer_3", **local)
-            self.t5 = T5EncoderModel.from_pretrained(folder / "text_encoder_3", torch_dtype=dtype, **local)
-            self.t5 = self.t5.to(device).eval()
+            self.t5_tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer_3", local_files_only=True)
+            t5 = T5EncoderModel.from_pretrained(folder / "text_encoder_3", torch_dtype=dtype, local_files_only=True)
+            self.t5 = t5.to(device).eval()  # type: ignore[arg-type]  # the wraps(nn.Module.to) signature
         self.joint_dim = self.t5.config.d_model if self.t5 is not None else 4096
 
     @torch.inference_mode()

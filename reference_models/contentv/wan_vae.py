@@ -1,4 +1,4 @@
-"""The Wan2.1 causal 3-D VAE (`AutoencoderKLWan` naming, spec §1.6, §3.2): 4× time, 8×8 space, 16 ch.
+"""The Wan2.1 causal 3-D VAE (`AutoencoderKLWan` naming): 4× time, 8×8 space, 16 ch.
 
 Execution is chunked and causal, as in the official code, for numerical parity and bounded memory:
 encode takes frame 0 alone and then chunks of 4 frames; decode takes one latent frame at a time.
@@ -63,7 +63,7 @@ def _last_frames(past: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
 
 
 class ChannelRMSNorm(nn.Module):
-    """L2-normalise over channels, times sqrt(C) and a learned `gamma`; no bias (spec §1.6)."""
+    """L2-normalise over channels, times sqrt(C) and a learned `gamma`; no bias (Wan's RMS_norm)."""
 
     def __init__(self, dim: int, images: bool = False):
         super().__init__()

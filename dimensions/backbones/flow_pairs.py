@@ -1,0 +1,79 @@
+"""Optical flow between chosen frames of one video: what dynamic_degree and motion_smoothness share.
+
+Both ask for flows i→j between decoded frames (by index in the decoded video) on the frames
+replicate-padded (centred) to a multiple of 8, as VBench's RAFT `InputPadder` pads them. With RAFT
+the flows go through the process's `FlowCache` in batches sized to a memory budget (option
+`flow_memory_bytes`), so a pair one dimension computed is not computed again by the other; without
+RAFT, OpenCV DIS flow on grayscale frames (the embedded backend, no weights). The flows come back
+at the padded size; the caller crops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.flow_dis import dis_flows, to_gray
+from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
+from vbench_lite.dimensions.backbones.raft import (
+    RAFT_DIVISOR,
+    FlowCache,
+    cached_raft_flows,
+    centred_pad,
+    flow_cache,
+    load_raft,
+    pad_frames,
+    pairs_per_batch,
+)
+from vbench_lite.video import Video
+
+if TYPE_CHECKING:
+    from torchvision.models.optical_flow import RAFT
+
+FLOW_MEMORY_OPTION = "flow_memory_bytes"
+DEFAULT_FLOW_MEMORY_BYTES = 3e9  # what one batch of flow pairs may hold
+
+
+def flow_memory_budget(context: ScoringContext) -> float:
+    """Bytes one batch of flow pairs may use: `--option flow_memory_bytes=…`, else 3 GB."""
+    return float(context.options.get(FLOW_MEMORY_OPTION, DEFAULT_FLOW_MEMORY_BYTES))
+
+
+@dataclass(frozen=True)
+class RaftFlows:
+    """The process's RAFT for one weights file and device, with its shared flow cache."""
+
+    model: RAFT
+    cache: FlowCache
+    weights_path: Path
+
+
+def load_raft_flows(context: ScoringContext) -> RaftFlows:
+    """RAFT and its flow cache from the backbone cache; raises WeightsMissing when absent."""
+    model, path = load_raft(context)
+    return RaftFlows(model=model, cache=flow_cache(context, path), weights_path=path)
+
+
+def frame_pair_flows(
+    video: Video,
+    pairs: list[tuple[int, int]],
+    device: str,
+    raft: RaftFlows | None,
+    budget_bytes: float = DEFAULT_FLOW_MEMORY_BYTES,
+) -> list[torch.Tensor]:
+    """Flow [2, H_pad, W_pad] for each (i, j) of decoded-frame indices: RAFT when given, else DIS."""
+    needed = sorted({frame for pair in pairs for frame in pair})
+    row_of = {frame: row for row, frame in enumerate(needed)}
+    if raft is None:
+        left, right, top, bottom = centred_pad(video.height, video.width, RAFT_DIVISOR)
+        gray = np.pad(to_gray(video.frames[needed]), ((0, 0), (top, bottom), (left, right)), mode="edge")
+        return dis_flows(gray, [(row_of[i], row_of[j]) for i, j in pairs])
+    padded = pad_frames(frames_to_tensor(video.frames[needed], device), RAFT_DIVISOR)
+    height, width = padded.shape[-2:]
+    batch_pairs = pairs_per_batch(height, width, budget_bytes)
+    return cached_raft_flows(raft.model, raft.cache, str(video.path), padded, row_of, pairs, batch_pairs)
