@@ -20,21 +20,33 @@ and scoring stops there; the boolean is VBench's, only `extra["pair_scores"]` is
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, boolean, positive_number
+from vbench_lite.dimension import (
+    Dimension,
+    FrameConsumer,
+    FrameNeeds,
+    Option,
+    VideoScore,
+    boolean,
+    positive_number,
+    score_whole,
+)
 from vbench_lite.dimensions.backbones.flow_pairs import (
     RaftFlows,
     flow_memory_budget,
+    flow_pairs_per_batch,
     frame_pair_flows,
     load_raft_flows,
 )
 from vbench_lite.dimensions.backbones.raft import RAFT_THINGS_SPEC, raft_size_problem
 from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.errors import InputError
-from vbench_lite.video import Video, fps_interval
+from vbench_lite.video import Video, VideoMeta, fps_interval
 from vbench_lite.weights import WeightSpec
 
 TARGET_FPS = 8.0
@@ -77,7 +89,7 @@ class DynamicDegree(Dimension):
     name: ClassVar[str] = "dynamic_degree"
     version: ClassVar[str] = "1"
     group: ClassVar = "quality"
-    frames: ClassVar[FrameNeeds] = FrameNeeds("all")  # ≈8 fps subsampling done in score_batch
+    frames: ClassVar[FrameNeeds] = FrameNeeds("all")  # the ≈8 fps subsampling is done as frames stream by
     backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
     options: ClassVar[tuple[Option, ...]] = (
         Option("dynamic_degree.all_pairs", boolean, "score every frame pair, not only until the verdict is known"),
@@ -102,33 +114,70 @@ class DynamicDegree(Dimension):
             self._raft = load_raft_flows(ctx)
             self.weights_path = self._raft.weights_path
 
-    def _flows(self, video: Video, pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
-        """Flows of these (decoded-frame index) pairs on the frames padded to a multiple of 8."""
-        return frame_pair_flows(video, pairs, self.context.device, self._raft, self._budget)
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        return MotionVerdict(self, video)
 
-    def score_video(self, video: Video) -> VideoScore:
-        indices, pairs = kept_frame_pairs(video.num_frames, video.fps)
-        threshold, required = thresholds(video.height, video.width, len(indices))
-        pair_scores: list[float] = []
-        above = 0
-        while len(pair_scores) < len(pairs):
-            count = len(pairs) - len(pair_scores)
-            if not self._all_pairs:
-                count = pairs_until_decided(above, len(pair_scores), len(pairs), required)
-                if count == 0:
-                    break
-            chunk = pairs[len(pair_scores) : len(pair_scores) + count]
-            new_scores = [top_magnitude_mean(flow) for flow in self._flows(video, chunk)]
-            above += sum(score > threshold for score in new_scores)
-            pair_scores += new_scores
-        return VideoScore(
-            value=bool(pairs) and above >= required,
-            extra={"pair_scores": pair_scores, "pairs": len(pairs), "threshold": threshold, "required_pairs": required},
-        )
+    def flows(self, path: Path, frames: dict[int, np.ndarray], pairs: list[tuple[int, int]]) -> list[torch.Tensor]:
+        """Flows of these (decoded-frame index) pairs, on the frames padded to a multiple of 8."""
+        return frame_pair_flows(path, frames, pairs, self.context.device, self._raft, self._budget)
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        scores = []
-        for video in videos:
-            problem = self.backend == "vbench" and raft_size_problem(video.height, video.width)
-            scores.append(VideoScore(value=None, skipped=problem) if problem else self.score_video(video))
-        return scores
+        return [score_whole(self.consumer(video.meta), video.frames) for video in videos]
+
+
+class MotionVerdict(FrameConsumer):
+    """One video's verdict as it streams by: the kept (≈8 fps) frames are held only until the
+    pairs they close are scored, a batch of pairs at a time, and scoring stops once the verdict is
+    known (or goes on over every pair with `dynamic_degree.all_pairs`)."""
+
+    def __init__(self, dimension: DynamicDegree, video: VideoMeta):
+        self.dimension = dimension
+        self.path = video.path
+        info = video.info
+        indices, self.pairs = kept_frame_pairs(info.num_frames, info.fps)
+        self.kept = set(indices)
+        self.threshold, self.required = thresholds(info.height, info.width, len(indices))
+        self.problem = dimension.backend == "vbench" and raft_size_problem(info.height, info.width)
+        raft, budget = dimension._raft, dimension._budget
+        self.per_batch = flow_pairs_per_batch(info.height, info.width, raft, budget)
+        self.frames: dict[int, np.ndarray] = {}
+        self.scores: list[float] = []
+        self.above = 0
+        self.decided = False
+
+    def feed(self, frames: np.ndarray, start: int) -> None:
+        if self.problem or self.decided:
+            return
+        for offset, frame in enumerate(frames):
+            if start + offset in self.kept:
+                self.frames[start + offset] = frame.copy()
+        self._score()
+
+    def _score(self) -> None:
+        while not self.decided and len(self.scores) < len(self.pairs):
+            scored = len(self.scores)
+            count = len(self.pairs) - scored
+            if not self.dimension._all_pairs:
+                count = pairs_until_decided(self.above, scored, len(self.pairs), self.required)
+            if count == 0:
+                self.decided = True
+                self.frames.clear()
+                return
+            batch = self.pairs[scored : scored + min(count, self.per_batch)]
+            if batch[-1][1] not in self.frames:
+                return  # the batch's last frame is still to come
+            new_scores = [top_magnitude_mean(flow) for flow in self.dimension.flows(self.path, self.frames, batch)]
+            self.above += sum(score > self.threshold for score in new_scores)
+            self.scores += new_scores
+            for index in [i for i in self.frames if i < batch[-1][1]]:
+                del self.frames[index]
+
+    def finish(self) -> VideoScore:
+        if self.problem:
+            return VideoScore(value=None, skipped=self.problem)
+        self._score()
+        return VideoScore(
+            value=bool(self.pairs) and self.above >= self.required,
+            extra={"pair_scores": self.scores, "pairs": len(self.pairs), "threshold": self.threshold,
+                   "required_pairs": self.required},
+        )

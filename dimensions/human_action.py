@@ -39,7 +39,7 @@ from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.dimensions.backbones.umt import UMT_WEIGHTS, load_umt
 from vbench_lite.dimensions.backbones.umt_input import umt_clip
 from vbench_lite.errors import InputError
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 CLIP_FRAMES = 16
@@ -123,7 +123,7 @@ class HumanAction(Dimension):
             return str(video.aux[AUX_KEY]).strip().lower()
         return vbench_label(video.prompt) if video.prompt else vbench_label(Path(video.path).name)
 
-    def skip_reason(self, video: Video) -> str | None:
+    def skip_reason(self, video: Video | VideoMeta) -> str | None:
         given = video.aux.get(AUX_KEY)
         if self.label_from == "prompt" and given is not None and str(given).strip().lower() not in \
                 kinetics_400_classes():

@@ -20,16 +20,26 @@ Backends:
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from vbench_lite.dimension import Dimension, FrameNeeds, Option, VideoScore, positive_number
+from vbench_lite.dimension import (
+    Dimension,
+    FrameConsumer,
+    FrameNeeds,
+    Option,
+    VideoScore,
+    positive_number,
+    score_whole,
+)
 from vbench_lite.dimensions.backbones.amt import AMT_DIVISOR, AMT_S_SPEC, load_amt, warp
 from vbench_lite.dimensions.backbones.flow_pairs import (
     RaftFlows,
     flow_memory_budget,
+    flow_pairs_per_batch,
     frame_pair_flows,
     load_raft_flows,
 )
@@ -42,7 +52,7 @@ from vbench_lite.dimensions.backbones.raft import (
     raft_size_problem,
 )
 from vbench_lite.dimensions.backbones.selection import backend_for
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 MAX_PIXEL = 255.0
@@ -104,56 +114,98 @@ class MotionSmoothness(Dimension):
             self.weights_path = self._raft.weights_path
         self._budget = flow_memory_budget(ctx)  # pairs per interpolator batch are sized to it
 
-    @torch.no_grad()
-    def _interpolate_amt(self, video: Video, pairs: list[tuple[int, int]]) -> np.ndarray:
-        device = self.context.device
-        evens = frames_to_tensor(video.frames[0::2], device) / 255.0
-        pad = centred_pad(video.height, video.width, AMT_DIVISOR)
-        evens = torch.nn.functional.pad(evens, pad, mode="replicate")
-        height, width = evens.shape[-2:]
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        return SmoothnessStream(self, video)
+
+    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
+        return [score_whole(self.consumer(video.meta), video.frames) for video in videos]
+
+    def pairs_per_batch(self, height: int, width: int) -> int:
+        """Interpolated pairs per network call, hence the frames a stream holds at most."""
+        if self.backend != "vbench":
+            return flow_pairs_per_batch(height, width, self._raft, self._budget)
+        if torch.device(self.context.device).type == "cpu":
+            return CPU_AMT_PAIRS_PER_BATCH
+        left, right, top, bottom = centred_pad(height, width, AMT_DIVISOR)
         # AMT's correlation volume is twice RAFT's (both directions), at 1/8 resolution.
-        batch = max(1, pairs_per_batch(height, width, self._budget) // 2)
-        if torch.device(device).type == "cpu":
-            batch = CPU_AMT_PAIRS_PER_BATCH
-        outputs = []
-        for start in range(0, len(pairs), batch):
-            rows = range(start, min(start + batch, len(pairs)))
-            first, second = evens[list(rows)], evens[[r + 1 for r in rows]]
-            embt = torch.full((len(rows), 1, 1, 1), MIDPOINT, device=device)
-            predicted = self._amt(first, second, embt)
-            outputs.append(to_uint8(predicted[..., pad[2] : height - pad[3], pad[0] : width - pad[1]]))
-        return np.concatenate(outputs)
+        return max(1, pairs_per_batch(height + top + bottom, width + left + right, self._budget) // 2)
 
     @torch.no_grad()
-    def _interpolate_flow(self, video: Video, pairs: list[tuple[int, int]]) -> np.ndarray:
+    def interpolate(self, path: Path, frames: dict[int, np.ndarray], pairs: list[tuple[int, int]]) -> np.ndarray:
+        """uint8 midpoints [K, H, W, 3] of the even-frame pairs, as VBench converts them."""
+        if self.backend == "vbench":
+            return self._interpolate_amt(frames, pairs)
+        return self._interpolate_flow(path, frames, pairs)
+
+    def _interpolate_amt(self, frames: dict[int, np.ndarray], pairs: list[tuple[int, int]]) -> np.ndarray:
+        device = self.context.device
+        first = frames_to_tensor(np.stack([frames[i] for i, _ in pairs]), device) / 255.0
+        second = frames_to_tensor(np.stack([frames[j] for _, j in pairs]), device) / 255.0
+        height, width = first.shape[-2:]
+        pad = centred_pad(height, width, AMT_DIVISOR)
+        first = torch.nn.functional.pad(first, pad, mode="replicate")
+        second = torch.nn.functional.pad(second, pad, mode="replicate")
+        embt = torch.full((len(pairs), 1, 1, 1), MIDPOINT, device=device)
+        predicted = self._amt(first, second, embt)
+        return to_uint8(predicted[..., pad[2] : pad[2] + height, pad[0] : pad[0] + width])
+
+    def _interpolate_flow(self, path: Path, frames: dict[int, np.ndarray], pairs: list[tuple[int, int]]) -> np.ndarray:
         both_ways = pairs + [(j, i) for i, j in pairs]
-        flows = frame_pair_flows(video, both_ways, self.context.device, self._raft, self._budget)
-        left, right, top, bottom = centred_pad(video.height, video.width, RAFT_DIVISOR)
+        flows = frame_pair_flows(path, frames, both_ways, self.context.device, self._raft, self._budget)
+        first = frames[pairs[0][0]]
+        left, right, top, bottom = centred_pad(first.shape[0], first.shape[1], RAFT_DIVISOR)
         count = len(pairs)
         forward = torch.stack(flows[:count]).to(self.context.device)
         backward = torch.stack(flows[count:]).to(self.context.device)
         height, width = forward.shape[-2:]
-        ends = [i for i, _ in pairs] + [j for _, j in pairs]
-        frames = frames_to_tensor(video.frames[ends], self.context.device) / 255.0
-        frames = torch.nn.functional.pad(frames, [left, right, top, bottom], mode="replicate")
-        predicted = flow_midpoint(frames[:count], frames[count:], forward, backward)
+        ends = np.stack([frames[i] for i, _ in pairs] + [frames[j] for _, j in pairs])
+        images = frames_to_tensor(ends, self.context.device) / 255.0
+        images = torch.nn.functional.pad(images, [left, right, top, bottom], mode="replicate")
+        predicted = flow_midpoint(images[:count], images[count:], forward, backward)
         return to_uint8(predicted[..., top : height - bottom, left : width - right])
 
-    def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        scores = []
-        for video in videos:
-            pairs = interpolation_pairs(video.num_frames)
-            problem = "needs at least 3 frames" if not pairs else None
-            if self.backend == "raft":
-                problem = problem or raft_size_problem(video.height, video.width)
-            if problem:
-                scores.append(VideoScore(value=None, skipped=problem))
-                continue
-            if self.backend == "vbench":
-                predicted = self._interpolate_amt(video, pairs)
-            else:
-                predicted = self._interpolate_flow(video, pairs)
-            real = video.frames[[i + 1 for i, _ in pairs]]
-            value, per_pair = smoothness(predicted, real)
-            scores.append(VideoScore(value=value, extra={"frame_mae": per_pair}))
-        return scores
+
+class SmoothnessStream(FrameConsumer):
+    """One video's smoothness as it streams by: frames are held only until the batch of
+    even-frame pairs they belong to is interpolated and compared with its odd frames."""
+
+    def __init__(self, dimension: MotionSmoothness, video: VideoMeta):
+        self.dimension = dimension
+        self.path = video.path
+        info = video.info
+        self.pairs = interpolation_pairs(info.num_frames)
+        self.problem = "needs at least 3 frames" if not self.pairs else None
+        if dimension.backend == "raft":
+            self.problem = self.problem or raft_size_problem(info.height, info.width)
+        self.per_batch = dimension.pairs_per_batch(info.height, info.width)
+        self.frames: dict[int, np.ndarray] = {}
+        self.maes: list[float] = []
+
+    def feed(self, frames: np.ndarray, start: int) -> None:
+        if self.problem:
+            return
+        for offset, frame in enumerate(frames):
+            self.frames[start + offset] = frame.copy()
+        self._compare(at_end=False)
+
+    def _compare(self, at_end: bool) -> None:
+        while len(self.maes) < len(self.pairs):
+            batch = self.pairs[len(self.maes) : len(self.maes) + self.per_batch]
+            if batch[-1][1] not in self.frames:
+                if not at_end:
+                    return
+                batch = [pair for pair in batch if pair[1] in self.frames]  # the header over-counted
+                if not batch:
+                    return
+            predicted = self.dimension.interpolate(self.path, self.frames, batch)
+            real = np.stack([self.frames[i + 1] for i, _ in batch])
+            self.maes += smoothness(predicted, real)[1]
+            for index in [i for i in self.frames if i < batch[-1][1]]:
+                del self.frames[index]
+
+    def finish(self) -> VideoScore:
+        if self.problem:
+            return VideoScore(value=None, skipped=self.problem)
+        self._compare(at_end=True)
+        value = float((MAX_PIXEL - np.mean(self.maes)) / MAX_PIXEL)
+        return VideoScore(value=value, extra={"frame_mae": self.maes})

@@ -15,7 +15,7 @@ from typing import ClassVar
 from vbench_lite.dimension import VideoScore, pair_weighted_mean
 from vbench_lite.dimensions.backbones.detections import FrameDetections
 from vbench_lite.dimensions.backbones.object_detection import ObjectDetectionDimension
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 
 AUX_KEY = "object"
 SEPARATOR = " and "
@@ -32,7 +32,7 @@ class MultipleObjects(ObjectDetectionDimension):
     needs_aux: ClassVar[str | None] = AUX_KEY
     description: ClassVar[str] = "fraction of frames in which GRiT detects both of the prompt's objects"
 
-    def skip_reason(self, video: Video) -> str | None:
+    def skip_reason(self, video: Video | VideoMeta) -> str | None:
         reason = super().skip_reason(video)
         if reason is None and len(str(video.aux[AUX_KEY]).split(SEPARATOR)) != 2:
             return f"aux object must name two objects as 'A and B', not {video.aux[AUX_KEY]!r}"

@@ -48,7 +48,7 @@ from vbench_lite.dimensions.backbones.tag2text import (
     normalize_frames,
 )
 from vbench_lite.errors import InputError
-from vbench_lite.video import Video, middle_indices
+from vbench_lite.video import Video, VideoMeta, middle_indices
 from vbench_lite.weights import WeightSpec
 
 FRAMES = 16  # VBench's scene reads 16 "middle" frames
@@ -112,7 +112,7 @@ class Scene(Dimension):
         reason = super().unavailable_reason()
         return f"{reason}; {NO_EMBEDDED}" if reason else None
 
-    def skip_reason(self, video: Video) -> str | None:
+    def skip_reason(self, video: Video | VideoMeta) -> str | None:
         reason = super().skip_reason(video)
         if reason is None and not (isinstance(video.aux[AUX_KEY], dict | str) and scene_name(video.aux).strip()):
             return 'needs the scene name as aux {"scene": {"scene": "<name>"}} in the prompt suite'

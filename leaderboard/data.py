@@ -155,7 +155,7 @@ def unit_factors(scores: pd.DataFrame, aggregates: pd.DataFrame | None, run_id: 
     ok = scores[(scores["run_id"] == run_id) & (scores["status"] == "ok") & scores["value"].notna()]
     mine = aggregates[aggregates["run_id"] == run_id]
     stored = dict(zip(mine["name"].map(canonical_dimension_name), mine["raw"], strict=True))
-    factors = {}
+    factors: dict[str, float] = {}
     means: dict[Any, Any] = ok.groupby("dimension")["value"].mean().to_dict()
     for dim, mean in means.items():
         target = stored.get(canonical_dimension_name(str(dim)))

@@ -59,16 +59,21 @@ def scripted_dynamic_degree(scores: list[float], all_pairs: bool = False) -> tup
     dimension.setup()
     asked: list[tuple[int, int]] = []
 
-    def flows(video, pairs):
+    def flows(path, frames, pairs):
         asked.extend(pairs)
         return [torch.stack([torch.full((8, 8), scores[i]), torch.zeros(8, 8)]) for i, _ in pairs]
 
-    dimension._flows = flows
+    dimension.flows = flows
     return dimension, asked
 
 
 def scripted_video(pairs: int, size: int = 512) -> Video:
     return Video(frames=np.zeros((pairs + 1, size, size, 3), np.uint8), fps=8.0, path=Path("s.mp4"))
+
+
+def score_of(dimension: DynamicDegree, video: Video):
+    (score,) = dimension.score_batch([video])
+    return score
 
 
 def check_move(scores: list[float], threshold: float, required: int) -> bool:
@@ -81,10 +86,10 @@ def test_moving_needs_c_pairs_strictly_above_tau():
     for first, moving in [([12.0, 12.5, 13, 14, 15], True), ([12.0, 12.0, 13, 14, 15], False)]:
         scores = first + [0.0] * 10
         dimension, _ = scripted_dynamic_degree(scores)
-        assert dimension.score_video(scripted_video(15)).value is moving  # 12.0 is not above τ
+        assert score_of(dimension, scripted_video(15)).value is moving  # 12.0 is not above τ
     dimension, asked = scripted_dynamic_degree([0.0])
-    assert dimension.score_video(scripted_video(1)).value is True and asked == []  # c = round(0.5) = 0
-    assert dimension.score_video(scripted_video(0)).value is False  # no pair, no motion
+    assert score_of(dimension, scripted_video(1)).value is True and asked == []  # c = round(0.5) = 0
+    assert score_of(dimension, scripted_video(0)).value is False  # no pair, no motion
 
 
 def test_scoring_stops_once_the_verdict_is_known_and_keeps_vbench_s_verdict():
@@ -95,7 +100,7 @@ def test_scoring_stops_once_the_verdict_is_known_and_keeps_vbench_s_verdict():
         scores = np.where(rng.random(pairs) < rng.random(), 20.0, 0.0).tolist()
         threshold, required = thresholds(512, 512, pairs + 1)
         dimension, asked = scripted_dynamic_degree(scores)
-        score = dimension.score_video(scripted_video(pairs))
+        score = score_of(dimension, scripted_video(pairs))
         assert score.value is check_move(scores, threshold, required)
         assert asked == [(k, k + 1) for k in range(len(asked))]  # in order, each once
         assert score.extra["pair_scores"] == scores[: len(asked)] and score.extra["pairs"] == pairs
@@ -107,7 +112,7 @@ def test_scoring_stops_once_the_verdict_is_known_and_keeps_vbench_s_verdict():
         assert not asked or (above < required and above + rest >= required)
     assert saved > 0
     dimension, asked = scripted_dynamic_degree([20.0] * 15, all_pairs=True)
-    assert dimension.score_video(scripted_video(15)).value is True and len(asked) == 15
+    assert score_of(dimension, scripted_video(15)).value is True and len(asked) == 15
     with pytest.raises(InputError, match="true or false"):
         DynamicDegree(ScoringContext(backend="embedded", options={"dynamic_degree.all_pairs": "yes"})).setup()
 

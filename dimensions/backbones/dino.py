@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -142,10 +143,11 @@ class DinoViT(nn.Module):
         x = self.patch_embed(pixels)
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
         x = x + self.interpolate_pos_encoding(x.shape[1], height, width).to(x.dtype)
-        for block in self.blocks[:-1]:
+        *first, last = self.blocks
+        for block in first:
             x = block(x)
         # Only the CLS token leaves the network: the last block computes nothing else (~7 % of DINO).
-        return self.norm(self.blocks[-1].forward_cls(x))[:, 0]
+        return self.norm(cast(Block, last).forward_cls(x))[:, 0]
 
 
 def dino_from_state_dict(

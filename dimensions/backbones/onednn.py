@@ -92,7 +92,7 @@ def _best_time(route: str, x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
     return best
 
 
-def choose_linear_route(model: nn.Module, device: str = "cpu", rows: int = 197) -> nn.Module:
+def choose_linear_route(model: ModuleT, device: str = "cpu", rows: int = 197) -> ModuleT:
     """Put the model's linear layers on the faster route for this machine (see the module
     docstring); `rows` is the token count of a typical call. The choice is kept on the model as
     `vbl_linear_route`, where the backbone cache reads it for the manifest."""
@@ -102,7 +102,7 @@ def choose_linear_route(model: nn.Module, device: str = "cpu", rows: int = 197) 
         route = forced_route() or _measured_route(linear_shapes(model), rows)
     if route == "onednn":
         use_onednn_linears(model)
-    model.vbl_linear_route = route
+    object.__setattr__(model, "vbl_linear_route", route)  # a plain attribute, not a module or parameter
     return model
 
 

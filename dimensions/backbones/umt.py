@@ -26,6 +26,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -189,11 +190,12 @@ def unwrap_checkpoint(checkpoint: object, path: Path) -> dict[str, torch.Tensor]
     """The state dict inside a UMT file: bare, under 'model' or 'module', keys maybe 'module.'-prefixed."""
     if not isinstance(checkpoint, dict):
         raise InputError(f"{path} is not a UMT checkpoint: it holds a {type(checkpoint).__name__}, not a state dict")
+    found: dict[Any, Any] = checkpoint
     for wrapper in CHECKPOINT_WRAPPERS:
-        if isinstance(checkpoint.get(wrapper), dict):
-            checkpoint = checkpoint[wrapper]
+        if isinstance(found.get(wrapper), dict):
+            found = found[wrapper]
             break
-    state = {str(key).removeprefix("module."): value for key, value in checkpoint.items()}
+    state = {str(key).removeprefix("module."): value for key, value in found.items()}
     if not any(isinstance(value, torch.Tensor) for value in state.values()):
         found = ", ".join(sorted(state)[:5])
         raise InputError(f"{path} is not a UMT checkpoint: no tensors at its top level (keys: {found}); "

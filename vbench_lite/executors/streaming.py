@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -221,8 +221,8 @@ def streamed(
                                  sample_index=item.sample_index, seed=item.seed, aux=item.aux)
                 video.start(meta, names[item.video_key], dimensions, long)
         elif kind == "chunk":
-            start, frames = payload  # type: ignore[misc]
-            video.feed(frames, start)
+            assert isinstance(payload, tuple)
+            video.feed(payload[1], payload[0])
             if on_frames is not None and video.meta is not None:
                 on_frames(video.item, video.decoded, video.meta.num_frames)
         else:  # "end": the video is decoded (payload: None, or why decoding failed)
@@ -316,7 +316,7 @@ def _finish_batch(
         yield video.rows(wanted[video.item.video_key], dimensions)
 
 
-def score_isolating_failures(dimension: Dimension, inputs: list[tuple[object, Video]]) -> list[VideoScore | str]:
+def score_isolating_failures(dimension: Dimension, inputs: Sequence[tuple[object, Video]]) -> list[VideoScore | str]:
     """Score a batch; if it raises, score one by one so one bad video costs only its own row."""
     if not inputs:
         return []
