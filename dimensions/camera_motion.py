@@ -123,7 +123,7 @@ def per_type_means(scores: list[VideoScore]) -> dict[str, float]:
 class CameraMotion(Dimension):
     name: ClassVar[str] = "camera_motion"
     version: ClassVar[str] = "1"
-    group: ClassVar = "extra"  # an image-to-video dimension; the I2V scheme weighs it (0.1)
+    group: ClassVar = "i2v"  # VBench++ image-to-video group; its scheme weighs camera motion 0.1
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
     backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
     description: ClassVar[str] = "whether tracked edge points move as the prompt's camera phrase says"

@@ -16,6 +16,7 @@ from vbench_lite.cli import app
 from vbench_lite.dimension import ScoringContext, VideoScore
 from vbench_lite.dimensions.backbones.lk_tracker import grid_in_video, track_grid_lk
 from vbench_lite.dimensions.camera_motion import (
+    CAMERA_PHRASES,
     GRID_SIZE,
     CameraMotion,
     camera_type,
@@ -72,6 +73,14 @@ def test_a_video_without_camera_phrase_is_skipped_and_the_file_name_stands_in_fo
     ])
     assert scores[0].value is None and "names no camera motion" in scores[0].skipped
     assert scores[1].value == 1.0 and scores[1].extra["prompt_type"] == "static"
+
+
+def test_vbl_mini_has_one_camera_motion_prompt_per_vbench_phrase_each_with_an_image():
+    from vbench_lite.prompts.suite import load_suite
+
+    entries = load_suite("vbl-mini").for_dimensions(["camera_motion"])
+    assert sorted(camera_type(e.prompt) for e in entries) == sorted(CAMERA_PHRASES.values())
+    assert all(e.image and e.image.endswith("bigbuckbunny-frame0.jpg") for e in entries)
 
 
 # -- the rules on hand-built tracks -----------------------------------------------------------------

@@ -25,7 +25,8 @@ are computed window by window and padding frames reuse the last frame's features
 the padded video in one batch, padding included); the correlation of a track feature with the 7×7
 neighbourhood is taken after sampling the feature map (a bilinear sample is linear, so this equals
 co-tracker's sampling of the full correlation volume, at a fraction of the cost); the attention and
-track masks, all ones when every query starts at frame 0, are left out.
+track masks, all ones when every query starts at frame 0, are left out. On CPU the linear layers run
+through oneDNN (onednn.py), which sums in another order.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
+from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.errors import VblError
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -430,6 +432,7 @@ def load_cotracker2(context: ScoringContext) -> tuple[CoTracker2, Path]:
     """The shared CoTracker2 for this process and the file it came from (WeightsMissing if absent)."""
     path = require_weight(COTRACKER2_SPEC, context.weights_dir)
     model = context.backbones.get(
-        ("cotracker2", str(path), context.device), lambda: load_cotracker2_file(path).to(context.device)
+        ("cotracker2", str(path), context.device),
+        lambda: use_onednn_linears(load_cotracker2_file(path).to(context.device)),
     )
     return model, path
