@@ -25,8 +25,9 @@ are computed window by window and padding frames reuse the last frame's features
 the padded video in one batch, padding included); the correlation of a track feature with the 7×7
 neighbourhood is taken after sampling the feature map (a bilinear sample is linear, so this equals
 co-tracker's sampling of the full correlation volume, at a fraction of the cost); the attention and
-track masks, all ones when every query starts at frame 0, are left out. On CPU the linear layers run
-through oneDNN (onednn.py), which sums in another order.
+track masks, all ones when every query starts at frame 0, are left out. On CPU, frames go through the
+encoder one at a time (faster than co-tracker's one batch, same arithmetic) and, on AVX-512 CPUs,
+linear layers through oneDNN (onednn.py), which sums in another order.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ FLOW_EMBED = 64  # sin-cos channels per flow coordinate
 HEAD_DIM = 48  # co-tracker's Attention: dim_head 48, so heads = hidden / 48
 ITERATIONS = 6  # CoTrackerPredictor: model(video, queries, iters=6)
 GRID_QUERY_FRAME = 0
+# oneDNN's fp32 linear kernels beat MKL's only with AVX-512 (onednn.py); on AVX2 CPUs MKL is 5–14 %
+# faster at the update transformer's shapes, so there the linear layers keep PyTorch's route.
+ONEDNN_PAYS = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,11 @@ class CoTracker2(nn.Module):
         return coords_predicted
 
 
+# On CPU one frame per encoder call is the fastest: its activations stay in cache (0.9 s a frame here,
+# against 1.4 s in batches of 8 or more, as co-tracker's single batch of the whole padded video).
+CPU_FRAMES_PER_ENCODE = 1
+
+
 def _pad_with_last(x: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([x, x[-1:].expand(count, *x.shape[1:])])
 
@@ -349,9 +358,11 @@ class _WindowFeatures:
         indices = [min(i, len(self.video) - 1) for i in range(start, stop)]
         self.cache = {i: f for i, f in self.cache.items() if i >= start}  # earlier windows are done
         missing = sorted({i for i in indices if i not in self.cache})
-        if missing:
-            pixels = 2 * (self.video[missing] / 255.0) - 1.0
-            self.cache.update(zip(missing, self.encoder(pixels), strict=True))
+        per_batch = len(missing) if self.video.device.type == "cuda" else CPU_FRAMES_PER_ENCODE
+        for first in range(0, len(missing), per_batch):
+            batch = missing[first : first + per_batch]
+            pixels = 2 * (self.video[batch] / 255.0) - 1.0
+            self.cache.update(zip(batch, self.encoder(pixels), strict=True))
         return torch.stack([self.cache[i] for i in indices])
 
 
@@ -431,8 +442,8 @@ def load_cotracker2_file(path: Path) -> CoTracker2:
 def load_cotracker2(context: ScoringContext) -> tuple[CoTracker2, Path]:
     """The shared CoTracker2 for this process and the file it came from (WeightsMissing if absent)."""
     path = require_weight(COTRACKER2_SPEC, context.weights_dir)
-    model = context.backbones.get(
-        ("cotracker2", str(path), context.device),
-        lambda: use_onednn_linears(load_cotracker2_file(path).to(context.device)),
-    )
-    return model, path
+    def load() -> CoTracker2:
+        model = load_cotracker2_file(path).to(context.device)
+        return use_onednn_linears(model) if ONEDNN_PAYS else model
+
+    return context.backbones.get(("cotracker2", str(path), context.device), load), path
