@@ -7,7 +7,7 @@ VBench reads it from the video's file name, `{prompt}-{i}.mp4`; we read the prom
 when there is no prompt). A video whose prompt has no camera phrase is skipped with that reason
 (VBench stops the whole run with a ValueError).
 
-Per video, on every decoded frame:
+Per video, on every decoded frame (streamed: the trackers hold a window of frames, not the video):
 1. track a 10×10 grid of points from the first frame to the last; truncate the tracks to integers
    toward zero (VBench's `.long()`);
 2. take the middle point of each edge of the grid, row/column 5: top = (0, 5), down = (9, 5),
@@ -36,15 +36,15 @@ on 2024-10-16…18; scores from that tracker are not what either backend compute
 from __future__ import annotations
 
 from math import ceil
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 
-from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
-from vbench_lite.dimensions.backbones.cotracker import COTRACKER2_SPEC, load_cotracker2, track_grid
-from vbench_lite.dimensions.backbones.lk_tracker import track_grid_lk
+from vbench_lite.dimension import Dimension, FrameConsumer, FrameNeeds, VideoScore, score_whole
+from vbench_lite.dimensions.backbones.cotracker import COTRACKER2_SPEC, GridTracker, load_cotracker2
+from vbench_lite.dimensions.backbones.lk_tracker import LKGridTracker
 from vbench_lite.dimensions.backbones.selection import backend_for
-from vbench_lite.video import Video
+from vbench_lite.video import Video, VideoMeta
 from vbench_lite.weights import WeightSpec
 
 # Checked in this order; the first phrase contained in the prompt wins.
@@ -120,6 +120,11 @@ def per_type_means(scores: list[VideoScore]) -> dict[str, float]:
     return means
 
 
+class PointTracker(Protocol):
+    def feed(self, frames: np.ndarray) -> None: ...
+    def finish(self) -> np.ndarray: ...
+
+
 class CameraMotion(Dimension):
     name: ClassVar[str] = "camera_motion"
     version: ClassVar[str] = "1"
@@ -142,24 +147,41 @@ class CameraMotion(Dimension):
             return "the prompt names no camera motion (e.g. 'camera pans left')"
         return None
 
-    def tracks(self, video: Video) -> np.ndarray:
-        """Grid tracks [T, GRID², 2] in the video's pixels, from this backend's tracker."""
+    def tracker(self, video: VideoMeta) -> PointTracker:
+        """This backend's tracker of the grid, in the video's pixels."""
+        height, width = video.info.height, video.info.width
         if self.backend == "vbench":
-            return track_grid(self._model, video.frames, GRID_SIZE, self.context.device)
-        return track_grid_lk(video.frames, GRID_SIZE)
+            return GridTracker(self._model, GRID_SIZE, height, width, self.context.device)
+        return LKGridTracker(GRID_SIZE, height, width)
 
-    def score_video(self, video: Video) -> VideoScore:
-        target = camera_type(video.prompt or video.path.name)
-        grid = np.trunc(self.tracks(video)).astype(np.int64).reshape(-1, GRID_SIZE, GRID_SIZE, 2)
-        predicted, moves = classify(grid[0], grid[-1], video.height, video.width)
-        return VideoScore(value=1.0 if target in predicted else 0.0, extra={
-            "prompt_type": target, "predict_type": predicted, "tracker": TRACKERS[self.backend],
-            "edge_displacements": moves,
-        })
+    def tracks(self, video: Video) -> np.ndarray:
+        """Grid tracks [T, GRID², 2] of a whole decoded video."""
+        tracker = self.tracker(video.meta)
+        tracker.feed(video.frames)
+        return tracker.finish()
+
+    def consumer(self, video: VideoMeta) -> FrameConsumer:
+        return CameraStream(self.tracker(video), camera_type(video.prompt or video.path.name), video.info.height,
+                            video.info.width, TRACKERS[self.backend])
 
     def score_batch(self, videos: list[Video]) -> list[VideoScore]:
-        scores = []
-        for video in videos:
-            reason = self.skip_reason(video)
-            scores.append(VideoScore(value=None, skipped=reason) if reason else self.score_video(video))
-        return scores
+        return [VideoScore(value=None, skipped=reason) if (reason := self.skip_reason(video))
+                else score_whole(self.consumer(video.meta), video.frames) for video in videos]
+
+
+class CameraStream(FrameConsumer):
+    """Tracks the grid as the frames stream by; the rule reads its first and last positions."""
+
+    def __init__(self, tracker: PointTracker, target: str | None, height: int, width: int, tracker_name: str):
+        self.tracker, self.target, self.size, self.tracker_name = tracker, target, (height, width), tracker_name
+
+    def feed(self, frames: np.ndarray, start: int) -> None:
+        self.tracker.feed(frames)
+
+    def finish(self) -> VideoScore:
+        grid = np.trunc(self.tracker.finish()).astype(np.int64).reshape(-1, GRID_SIZE, GRID_SIZE, 2)
+        predicted, moves = classify(grid[0], grid[-1], *self.size)
+        return VideoScore(value=1.0 if self.target in predicted else 0.0, extra={
+            "prompt_type": self.target, "predict_type": predicted, "tracker": self.tracker_name,
+            "edge_displacements": moves,
+        })

@@ -15,6 +15,7 @@ from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.cotracker import (
     CoTracker2,
     CoTracker2Config,
+    GridTracker,
     grid_points,
     load_cotracker2_file,
     track_grid,
@@ -119,3 +120,20 @@ def test_the_key_table_rebuilds_the_same_weights_every_time():
     first, second = seeded_state(rows[:5]), seeded_state(rows[:5])
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert not torch.equal(seeded_state(rows[:3], seed=1)[rows[2][0]], first[rows[2][0]])
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_frames_fed_in_chunks_give_the_whole_videos_tracks_and_only_a_window_is_held(chunk):
+    with torch.device("meta"):
+        model = CoTracker2(CoTracker2Config(latent_dim=16, hidden_size=48, time_depth=2, space_depth=2,
+                                            num_virtual_tracks=4, mlp_hidden=96, model_resolution=(64, 96)))
+    model.load_state_dict(seeded_state(tiny_rows()), assign=True)
+    frames = sample_frames("carphone_pristine")[0][:19]  # windows at 0, 4, 8, 12; the last one padded
+    whole = track_grid(model.eval(), frames, 10)
+    tracker = GridTracker(model, 10, *frames.shape[1:3])
+    held = []
+    for start in range(0, len(frames), chunk):
+        tracker.feed(frames[start : start + chunk])
+        held.append(len(tracker.online.pixels) + len(tracker.online.features))
+    assert np.array_equal(tracker.finish(), whole)
+    assert max(held) <= model.window_len + chunk

@@ -30,7 +30,7 @@ from vbench_lite.worklist import VideoItem
 # Every dimension that runs on a fresh machine: the weight-free one and the embedded backends.
 FRESH_DIMS = ",".join((
     "temporal_flickering", "subject_consistency", "background_consistency", "dynamic_degree", "motion_smoothness",
-    "imaging_quality",
+    "imaging_quality", "camera_motion",
 ))
 
 
@@ -45,7 +45,7 @@ def evaluate(videos: Path, out: Path, *extra: str) -> dict:
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("videos")
     cut_clip("bikes", folder / "bikes-0.mp4", frames=40, size=(160, 96))
-    cut_clip("carphone_pristine", folder / "carphone-0.mp4", frames=33)
+    cut_clip("carphone_pristine", folder / "carphone, camera pans left-0.mp4", frames=33)
     return folder
 
 

@@ -20,7 +20,8 @@ What VBench runs, and so what `track_grid` computes (offline mode, the whole vid
 5. frame 0's tracks are set back to the query points, and tracks are scaled to the video's pixels by
    ((W−1)/511, (H−1)/383).
 
-Differences from co-tracker's code that leave the tracks the same up to float rounding: frame features
+Differences from co-tracker's code that leave the tracks the same up to float rounding: windows run as
+soon as their frames are decoded (`OnlineTracks`: the same windows on the same inputs); frame features
 are computed window by window and padding frames reuse the last frame's features (co-tracker encodes
 the padded video in one batch, padding included); the correlation of a track feature with the 7×7
 neighbourhood is taken after sampling the feature map (a bilinear sample is linear, so this equals
@@ -306,36 +307,10 @@ class CoTracker2(nn.Module):
     @torch.no_grad()
     def forward(self, video: torch.Tensor, queries: torch.Tensor, iters: int = ITERATIONS) -> torch.Tensor:
         """Tracks [T, N, 2] (model pixels) of queries [N, 2] (model pixels on frame 0) through video
-        [T, 3, H, W] (float 0–255 at the model resolution).
-
-        With T ≤ 4 no window fits (co-tracker's window count is then 0) and every track stays at 0.
-        """
-        total = video.shape[0]
-        size, step = self.window_len, self.window_len // 2
-        overlap = size - step
-        windows = (total - size + step - 1) // step + 1
-        encoder = _WindowFeatures(self.fnet, video)
-        query_coords = queries / STRIDE
-        first = encoder.frames(0, 1)
-        track_feat = sample_bilinear(first, query_coords[None, :, None])[0, :, :, 0].t()  # [N, C]
-        track_feat = track_feat.expand(size, -1, -1)
-        coords_predicted = video.new_zeros(total, len(queries), 2)
-        vis_predicted = video.new_zeros(total, len(queries))
-        coords = query_coords.expand(size, -1, -1)
-        vis = video.new_full((size, len(queries), 1), 10.0)
-        track_mask = video.new_ones(size, len(queries), 1)
-        for start in range(0, step * windows, step):
-            if start > 0:
-                coords = _pad_with_last(coords_predicted[start : start + overlap] / STRIDE, step)
-                vis = _pad_with_last(vis_predicted[start : start + overlap, :, None], step)
-                track_mask = torch.cat([track_mask.new_zeros(overlap, *track_mask.shape[1:]),
-                                        track_mask.new_ones(step, *track_mask.shape[1:])])
-            window_coords, window_vis = self.forward_window(
-                encoder.frames(start, start + size), coords, track_feat, vis, track_mask, iters)
-            kept = min(total - start, size)
-            coords_predicted[start : start + size] = window_coords[:kept]
-            vis_predicted[start : start + size] = window_vis[:kept]
-        return coords_predicted
+        [T, 3, H, W] (float 0–255 at the model resolution)."""
+        tracks = OnlineTracks(self, queries, iters)
+        tracks.feed(video)
+        return tracks.finish()
 
 
 # On CPU one frame per encoder call is the fastest: its activations stay in cache (0.9 s a frame here,
@@ -347,45 +322,118 @@ def _pad_with_last(x: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([x, x[-1:].expand(count, *x.shape[1:])])
 
 
-class _WindowFeatures:
-    """Feature maps of a window's frames, computed once per frame; frames past the end repeat the last."""
+class OnlineTracks:
+    """co-tracker's offline sliding windows, run as the frames arrive.
 
-    def __init__(self, encoder: BasicEncoder, video: torch.Tensor):
-        self.encoder, self.video = encoder, video
-        self.cache: dict[int, torch.Tensor] = {}
+    A window (8 frames, step 4) depends only on its own frames and the previous window's predictions,
+    so it runs as soon as its 8 frames are in; at `finish` the last windows run with the video padded
+    by its last frame, exactly as offline. The windows and their inputs are the offline ones, so the
+    tracks are too; what is held is the frames of the window under way, not the whole video (whose
+    model-resolution float copy would take 2.4 MB a frame: 7 GB for 3000 frames).
+    With T ≤ 4 no window fits (co-tracker's window count is then 0) and every track stays at 0.
+    """
 
-    def frames(self, start: int, stop: int) -> torch.Tensor:
-        indices = [min(i, len(self.video) - 1) for i in range(start, stop)]
-        self.cache = {i: f for i, f in self.cache.items() if i >= start}  # earlier windows are done
-        missing = sorted({i for i in indices if i not in self.cache})
-        per_batch = len(missing) if self.video.device.type == "cuda" else CPU_FRAMES_PER_ENCODE
+    def __init__(self, model: CoTracker2, queries: torch.Tensor, iters: int = ITERATIONS):
+        self.model, self.iters = model, iters
+        self.size, self.step = model.window_len, model.window_len // 2
+        self.query_coords = queries / STRIDE
+        self.pixels: dict[int, torch.Tensor] = {}  # received, not yet encoded
+        self.features: dict[int, torch.Tensor] = {}  # encoded, still inside a window to come
+        self.coords: dict[int, torch.Tensor] = {}  # predictions per frame, the latest window's
+        self.vis: dict[int, torch.Tensor] = {}
+        self.track_feat: torch.Tensor | None = None
+        self.received = 0
+        self.next_start = 0
+
+    def feed(self, video: torch.Tensor) -> None:
+        """The next frames [n, 3, H, W] (float 0–255 at the model resolution)."""
+        for frame in video:
+            self.pixels[self.received] = frame
+            self.received += 1
+        while self.next_start + self.size <= self.received:
+            self._window(self.next_start)
+
+    def finish(self) -> torch.Tensor:
+        total = self.received
+        windows = (total - self.size + self.step - 1) // self.step + 1
+        for start in range(self.next_start, self.step * windows, self.step):
+            self._window(start)
+        tracks = self.query_coords.new_zeros(total, len(self.query_coords), 2)
+        for index, coords in self.coords.items():
+            tracks[index] = coords
+        return tracks
+
+    def _encode(self, indices: list[int]) -> None:
+        missing = sorted({i for i in indices if i not in self.features})
+        per_batch = len(missing) if self.query_coords.device.type == "cuda" else CPU_FRAMES_PER_ENCODE
         for first in range(0, len(missing), per_batch):
             batch = missing[first : first + per_batch]
-            pixels = 2 * (self.video[batch] / 255.0) - 1.0
-            self.cache.update(zip(batch, self.encoder(pixels), strict=True))
-        return torch.stack([self.cache[i] for i in indices])
+            pixels = 2 * (torch.stack([self.pixels.pop(i) for i in batch]) / 255.0) - 1.0
+            self.features.update(zip(batch, self.model.fnet(pixels), strict=True))
+
+    def _window(self, start: int) -> None:
+        size, step, overlap = self.size, self.step, self.size - self.step
+        if self.track_feat is None:  # a query's feature is its frame-0 feature
+            self._encode([0])
+            first = self.features[0][None]
+            feature = sample_bilinear(first, self.query_coords[None, :, None])[0, :, :, 0].t()  # [N, C]
+            self.track_feat = feature.expand(size, -1, -1)
+        indices = [min(i, self.received - 1) for i in range(start, start + size)]  # padded past the end
+        self._encode(indices)
+        fmaps = torch.stack([self.features[i] for i in indices])
+        queries = len(self.query_coords)
+        if start == 0:
+            coords = self.query_coords.expand(size, -1, -1)
+            vis = fmaps.new_full((size, queries, 1), 10.0)
+            track_mask = fmaps.new_ones(size, queries, 1)
+        else:
+            earlier = range(start, start + overlap)
+            coords = _pad_with_last(torch.stack([self.coords[i] for i in earlier]) / STRIDE, step)
+            vis = _pad_with_last(torch.stack([self.vis[i] for i in earlier])[:, :, None], step)
+            track_mask = torch.cat([fmaps.new_zeros(overlap, queries, 1), fmaps.new_ones(step, queries, 1)])
+        window_coords, window_vis = self.model.forward_window(fmaps, coords, self.track_feat, vis, track_mask,
+                                                              self.iters)
+        for offset in range(min(self.received - start, size)):
+            self.coords[start + offset], self.vis[start + offset] = window_coords[offset], window_vis[offset]
+        self.next_start = start + step
+        self.features = {i: f for i, f in self.features.items() if i >= self.next_start}
+        self.vis = {i: v for i, v in self.vis.items() if i >= self.next_start}
 
 
 # -- the predictor (what VBench's camera_motion calls) ----------------------------------------------
 RESIZE_CHUNK = 16  # frames resized at a time: the float copy of a long video never exists at full size
 
 
-@torch.no_grad()
+class GridTracker:
+    """co-tracker's `CoTrackerPredictor(video, grid_size=...)`, fed uint8 frames [n, H, W, 3] chunk by
+    chunk: tracks [T, grid², 2] in the video's pixels (x, y), frame 0 set to the grid itself."""
+
+    def __init__(self, model: CoTracker2, grid_size: int, height: int, width: int, device: str = "cpu"):
+        self.device, self.resolution = device, model.model_resolution
+        res_h, res_w = self.resolution
+        self.queries = grid_points(grid_size, res_h, res_w).to(device)
+        self.online = OnlineTracks(model, self.queries)
+        self.scale = self.queries.new_tensor([(width - 1) / (res_w - 1), (height - 1) / (res_h - 1)])
+
+    @torch.no_grad()
+    def feed(self, frames: np.ndarray) -> None:
+        for i in range(0, len(frames), RESIZE_CHUNK):
+            chunk = torch.tensor(frames[i : i + RESIZE_CHUNK], device=self.device).permute(0, 3, 1, 2).float()
+            self.online.feed(F.interpolate(chunk, self.resolution, mode="bilinear", align_corners=True))
+
+    @torch.no_grad()
+    def finish(self) -> np.ndarray:
+        tracks = self.online.finish()
+        if len(tracks):
+            tracks[GRID_QUERY_FRAME] = self.queries
+        return (tracks * self.scale).cpu().numpy()
+
+
 def track_grid(model: CoTracker2, frames: np.ndarray, grid_size: int, device: str = "cpu") -> np.ndarray:
-    """co-tracker's `CoTrackerPredictor(video, grid_size=...)` on uint8 frames [T, H, W, 3]:
-    tracks [T, grid², 2] in the video's pixels (x, y), frame 0 set to the grid itself."""
-    count, height, width = frames.shape[:3]
-    res_h, res_w = model.model_resolution
-    video = torch.cat([
-        F.interpolate(torch.tensor(frames[i : i + RESIZE_CHUNK], device=device).permute(0, 3, 1, 2).float(),
-                      (res_h, res_w), mode="bilinear", align_corners=True)
-        for i in range(0, count, RESIZE_CHUNK)
-    ])
-    queries = grid_points(grid_size, res_h, res_w).to(device)
-    tracks = model(video, queries)
-    tracks[GRID_QUERY_FRAME] = queries
-    tracks *= tracks.new_tensor([(width - 1) / (res_w - 1), (height - 1) / (res_h - 1)])
-    return tracks.cpu().numpy()
+    """`GridTracker` on a whole decoded video [T, H, W, 3]."""
+    tracker = GridTracker(model, grid_size, frames.shape[1], frames.shape[2], device)
+    tracker.feed(frames)
+    return tracker.finish()
 
 
 # -- loading ----------------------------------------------------------------------------------------

@@ -55,19 +55,35 @@ def follow_camera(points: np.ndarray, moved: np.ndarray, good: np.ndarray) -> np
     return np.where(good[:, None, None], moved, carried)
 
 
+class LKGridTracker:
+    """The grid followed through uint8 RGB frames [n, H, W, 3] fed chunk by chunk; only the previous
+    grey frame is held. `finish` gives tracks [T, grid², 2] (x, y in the video's pixels)."""
+
+    def __init__(self, grid_size: int, height: int, width: int):
+        self.height, self.width = height, width
+        self.points = grid_in_video(grid_size, height, width).reshape(-1, 1, 2)
+        self.tracks: list[np.ndarray] = []
+        self.previous: np.ndarray | None = None
+
+    def feed(self, frames: np.ndarray) -> None:
+        for frame in frames:
+            current = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            if self.previous is not None:
+                moved, status, _error = cv2.calcOpticalFlowPyrLK(
+                    self.previous, current, self.points, None, winSize=WINDOW, maxLevel=PYRAMID_LEVELS,
+                    criteria=CRITERIA)
+                good = ((status[:, 0] == 1) & inside(self.points, self.height, self.width)
+                        & inside(moved, self.height, self.width))
+                self.points = follow_camera(self.points, moved, good).astype(np.float32)
+            self.tracks.append(self.points[:, 0].copy())
+            self.previous = current
+
+    def finish(self) -> np.ndarray:
+        return np.stack(self.tracks) if self.tracks else np.empty((0, len(self.points), 2), np.float32)
+
+
 def track_grid_lk(frames: np.ndarray, grid_size: int) -> np.ndarray:
     """Tracks [T, grid², 2] (x, y in the video's pixels) of the grid through uint8 RGB frames [T, H, W, 3]."""
-    count, height, width = frames.shape[:3]
-    points = grid_in_video(grid_size, height, width).reshape(-1, 1, 2)
-    tracks = np.empty((count, len(points), 2), dtype=np.float32)
-    tracks[0] = points[:, 0]
-    previous = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)
-    for index in range(1, count):
-        current = cv2.cvtColor(frames[index], cv2.COLOR_RGB2GRAY)
-        moved, status, _error = cv2.calcOpticalFlowPyrLK(
-            previous, current, points, None, winSize=WINDOW, maxLevel=PYRAMID_LEVELS, criteria=CRITERIA)
-        good = (status[:, 0] == 1) & inside(points, height, width) & inside(moved, height, width)
-        points = follow_camera(points, moved, good).astype(np.float32)
-        tracks[index] = points[:, 0]
-        previous = current
-    return tracks
+    tracker = LKGridTracker(grid_size, frames.shape[1], frames.shape[2])
+    tracker.feed(frames)
+    return tracker.finish()
