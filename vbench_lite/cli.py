@@ -83,6 +83,7 @@ def evaluate(
     dims: Annotated[str, typer.Option(help="'all', 'available' (all that can run here) or a,b,c")] = "all",
     prompts: Annotated[str | None, typer.Option(help="suite: bundled name, .yaml, VBench_full_info.json")] = None,
     prompt_file: Annotated[Path | None, typer.Option(help="JSON {video path: prompt} for custom input")] = None,
+    images: Annotated[Path | None, typer.Option(help="image-to-video: folder of conditioning images")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out, redoing only unfinished work")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 …")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="frames per network batch")] = 16,
@@ -108,7 +109,7 @@ def evaluate(
         raise VblError(f"--backend must be auto, vbench or embedded, not '{backend}'")
     options = EvaluateOptions(
         out=out_dir, dims=dims, videos=videos, model=model, prompts=prompts,
-        prompt_file=prompt_file, resume=resume, device=device, batch_size=batch_size,
+        prompt_file=prompt_file, images=images, resume=resume, device=device, batch_size=batch_size,
         videos_per_batch=max(1, videos_per_batch), backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
         dimension_options=_key_values(option), accept_license=accept_license, name=name, revision=revision,

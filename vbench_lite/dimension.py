@@ -19,7 +19,7 @@ from vbench_lite.errors import VblError
 from vbench_lite.video import Video, fps_interval, middle_indices
 from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
 
-Group = Literal["quality", "semantic", "extra"]
+Group = Literal["quality", "semantic", "i2v", "extra"]  # "i2v": VBench++'s image-to-video group
 BackendChoice = Literal["auto", "vbench", "embedded"]
 
 

@@ -19,6 +19,8 @@ from vbench_lite.dimension import Dimension, VideoScore
 from vbench_lite.manifest import write_json_atomic
 from vbench_lite.store import AggregateRow
 
+GROUP_LABELS = {"quality": "Quality", "semantic": "Semantic", "i2v": "I2V"}
+
 
 @dataclass
 class DimensionResult:
@@ -45,8 +47,8 @@ class RunSummary:
                          backend=d.backend, group=d.group)
             for d in self.dimensions
         ]
-        for name in ("quality", "semantic", "total"):
-            value = getattr(self.aggregate, name)
+        summaries = {**self.aggregate.groups, "total": self.aggregate.total}  # quality, semantic|i2v, total
+        for name, value in summaries.items():
             rows.append(AggregateRow(name=name, raw=value, normalised=value, n=0, group="summary"))
         return rows
 
@@ -57,11 +59,9 @@ class RunSummary:
             "dimensions": {
                 d.name: {k: v for k, v in asdict(d).items() if k != "name"} for d in self.dimensions
             },
-            "quality": agg.quality,
-            "semantic": agg.semantic,
+            **agg.groups,
             "total": agg.total,
-            "quality_partial": agg.quality_partial,
-            "semantic_partial": agg.semantic_partial,
+            **{f"{group}_partial": value for group, value in agg.groups_partial.items()},
             "missing": agg.missing,
             "videos": self.videos,
             "failed_videos": self.failed_videos,
@@ -136,7 +136,8 @@ def _pct(value: float | None) -> str:
 
 
 def score_table(summary: RunSummary, title: str = "") -> Table:
-    """Each dimension's raw and normalised score, then Quality, Semantic and Total."""
+    """Each dimension's raw and normalised score, then the scheme's groups (Quality and Semantic, or
+    Quality and I2V) and Total."""
     table = Table(title=title or None)
     for column in ("dimension", "group", "backend", "videos", "raw", "normalised"):
         table.add_column(column, justify="right" if column in ("videos", "raw", "normalised") else "left")
@@ -146,10 +147,8 @@ def score_table(summary: RunSummary, title: str = "") -> Table:
                       "missing" if d.raw is None else f"{d.raw:.4f}", _pct(d.normalised))
     agg = summary.aggregate
     table.add_section()
-    for label, value, partial, group in (
-        ("Quality", agg.quality, agg.quality_partial, "quality"),
-        ("Semantic", agg.semantic, agg.semantic_partial, "semantic"),
-    ):
+    for group, value in agg.groups.items():
+        label, partial = GROUP_LABELS.get(group, group), agg.groups_partial.get(group)
         missing = agg.missing.get(group, [])
         if value is not None:
             table.add_row(label, "", "", "", "", _pct(value))

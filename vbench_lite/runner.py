@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from vbench_lite import registry
-from vbench_lite.aggregate import load_scheme
+from vbench_lite.aggregate import load_scheme, scheme_for_task
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.dimension import Dimension, ScoringContext
 from vbench_lite.errors import InputError, VblError, WeightsMissing
@@ -24,10 +24,17 @@ from vbench_lite.generator import GenerationRequest, Generator
 from vbench_lite.manifest import build_manifest, new_run_id, read_manifest, write_json_atomic
 from vbench_lite.outputs import RunSummary, summarise, write_run_outputs
 from vbench_lite.store import ResultStore, default_db_url
-from vbench_lite.worklist import VideoItem, WorkList, custom_input, standard_mode, suite_requests
+from vbench_lite.worklist import (
+    VideoItem,
+    WorkList,
+    attach_images,
+    custom_input,
+    run_task,
+    standard_mode,
+    suite_requests,
+)
 
 DEFAULT_SUITE = "vbl-mini"
-AGGREGATION = "vbench-v1"
 
 
 @dataclass
@@ -38,6 +45,7 @@ class EvaluateOptions:
     model: str | None = None
     prompts: str | None = None
     prompt_file: Path | None = None
+    images: Path | None = None  # image-to-video conditioning images (VBench's custom image folder)
     resume: bool = False
     device: str = "cpu"
     batch_size: int = 16
@@ -78,6 +86,8 @@ class EvaluateOptions:
             "samples": self.samples,
             "seed": self.seed,
             "dimension_options": self.dimension_options,
+            # only when given, so that runs made before --images existed keep their config hash
+            **({"images": str(self.images.resolve())} if self.images else {}),
         }
 
 
@@ -101,10 +111,13 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
         raise InputError("give exactly one of --videos DIR or --model NAME")
     dims = _resolve_dims(options)
     suite = _load_suite(options)
-    scheme = load_scheme(AGGREGATION)
+    generator_task = registry.load_generator_class(options.model).task if options.model else None
+    task = run_task(generator_task, options.images, suite, dims)  # the task picks prompts and scheme
+    suite = suite.for_task(task) if suite is not None else None
+    scheme = load_scheme(scheme_for_task(task))
     store = ResultStore(options.db or default_db_url())
     run_dir = options.out
-    manifest = _open_run(options, dims, suite, scheme, store)
+    manifest = _open_run(options, dims, suite, scheme, store, task)
     run_id = manifest["run_id"]
 
     generator, work = _work_list(options, dims, suite, run_dir, console)
@@ -187,7 +200,7 @@ def _load_suite(options: EvaluateOptions) -> Any:
 
 
 def _open_run(
-    options: EvaluateOptions, dims: list[str], suite: Any, scheme: Any, store: ResultStore
+    options: EvaluateOptions, dims: list[str], suite: Any, scheme: Any, store: ResultStore, task: str = "t2v"
 ) -> dict[str, Any]:
     """The run's manifest: a new one, or the existing one when resuming the same config."""
     run_dir = options.out
@@ -214,7 +227,7 @@ def _open_run(
         raise InputError(f"{run_dir} is not empty and holds no vbl run; choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     model = {"name": options.name or options.model or "videos", "adapter": options.model,
-             "task": "t2v", "revision": options.revision, "weights_sha256": None,
+             "task": task, "revision": options.revision, "weights_sha256": None,
              "options": options.model_options}
     suite_info = (
         {"name": suite.name, "version": suite.version, "sha256": suite.sha256}
@@ -235,9 +248,12 @@ def _work_list(
 ) -> tuple[Generator | None, WorkList]:
     if options.videos is not None:
         if suite is None:
-            return None, custom_input(options.videos, dims, options.prompt_file)
-        samples = options.samples or suite.samples_per_prompt
-        return None, standard_mode(options.videos, suite, dims, samples, options.seed)
+            work = custom_input(options.videos, dims, options.prompt_file)
+        else:
+            samples = options.samples or suite.samples_per_prompt
+            work = standard_mode(options.videos, suite, dims, samples, options.seed)
+        _attach_images(work, options, suite, dims, console)
+        return None, work
     assert options.model is not None
     generator_class = registry.load_generator_class(options.model)
     if generator_class.licence_needs_acceptance and options.model not in options.accept_license:
@@ -251,7 +267,18 @@ def _work_list(
     for item in items:
         item.path = run_dir / "videos" / item.video_key
         item.video_key = f"videos/{item.video_key}"
-    return generator, WorkList(items=items)
+    work = WorkList(items=items)
+    _attach_images(work, options, suite, dims, console)
+    return generator, work
+
+
+def _attach_images(work: WorkList, options: EvaluateOptions, suite: Any, dims: list[str], console: Console) -> None:
+    """Image-to-video runs: pair each video with its conditioning image (VBench++)."""
+    if options.images is None and (suite is None or not suite.is_image_to_video(dims)):
+        return
+    missing = attach_images(work.items, options.images)
+    if missing:
+        console.print(f"[yellow]warning:[/] {len(missing)} video(s) have no conditioning image, e.g. {missing[0]}")
 
 
 def _set_up(

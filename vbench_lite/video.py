@@ -37,6 +37,7 @@ class Video:
     sample_index: int = 0
     seed: int | None = None
     aux: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = None  # image-to-video conditioning image, uint8 [H, W, 3] RGB
 
     @property
     def num_frames(self) -> int:
@@ -61,6 +62,7 @@ class Video:
             sample_index=self.sample_index,
             seed=self.seed,
             aux=self.aux,
+            image=self.image,
         )
 
 
@@ -87,6 +89,19 @@ def decode_video(path: Path, backend: str = "auto") -> tuple[np.ndarray, float]:
         raise VideoUnreadable(f"{count} frame(s) decoded; at least {MIN_FRAMES} are needed")
     _check_frame_size(frames.shape[1], frames.shape[2], path)
     return frames, fps
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image-to-video conditioning image as uint8 [H, W, 3] RGB (grey or RGBA converted)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise VideoUnreadable(f"conditioning image {path} not found") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise VideoUnreadable(f"conditioning image {Path(path).name} is not readable ({error})") from None
 
 
 def middle_indices(num_frames: int, k: int) -> list[int]:

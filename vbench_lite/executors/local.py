@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vbench_lite.dimension import Dimension, VideoScore
 from vbench_lite.errors import VideoUnreadable
 from vbench_lite.store import ResultStore, ScoreRow, VideoRow
-from vbench_lite.video import Video, decode_video
+from vbench_lite.video import Video, decode_video, read_image
 from vbench_lite.worklist import VideoItem
 
 
@@ -25,13 +26,14 @@ def decoded_videos(items: list[VideoItem]) -> Iterator[tuple[VideoItem, Video | 
     def load(item: VideoItem) -> Video | str:
         try:
             frames, fps = decode_video(item.path)
+            image = read_image(Path(item.image)) if item.image else None
         except VideoUnreadable as error:
             return str(error)
         except FileNotFoundError:
             return f"file not found: {item.path}"
         return Video(frames=frames, fps=fps, path=item.path, prompt_id=item.prompt_id,
                      prompt=item.prompt, sample_index=item.sample_index, seed=item.seed,
-                     aux=item.aux)
+                     aux=item.aux, image=image)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         futures = [pool.submit(load, items[0])] if items else []
