@@ -60,7 +60,8 @@ class I2VBackground(Dimension):
             self._network = lambda pixels: efficientnet_features(backbone, TF.normalize(pixels, HALF_MEAN, HALF_STD))
 
     def weights_sha256(self) -> str | None:
-        return self._files.sha256() if getattr(self, "_files", None) else super().weights_sha256()
+        files: DreamSimFiles | None = getattr(self, "_files", None)
+        return files.sha256() if files is not None else super().weights_sha256()
 
     def skip_reason(self, video: Video) -> str | None:
         return missing_image(video) or super().skip_reason(video)
