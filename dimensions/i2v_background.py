@@ -28,7 +28,7 @@ from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.consistency import inference_context
 from vbench_lite.dimensions.backbones.dreamsim import DREAMSIM_SPEC, DreamSimFiles, load_dreamsim
 from vbench_lite.dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
-from vbench_lite.dimensions.backbones.i2v_similarity import i2v_scores, missing_image
+from vbench_lite.dimensions.backbones.i2v_similarity import i2v_scores
 from vbench_lite.dimensions.backbones.preprocess import HALF_MEAN, HALF_STD, i2v_square_frames, i2v_square_image
 from vbench_lite.dimensions.backbones.selection import backend_for
 from vbench_lite.video import Video
@@ -42,6 +42,7 @@ class I2VBackground(Dimension):
     version: ClassVar[str] = "1"
     group: ClassVar = "i2v"
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
+    needs_image: ClassVar[bool] = True
     backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
     description: ClassVar[str] = "DreamSim similarity of the frames to the conditioning image and to each other"
 
@@ -62,9 +63,6 @@ class I2VBackground(Dimension):
     def weights_sha256(self) -> str | None:
         files: DreamSimFiles | None = getattr(self, "_files", None)
         return files.sha256() if files is not None else super().weights_sha256()
-
-    def skip_reason(self, video: Video) -> str | None:
-        return missing_image(video) or super().skip_reason(video)
 
     @torch.no_grad()
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:

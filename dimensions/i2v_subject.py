@@ -26,7 +26,7 @@ from vbench_lite.dimension import Dimension, FrameNeeds, VideoScore
 from vbench_lite.dimensions.backbones.consistency import inference_context
 from vbench_lite.dimensions.backbones.dino import DINO_SPEC, load_dino
 from vbench_lite.dimensions.backbones.efficientnet import efficientnet_features, load_efficientnet
-from vbench_lite.dimensions.backbones.i2v_similarity import i2v_scores, missing_image
+from vbench_lite.dimensions.backbones.i2v_similarity import i2v_scores
 from vbench_lite.dimensions.backbones.preprocess import (
     HALF_MEAN,
     HALF_STD,
@@ -47,6 +47,7 @@ class I2VSubject(Dimension):
     version: ClassVar[str] = "1"
     group: ClassVar = "i2v"
     frames: ClassVar[FrameNeeds] = FrameNeeds("all")
+    needs_image: ClassVar[bool] = True
     backends: ClassVar[tuple[str, ...]] = ("vbench", "embedded")
     description: ClassVar[str] = "DINO similarity of the frames to the conditioning image and to each other"
 
@@ -61,9 +62,6 @@ class I2VSubject(Dimension):
         else:
             model, self.weights_path = load_efficientnet(self.context)
             self._mean_std, self._network = (HALF_MEAN, HALF_STD), lambda pixels: efficientnet_features(model, pixels)
-
-    def skip_reason(self, video: Video) -> str | None:
-        return missing_image(video) or super().skip_reason(video)
 
     def _normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         return TF.normalize(pixels, *self._mean_std)

@@ -224,6 +224,14 @@ def test_suite_image_names_resolve_in_the_images_folder_and_need_one(tmp_path):
         attach_images([item("p")], tmp_path / "nowhere")
 
 
+def test_images_are_optional_when_no_requested_dimension_needs_them(tmp_path):
+    # e.g. camera_motion alone on VBench++'s suite reads only the prompt: no --images needed
+    items = [item("p", image="liquid.jpg"), item("q", image="other.jpg")]
+    assert attach_images(items, None, required=False) == ["p-0.mp4", "q-0.mp4"]
+    assert [i.image for i in items] == [None, None]
+    assert attach_images([item("r", image="missing.jpg")], tmp_path, required=False) == ["r-0.mp4"]
+
+
 def test_suite_requests_carry_each_entry_image_and_the_task_filter_keeps_t2v_runs_unchanged():
     suite = load_suite("vbl-mini")
     t2v = suite_requests(suite.for_task("t2v"), ["subject_consistency"], 2, 0)

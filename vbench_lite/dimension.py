@@ -83,6 +83,8 @@ class Dimension(ABC):
     needs_prompt: ClassVar[bool] = False
     # Key of the suite's auxiliary info the dimension needs (e.g. "appearance_style"), if any.
     needs_aux: ClassVar[str | None] = None
+    # Image-to-video dimensions compare the video with its conditioning image (`Video.image`).
+    needs_image: ClassVar[bool] = False
     # Backends in order of preference for `--backend auto`; "vbench" is the VBench-exact one.
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
     value_kind: ClassVar[Literal["float", "bool"]] = "float"
@@ -170,6 +172,8 @@ class Dimension(ABC):
             return "needs a prompt and the video has none"
         if self.needs_aux and self.needs_aux not in video.aux:
             return f"needs '{self.needs_aux}' from the prompt suite's auxiliary info"
+        if self.needs_image and video.image is None:
+            return "needs the video's conditioning image (an image per suite prompt, or --images DIR)"
         return None
 
 

@@ -342,7 +342,7 @@ def _summary_aggregates(path: Path) -> list[AggregateRow]:
         for name, d in dims.items()
         if isinstance(d, dict)
     ]
-    for name in ("quality", "semantic", "total"):
+    for name in ("quality", "semantic", "i2v", "total"):  # "i2v": image-to-video runs' second group
         if name in summary:
             # As the runner stores them (outputs.RunSummary.aggregate_rows): the group score in
             # both value columns, n = 0, so an imported run reads exactly like an evaluated one.

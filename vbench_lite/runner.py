@@ -268,16 +268,20 @@ def _work_list(
         item.path = run_dir / "videos" / item.video_key
         item.video_key = f"videos/{item.video_key}"
     work = WorkList(items=items)
-    _attach_images(work, options, suite, dims, console)
+    _attach_images(work, options, suite, dims, console, generating=generator_class.task == "i2v")
     return generator, work
 
 
-def _attach_images(work: WorkList, options: EvaluateOptions, suite: Any, dims: list[str], console: Console) -> None:
-    """Image-to-video runs: pair each video with its conditioning image (VBench++)."""
+def _attach_images(
+    work: WorkList, options: EvaluateOptions, suite: Any, dims: list[str], console: Console, generating: bool = False
+) -> None:
+    """Image-to-video runs: pair each video with its conditioning image (VBench++). Images are
+    required when the generator or a requested dimension needs them."""
     if options.images is None and (suite is None or not suite.is_image_to_video(dims)):
         return
-    missing = attach_images(work.items, options.images)
-    if missing:
+    required = generating or any(registry.load_dimension_class(d).needs_image for d in dims)
+    missing = attach_images(work.items, options.images, required)
+    if missing and required:
         console.print(f"[yellow]warning:[/] {len(missing)} video(s) have no conditioning image, e.g. {missing[0]}")
 
 

@@ -202,12 +202,13 @@ def run_task(generator_task: str | None, images_dir: Path | None, suite: Any, di
     return "t2v"
 
 
-def attach_images(items: list[VideoItem], images_dir: Path | None) -> list[str]:
+def attach_images(items: list[VideoItem], images_dir: Path | None, required: bool = True) -> list[str]:
     """Set each item's conditioning image; return the video keys left without one.
 
     A suite image given as an absolute path (our YAML suites resolve theirs) is kept; a bare name
     (VBench++'s `image_name`) is looked up in `images_dir`; an item with no suite image takes
-    `images_dir/{prompt}.jpg|.jpeg|.png`, VBench's custom-input rule.
+    `images_dir/{prompt}.jpg|.jpeg|.png`, VBench's custom-input rule. When the images are
+    `required` (an I2V generator or dimension needs them), finding none at all is an InputError.
     """
     if images_dir is not None and not images_dir.is_dir():
         raise InputError(f"image folder {images_dir} does not exist; pass --images with a folder of images")
@@ -216,13 +217,15 @@ def attach_images(items: list[VideoItem], images_dir: Path | None) -> list[str]:
     for item in items:
         if item.image is not None and Path(item.image).is_absolute():
             found: Path | None = Path(item.image)
+        elif item.image is not None and images_dir is not None:
+            found = images_dir / item.image
         elif item.image is not None:
-            if images_dir is None:
+            if required:
                 raise InputError(
                     f"the suite names images ('{item.image}') but no --images DIR was given; pass the "
                     "folder of the suite's images cut to your videos' aspect ratio (e.g. crop/16-9)"
                 )
-            found = images_dir / item.image
+            found = None
         else:
             found = by_prompt.get(item.prompt)
         if found is None or not found.is_file():
@@ -230,7 +233,7 @@ def attach_images(items: list[VideoItem], images_dir: Path | None) -> list[str]:
             item.image = None
         else:
             item.image = str(found)
-    if images_dir is not None and items and len(missing) == len(items):
+    if required and images_dir is not None and items and len(missing) == len(items):
         example = items[0].prompt
         raise InputError(
             f"no conditioning image found in {images_dir} for any video; images are named after the "

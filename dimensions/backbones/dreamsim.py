@@ -53,8 +53,8 @@ DREAMSIM_SPEC = WeightSpec(
     vbench_subdir="dreamsim",
     licence="MIT",
     what=(
-        "DreamSim ensemble: unzip dreamsim_ensemble_checkpoint.zip (github.com/ssundaram21/dreamsim "
-        "releases v0.2.0-checkpoints) into this folder, next to ensemble_lora/"
+        "DreamSim ensemble, from dreamsim_ensemble_checkpoint.zip of github.com/ssundaram21/dreamsim "
+        "release v0.2.0-checkpoints; unzip the whole archive"
     ),
 )
 CLIP_FILE = "clip_vitb16_pretrain.pth.tar"

@@ -24,7 +24,6 @@ from vbench_lite.video import Video
 MAX_CONFORMITY_WEIGHT = 0.4
 MEAN_CONSECUTIVE_WEIGHT = 0.3
 MIN_CONSECUTIVE_WEIGHT = 0.3
-NO_IMAGE = "needs the conditioning image (an image per suite prompt, or --images DIR)"
 
 
 def i2v_score(image_feature: torch.Tensor, frame_features: torch.Tensor) -> VideoScore:
@@ -59,7 +58,3 @@ def i2v_scores(
     images = torch.cat([image_transform(v.image) for v in videos if v.image is not None]).to(device)
     image_features = encode(images)
     return [i2v_score(image, frames) for image, frames in zip(image_features, frame_features, strict=True)]
-
-
-def missing_image(video: Video) -> str | None:
-    return NO_IMAGE if video.image is None else None
