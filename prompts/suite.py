@@ -59,6 +59,7 @@ VBENCH_SAMPLES_PER_PROMPT = 5  # prompts/README of VBench: 5 videos per prompt, 
 _TOP_LEVEL_KEYS = {"name", "version", "samples_per_prompt", "description", "source", "prompts"}
 _ENTRY_KEYS = {"prompt", "dimensions", "aux", "image"}
 _SUITE_SUFFIXES = (".yaml", ".yml", ".json")
+_PACKAGE = __package__ or "vbench_lite.prompts"  # the bundled suites' package, wherever the CWD is
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _merge_by_prompt(entries: list[PromptEntry]) -> list[PromptEntry]:
 
 
 def bundled_suites() -> list[str]:
-    folder = resources.files("prompts") / "suites"
+    folder = resources.files(_PACKAGE) / "suites"
     return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -137,7 +138,7 @@ def load_suite(name_or_path: str | Path) -> PromptSuite:
     """A bundled suite by name ("vbl-mini"), one of our .yaml/.yml files, or a VBench json."""
     text = str(name_or_path)
     if not isinstance(name_or_path, Path) and text in bundled_suites():
-        folder = resources.files("prompts") / "suites"
+        folder = resources.files(_PACKAGE) / "suites"
         resource = folder / f"{text}.yaml"
         # images named by a bundled suite ship in the package, next to the suite file
         return _parse(resource.read_bytes(), label=f"{text}.yaml", source=f"bundled:{text}", folder=Path(str(folder)))

@@ -126,6 +126,7 @@ def generate(
     model: Annotated[str, typer.Option(help="generator to run (see `vbl models`)")],
     out_dir: Annotated[Path, typer.Option("--out", help="run directory; videos go to RUN_DIR/videos")],
     prompts: Annotated[str | None, typer.Option(help="prompt suite (default vbl-mini)")] = None,
+    images: Annotated[Path | None, typer.Option(help="image-to-video: folder of conditioning images")] = None,
     dims: Annotated[str, typer.Option(help="generate the prompts tagged with these dimensions")] = "all",
     samples: Annotated[int | None, typer.Option(help="videos per prompt (default: the suite's)")] = None,
     seed: Annotated[int, typer.Option(help="base seed; each (prompt, sample) derives its own")] = 0,
@@ -144,7 +145,7 @@ def generate(
     from vbench_lite.runner import evaluate as run
 
     options = EvaluateOptions(
-        out=out_dir, dims=dims, model=model, prompts=prompts, resume=resume, device=device, db=db,
+        out=out_dir, dims=dims, model=model, prompts=prompts, images=images, resume=resume, device=device, db=db,
         weights=weights, samples=samples, seed=seed, model_options=_key_values(model_option),
         accept_license=accept_license, generate_only=True,
     )
