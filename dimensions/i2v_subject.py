@@ -17,6 +17,7 @@ are converted to RGB (VBench's normalisation fails on them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -56,12 +57,14 @@ class I2VSubject(Dimension):
 
     def setup(self) -> None:
         self.backend = backend_for(self)
+        self._network: Callable[[torch.Tensor], torch.Tensor]
         if self.backend == "vbench":
-            model, self.weights_path = load_dino(self.context)
-            self._mean_std, self._network = (IMAGENET_MEAN, IMAGENET_STD), model
+            dino, self.weights_path = load_dino(self.context)
+            self._mean_std, self._network = (IMAGENET_MEAN, IMAGENET_STD), dino
         else:
-            model, self.weights_path = load_efficientnet(self.context)
-            self._mean_std, self._network = (HALF_MEAN, HALF_STD), lambda pixels: efficientnet_features(model, pixels)
+            backbone, self.weights_path = load_efficientnet(self.context)
+            self._mean_std = (HALF_MEAN, HALF_STD)
+            self._network = lambda pixels: efficientnet_features(backbone, pixels)
 
     def _normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         return TF.normalize(pixels, *self._mean_std)

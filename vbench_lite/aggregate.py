@@ -231,10 +231,11 @@ def aggregate(raw: dict[str, float], scheme: AggregationScheme) -> Aggregate:
         missing[group] = [d for d in names if d not in present]
         partial_score[group] = _weighted_mean(have, present, scheme)
         group_score[group] = partial_score[group] if not missing[group] else None
+    complete = {g: score for g, score in group_score.items() if score is not None}
     total = None
-    if all(group_score[g] is not None for g in scheme.groups):
+    if len(complete) == len(scheme.groups):
         weights = scheme.group_weights
-        total = sum(weights[g] * group_score[g] for g in scheme.groups) / sum(weights.values())  # type: ignore[operator]
+        total = sum(weights[g] * complete[g] for g in scheme.groups) / sum(weights.values())
     return Aggregate(
         scheme=scheme.name,
         raw=raw,

@@ -31,16 +31,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torchvision.transforms.functional as TF
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.dino import DINO_SPEC, DinoViT, dino_from_state_dict
+from vbench_lite.dimensions.backbones.dino import DINO_SPEC, DinoViT, Mlp, dino_from_state_dict
 from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
 from vbench_lite.dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 from vbench_lite.errors import InputError
@@ -92,8 +93,9 @@ class ClipAsDinoViT(DinoViT):
         self.pos_drop = nn.LayerNorm(width, eps=CLIP_LAYER_NORM_EPS)
         self.proj = nn.Parameter(torch.zeros(width, proj_dim))
         if quick_gelu:
-            for block in self.blocks:
-                block.mlp.act = QuickGELU()
+            for module in list(self.modules()):
+                if isinstance(module, Mlp):
+                    module.act = QuickGELU()
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = self.pos_drop(self.embed_tokens(pixels))
@@ -210,7 +212,7 @@ def targets_module(name: str, target_modules: str | list[str]) -> bool:
 
 
 @torch.no_grad()
-def merge_lora(extractors: list[nn.Module], config: dict[str, Any], adapter: dict[str, torch.Tensor]) -> int:
+def merge_lora(extractors: Sequence[nn.Module], config: dict[str, Any], adapter: dict[str, torch.Tensor]) -> int:
     """Fold DreamSim's PEFT adapter into the extractors' weights; returns the number of layers merged."""
     for key in ("r", "lora_alpha", "target_modules"):
         if key not in config:
@@ -246,7 +248,7 @@ def merge_lora(extractors: list[nn.Module], config: dict[str, Any], adapter: dic
         what = f"lacks lora_A/lora_B for {missing[0]}" if missing else f"has LoRA weights for untargeted {unknown[0]}"
         raise InputError(f"DreamSim adapter {what} ({len(missing) + len(unknown)} layer(s))")
     for index, name in targeted:
-        layer = extractors[index].get_submodule(name)
+        layer = cast(nn.Linear, extractors[index].get_submodule(name))  # `targeted` holds linear layers only
         down, up = pairs[(index, name)]["lora_A"], pairs[(index, name)]["lora_B"]
         if down.shape[1] != layer.in_features or up.shape[0] != layer.out_features or up.shape[1] != down.shape[0]:
             raise InputError(f"DreamSim adapter: LoRA shapes {tuple(up.shape)}·{tuple(down.shape)} do not fit "
