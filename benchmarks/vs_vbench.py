@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -244,6 +245,77 @@ def vbench_appearance(root: Path, device: str) -> Callable[[list[str]], list[flo
         model, [{"auxiliary_info": {"appearance_style": STYLE}, "video_list": paths}], device)[1]]
 
 
+# -- VBench++ image-to-video: each clip is paired with its first frame, saved next to it as PNG -----
+def image_of(video_path: str) -> str:
+    return str(Path(video_path).with_suffix(".png"))
+
+
+def vbench_i2v_subject(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    from vbench2_beta_i2v.i2v_subject import i2v_subject
+
+    from vbench_lite.dimensions.backbones.dino import load_dino_file
+
+    model = load_dino_file(root / "dino_model" / "dino_vitbase16_pretrain.pth").to(device)  # torch.hub's DINO
+    return lambda paths: [r["video_results"] for r in i2v_subject(model, [(image_of(p), p) for p in paths], device)[1]]
+
+
+def write_dreamsim(root: Path) -> None:
+    """DreamSim's ensemble at its real size (three ViT-B/16, LoRA r 16 on every qkv), random values,
+    in the layout of its unzipped checkpoint folder (`<root>/dreamsim/`)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from vbench_lite.dimensions.backbones.dreamsim import ClipAsDinoViT, DinoBlockCls
+
+    folder = root / "dreamsim"
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (folder / "ensemble_lora").mkdir(exist_ok=True)
+    dino = DinoBlockCls()
+    torch.nn.init.normal_(dino.pos_embed, std=0.02)
+    torch.save(dino.state_dict(), folder / "checkpoints" / "dino_vitbase16_pretrain.pth")
+    head_shapes = {"mlp.0.weight": (8, 768), "mlp.0.bias": (8,), "mlp.2.weight": (8, 8), "mlp.2.bias": (8,),
+                   "mlp.4.weight": (8, 8), "mlp.4.bias": (8,), "last_layer.weight": (8, 8)}
+    head = {f"module.head.{name}": torch.zeros(shape) for name, shape in head_shapes.items()}
+    torch.save({"student": head}, folder / "dino_vitb16_pretrain.pth")  # DreamSim copies DINO's head, never uses it
+    for name, quick_gelu in (("clip", True), ("open_clip", False)):
+        branch = ClipAsDinoViT(proj_dim=512, quick_gelu=quick_gelu)
+        torch.nn.init.normal_(branch.proj, std=0.03)
+        torch.save({"state_dict": branch.state_dict()}, folder / f"{name}_vitb16_pretrain.pth.tar")
+    adapter = {}
+    for index in range(3):
+        for block in range(12):
+            stem = f"base_model.model.extractor_list.{index}.model.blocks.{block}.attn.qkv"
+            adapter[f"{stem}.lora_A.weight"] = torch.randn(16, 768) * 0.02
+            adapter[f"{stem}.lora_B.weight"] = torch.randn(2304, 16) * 0.02
+    save_file(adapter, str(folder / "ensemble_lora" / "adapter_model.safetensors"))
+    config = {"peft_type": "LORA", "r": 16, "lora_alpha": 0.5, "lora_dropout": 0.3, "bias": "none",
+              "target_modules": ["qkv"]}
+    (folder / "ensemble_lora" / "adapter_config.json").write_text(json.dumps(config))
+
+
+def vbench_i2v_background(root: Path, device: str) -> Callable[[list[str]], list[float]]:
+    """`dreamsim(pretrained=True)` as VBench calls it, on the local folder. DreamSim fetches DINO with
+    torch.hub; offline, that call builds what DINO's hubconf builds (DreamSim's copy of DINO's
+    `vit_base`, strict load) from the folder's `checkpoints/` file."""
+    from dreamsim import dreamsim
+    from dreamsim.feature_extraction.vision_transformer import vit_base
+    from vbench2_beta_i2v.i2v_background import i2v_background
+
+    folder = root / "dreamsim"
+
+    def hub_dino(repo: str, model: str, *args: object, **kwargs: object) -> torch.nn.Module:
+        dino = vit_base(patch_size=16, num_classes=0)
+        dino.load_state_dict(torch.load(folder / "checkpoints" / "dino_vitbase16_pretrain.pth"), strict=True)
+        return dino
+
+    torch.hub.load = hub_dino
+    model, _ = dreamsim(pretrained=True, device=device, cache_dir=str(folder))
+    return lambda paths: [
+        r["video_results"] for r in i2v_background(model, [(image_of(p), p) for p in paths], device)[1]
+    ]
+
+
 def no_weights(root: Path) -> None:
     """temporal_flickering reads no model."""
 
@@ -344,6 +416,12 @@ def cotracker_missing() -> str | None:
     return None
 
 
+def dreamsim_missing() -> str | None:
+    if importlib.util.find_spec("dreamsim") is None:
+        return "VBench's side needs the `dreamsim` package (and peft)"
+    return None
+
+
 def vbench_camera(root: Path, device: str) -> Callable[[list[str]], list[float]]:
     import types
 
@@ -404,6 +482,10 @@ ENTRIES: list[Entry] = [
     Entry("human_action", "human_action:HumanAction", write_umt, vbench_human_action, embedded=False),
     Entry("scene", "scene:Scene", write_tag2text, vbench_scene, embedded=False),
     Entry("camera_motion", "camera_motion:CameraMotion", write_cotracker2, vbench_camera, missing=cotracker_missing),
+    Entry("i2v_subject", "i2v_subject:I2VSubject", write_dino, vbench_i2v_subject),
+    # VBench's module imports dreamsim (and peft): run in an environment that has them
+    Entry("i2v_background", "i2v_background:I2VBackground", write_dreamsim, vbench_i2v_background,
+          needs="dreamsim"),
 ]
 
 
@@ -474,6 +556,8 @@ def make_clips(folder: Path, count: int, frames: int, size: tuple[int, int]) -> 
         start = 10 * (i // len(names))
         clip = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in source[start : start + frames]])
         paths.append(write_mp4(folder / f"clip-{i}.mp4", clip, fps))
+        # the image-to-video dimensions' conditioning image: the clip's first frame, as decoded
+        cv2.imwrite(image_of(str(paths[-1])), cv2.cvtColor(decode_video(paths[-1])[0][0], cv2.COLOR_RGB2BGR))
     return paths
 
 
@@ -532,7 +616,7 @@ def main() -> None:
         paths = make_clips(Path(tmp), args.clips, args.frames, (width, height))
         decode_seconds, videos = timed(lambda: [
             Video(frames=f, fps=fps, path=p, prompt=PROMPTS[i % len(PROMPTS)],
-                  aux={"appearance_style": STYLE, "scene": {"scene": SCENE_NAME}})
+                  aux={"appearance_style": STYLE, "scene": {"scene": SCENE_NAME}}, image=f[0])
             for i, p in enumerate(paths) for f, fps in [decode_video(p)]])
         context = ScoringContext(device=args.device, backend="vbench", weights_dir=root,
                                  batch_size=args.batch_size)

@@ -40,7 +40,7 @@ from vbench_lite.gate.policy import load_policy
 from vbench_lite.rundir import Manifest, canonical_dimension_name
 from vbench_lite.store import ResultStore
 
-SUMMARY_NAMES = ("total", "quality", "semantic")
+SUMMARY_NAMES = ("total", "quality", "semantic", "i2v")  # "i2v": the I2V scheme's second group
 FINISHED = ("complete", "partial")  # the runner's end states; "running" is still being written
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
@@ -389,6 +389,8 @@ def ranked(rows: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def pretty(name: str) -> str:
+    if name == "i2v":
+        return "I2V"
     return name.replace("_", " ").capitalize() if name not in SUMMARY_NAMES else name.capitalize()
 
 
@@ -447,6 +449,8 @@ def view_table(
     if lead in dims:
         add(pretty(lead), f"{lead}:{mode}", f"{lead}:{mode}_lo", f"{lead}:{mode}_hi", f"{lead}:n")
     for name in SUMMARY_NAMES:
+        if name == "i2v" and ("i2v" not in rows or rows["i2v"].isna().all()):
+            continue  # only image-to-video rows have an I2V score
         add(pretty(name), name, f"{name}:lo", f"{name}:hi", None)
     for dim in [d for d in dims if d != lead]:
         add(pretty(dim), f"{dim}:{mode}", f"{dim}:{mode}_lo", f"{dim}:{mode}_hi", f"{dim}:n")

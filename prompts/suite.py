@@ -28,6 +28,13 @@ Two input formats:
    "auxiliary_info"?: {dimension: {...}}}. `auxiliary_info` is flattened into `aux` by merging
    the per-dimension dicts, so {"scene": {"scene": {"scene": "alley"}}} becomes
    {"scene": {"scene": "alley"}}, the value VBench's scene scorer receives.
+   VBench++'s image-to-video suite `vbench2_i2v_full_info.json` has the same layout plus
+   "image_name" (the conditioning image's file name inside the crop folder of the chosen aspect
+   ratio, e.g. `crop/16-9/`) and "image_type"; the name is kept as given and resolved against
+   `--images DIR` when the run is built.
+
+A suite entry with an image is an image-to-video prompt: an I2V run uses the entries that carry an
+image, a T2V run those that do not (`PromptSuite.for_task`), so one suite file can hold both parts.
 
 The same prompt text may appear in several entries (VBench has two such prompts); they name the
 same video files (`{prompt}-{index}.mp4`), so `for_dimensions` and `find` merge them.
@@ -39,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,6 +59,7 @@ VBENCH_SAMPLES_PER_PROMPT = 5  # prompts/README of VBench: 5 videos per prompt, 
 _TOP_LEVEL_KEYS = {"name", "version", "samples_per_prompt", "description", "source", "prompts"}
 _ENTRY_KEYS = {"prompt", "dimensions", "aux", "image"}
 _SUITE_SUFFIXES = (".yaml", ".yml", ".json")
+_PACKAGE = __package__ or "vbench_lite.prompts"  # the bundled suites' package, wherever the CWD is
 
 
 @dataclass
@@ -91,6 +99,17 @@ class PromptSuite:
         """Every dimension some entry is tagged with, in first-seen order."""
         return list(dict.fromkeys(d for e in self.entries for d in e.dimensions))
 
+    def for_task(self, task: str) -> PromptSuite:
+        """The same suite with only the entries of one task: "i2v" keeps the entries that carry a
+        conditioning image, "t2v" the others. Name, version and sha256 stay the suite file's."""
+        wanted = task == "i2v"
+        return replace(self, entries=[e for e in self.entries if (e.image is not None) == wanted])
+
+    def is_image_to_video(self, dims: list[str]) -> bool:
+        """True when every entry a run of `dims` would score carries an image (a pure I2V suite)."""
+        tagged = [e for e in self.entries if set(dims) & set(e.dimensions)] or self.entries
+        return all(e.image is not None for e in tagged)
+
 
 def _merge_by_prompt(entries: list[PromptEntry]) -> list[PromptEntry]:
     merged: dict[str, PromptEntry] = {}
@@ -111,7 +130,7 @@ def _merge_by_prompt(entries: list[PromptEntry]) -> list[PromptEntry]:
 
 
 def bundled_suites() -> list[str]:
-    folder = resources.files("prompts") / "suites"
+    folder = resources.files(_PACKAGE) / "suites"
     return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -119,8 +138,10 @@ def load_suite(name_or_path: str | Path) -> PromptSuite:
     """A bundled suite by name ("vbl-mini"), one of our .yaml/.yml files, or a VBench json."""
     text = str(name_or_path)
     if not isinstance(name_or_path, Path) and text in bundled_suites():
-        resource = resources.files("prompts") / "suites" / f"{text}.yaml"
-        return _parse(resource.read_bytes(), label=f"{text}.yaml", source=f"bundled:{text}")
+        folder = resources.files(_PACKAGE) / "suites"
+        resource = folder / f"{text}.yaml"
+        # images named by a bundled suite ship in the package, next to the suite file
+        return _parse(resource.read_bytes(), label=f"{text}.yaml", source=f"bundled:{text}", folder=Path(str(folder)))
     path = Path(name_or_path)
     if not path.exists():
         if path.suffix.lower() not in _SUITE_SUFFIXES and len(path.parts) == 1:
@@ -261,7 +282,10 @@ def _from_vbench_full_info(
         for dimension, info in auxiliary.items():
             # VBench hands a scorer auxiliary_info[dimension]; merge those dicts into one aux.
             aux.update(info if isinstance(info, dict) else {dimension: info})
-        entries.append(PromptEntry(prompt, dimensions, aux))
+        image = item.get("image_name")  # VBench++ I2V suite: a file in the chosen crop folder
+        if image is not None and (not isinstance(image, str) or not image.strip()):
+            raise InputError(f"{where}: 'image_name' must be the conditioning image's file name")
+        entries.append(PromptEntry(prompt, dimensions, aux, image))
     return PromptSuite(
         name=stem,
         version="0",

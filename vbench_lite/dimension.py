@@ -21,7 +21,7 @@ from vbench_lite.errors import VblError
 from vbench_lite.video import Video, VideoMeta, middle_indices
 from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
 
-Group = Literal["quality", "semantic", "extra"]
+Group = Literal["quality", "semantic", "i2v", "extra"]  # "i2v": VBench++'s image-to-video group
 # What scorers compute in: fp32 on CPU, autocast to this dtype on CUDA (`cuda_autocast`).
 CUDA_AUTOCAST_DTYPE = "float16"
 BackendChoice = Literal["auto", "vbench", "embedded"]
@@ -134,6 +134,8 @@ class Dimension(ABC):
     needs_prompt: ClassVar[bool] = False
     # Key of the suite's auxiliary info the dimension needs (e.g. "appearance_style"), if any.
     needs_aux: ClassVar[str | None] = None
+    # Image-to-video dimensions compare the video with its conditioning image (`Video.image`).
+    needs_image: ClassVar[bool] = False
     # Backends in order of preference for `--backend auto`; "vbench" is the VBench-exact one.
     backends: ClassVar[tuple[str, ...]] = ("vbench",)
     value_kind: ClassVar[Literal["float", "bool"]] = "float"
@@ -235,6 +237,8 @@ class Dimension(ABC):
             return "needs a prompt and the video has none"
         if self.needs_aux and self.needs_aux not in video.aux:
             return f"needs '{self.needs_aux}' from the prompt suite's auxiliary info"
+        if self.needs_image and video.image is None:
+            return "needs the video's conditioning image (an image per suite prompt, or --images DIR)"
         return None
 
 

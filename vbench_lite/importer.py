@@ -32,12 +32,13 @@ import numpy as np
 import pandas as pd
 
 from vbench_lite import __version__
-from vbench_lite.aggregate import DEFAULT_SCHEME, load_scheme
+from vbench_lite.aggregate import AggregationScheme, load_scheme, scheme_for_task
 from vbench_lite.errors import InputError
 from vbench_lite.outputs import imported_dimensions, summarise
 from vbench_lite.rundir import (
     EVAL_RESULTS,
     SCORES,
+    AggregationRecord,
     EvalResults,
     Manifest,
     ModelRecord,
@@ -79,12 +80,24 @@ def import_path(store: ResultStore, path: str | Path, model_name: str | None = N
         run.manifest.imported_from = {**(run.manifest.imported_from or {}), "collided_with": wanted}
     scores = _scores_frame(run)
     names = list(dict.fromkeys(scores["dimension"]))
-    scheme = load_scheme((run.manifest.aggregation.name if run.manifest.aggregation else None) or DEFAULT_SCHEME)
+    scheme = _import_scheme(run.manifest, names)
     summary = summarise(scores, imported_dimensions(names, run.manifest, scheme), scheme, names, lenient=True)
     if summary.notes:
         run.manifest.imported_from = {**(run.manifest.imported_from or {}), "aggregate_notes": summary.notes}
     store.add_run(run.manifest, run.videos, summary.aggregate_rows())
     return run.manifest.run_id
+
+
+def _import_scheme(manifest: Manifest, names: list[str]) -> AggregationScheme:
+    """The run's own scheme; for a bare VBench file, VBench++'s image-to-video scheme when it holds an
+    I2V dimension (recorded in the manifest, with the task), else VBench's."""
+    if manifest.aggregation is not None and manifest.aggregation.name:
+        return load_scheme(manifest.aggregation.name)
+    task = "i2v" if set(names) & set(load_scheme(scheme_for_task("i2v")).group_dims("i2v")) else "t2v"
+    scheme = load_scheme(scheme_for_task(task))
+    manifest.aggregation = AggregationRecord(name=scheme.name, version=scheme.version)
+    manifest.model.task = manifest.model.task or task
+    return scheme
 
 
 def read_import(path: Path, model_name: str | None = None) -> ImportedRun:

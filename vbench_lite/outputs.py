@@ -27,6 +27,8 @@ from vbench_lite.rundir import (
 )
 from vbench_lite.store import AggregateRow
 
+GROUP_LABELS = {"quality": "Quality", "semantic": "Semantic", "i2v": "I2V"}
+
 
 @dataclass
 class DimensionResult:
@@ -55,8 +57,8 @@ class RunSummary:
                          backend=d.backend, group=d.group)
             for d in self.dimensions
         ]
-        for name in ("quality", "semantic", "total"):
-            value = getattr(self.aggregate, name)
+        summaries = {**self.aggregate.groups, "total": self.aggregate.total}  # quality, semantic|i2v, total
+        for name, value in summaries.items():
             rows.append(AggregateRow(name=name, raw=value, normalised=value, n=0, group="summary"))
         return rows
 
@@ -68,8 +70,9 @@ class RunSummary:
                 d.name: DimensionSummary(**{k: v for k, v in asdict(d).items() if k != "name"})
                 for d in self.dimensions
             },
-            quality=agg.quality, semantic=agg.semantic, total=agg.total,
+            quality=agg.quality, semantic=agg.semantic, i2v=agg.i2v, total=agg.total,
             quality_partial=agg.quality_partial, semantic_partial=agg.semantic_partial,
+            i2v_partial=agg.groups_partial.get("i2v"),
             missing=agg.missing, videos=self.videos, failed_videos=self.failed_videos,
         )
 
@@ -187,7 +190,8 @@ def _pct(value: float | None) -> str:
 
 
 def score_table(summary: RunSummary, title: str = "") -> Table:
-    """Each dimension's raw and normalised score, then Quality, Semantic and Total."""
+    """Each dimension's raw and normalised score, then the scheme's groups (Quality and Semantic, or
+    Quality and I2V) and Total."""
     table = Table(title=title or None)
     for column in ("dimension", "group", "backend", "videos", "raw", "normalised"):
         table.add_column(column, justify="right" if column in ("videos", "raw", "normalised") else "left")
@@ -197,10 +201,8 @@ def score_table(summary: RunSummary, title: str = "") -> Table:
                       "missing" if d.raw is None else f"{d.raw:.4f}", _pct(d.normalised))
     agg = summary.aggregate
     table.add_section()
-    for label, value, partial, group in (
-        ("Quality", agg.quality, agg.quality_partial, "quality"),
-        ("Semantic", agg.semantic, agg.semantic_partial, "semantic"),
-    ):
+    for group, value in agg.groups.items():
+        label, partial = GROUP_LABELS.get(group, group), agg.groups_partial.get(group)
         missing = agg.missing.get(group, [])
         if value is not None:
             table.add_row(label, "", "", "", "", _pct(value))

@@ -144,18 +144,31 @@ class DimensionSummary(_Record):
 
 
 class Summary(_Record):
-    """summary.json: each dimension's raw and normalised score, then Quality / Semantic / Total."""
+    """summary.json: each dimension's raw and normalised score, then the groups (Quality / Semantic,
+    or Quality / I2V for an image-to-video scheme) and the Total."""
 
     aggregation: str | None = None
     dimensions: dict[str, DimensionSummary] = Field(default_factory=dict)
     quality: float | None = None
     semantic: float | None = None
+    i2v: float | None = None
     total: float | None = None
     quality_partial: float | None = None
     semantic_partial: float | None = None
+    i2v_partial: float | None = None
     missing: dict[str, list[str]] = Field(default_factory=dict)
     videos: int = 0
     failed_videos: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Only the scheme's groups (`missing` has one key per group): VBench's quality and semantic
+        for text-to-video, quality and i2v for VBench++'s image-to-video scheme."""
+        data = super().to_json()
+        groups = set(self.missing) or {"quality", "semantic"}
+        for group in {"quality", "semantic", "i2v"} - groups:
+            if data[group] is None and data[f"{group}_partial"] is None:
+                del data[group], data[f"{group}_partial"]
+        return data
 
 
 # -- manifest.json -------------------------------------------------------------------------------
@@ -216,7 +229,7 @@ def read_summary(run_dir: Path) -> Summary:
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
-    write_json_atomic(Path(run_dir) / SUMMARY, summary.model_dump(mode="json"))
+    write_json_atomic(Path(run_dir) / SUMMARY, summary.to_json())
 
 
 # -- VBench's eval_results.json -------------------------------------------------------------------

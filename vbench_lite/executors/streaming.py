@@ -24,6 +24,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from vbench_lite.errors import VideoUnreadable, one_line
 from vbench_lite.executors.base import failed_rows, score_row
 from vbench_lite.long_video import LongMode
 from vbench_lite.store import ScoreRow, VideoRow
-from vbench_lite.video import Video, VideoMeta
+from vbench_lite.video import Video, VideoMeta, read_image
 from vbench_lite.worklist import VideoItem
 
 QUEUE_CHUNKS = 2  # decoded chunks waiting for the scorers: bounds the memory decoding ahead uses
@@ -90,10 +91,14 @@ class VideoPass:
     parts: dict[str, list[Part]] = field(default_factory=dict)
     results: dict[str, VideoScore | str] = field(default_factory=dict)  # a str is a failure reason
 
-    def start(self, meta: VideoMeta, names: list[str], dimensions: dict[str, Dimension], long: LongMode | None) -> None:
+    def start(self, meta: VideoMeta, names: list[str], dimensions: dict[str, Dimension], long: LongMode | None,
+              image_error: str | None = None) -> None:
         self.meta, self.parts, self.results, self.decoded = meta, {}, {}, 0
         for name in names:
             dimension = dimensions[name]
+            if image_error is not None and dimension.needs_image:  # the other dimensions go on
+                self.results[name] = image_error
+                continue
             skip = dimension.skip_reason(meta)
             if skip:
                 self.results[name] = VideoScore(None, skipped=skip)
@@ -217,9 +222,10 @@ def streamed(
             else:
                 assert isinstance(payload, VideoInfo)
                 item = video.item
+                image, image_error = _conditioning_image(item)
                 meta = VideoMeta(path=item.path, info=payload, prompt_id=item.prompt_id, prompt=item.prompt,
-                                 sample_index=item.sample_index, seed=item.seed, aux=item.aux)
-                video.start(meta, names[item.video_key], dimensions, long)
+                                 sample_index=item.sample_index, seed=item.seed, aux=item.aux, image=image)
+                video.start(meta, names[item.video_key], dimensions, long, image_error)
         elif kind == "chunk":
             assert isinstance(payload, tuple)
             video.feed(payload[1], payload[0])
@@ -230,6 +236,16 @@ def streamed(
                 video.error = str(payload)
             video.end()
             yield video
+
+
+def _conditioning_image(item: VideoItem) -> tuple[np.ndarray | None, str | None]:
+    """The item's image-to-video conditioning image, or why it cannot be read."""
+    if not item.image:
+        return None, None
+    try:
+        return read_image(Path(item.image)), None
+    except VideoUnreadable as error:
+        return None, str(error)
 
 
 def _decoded_ahead(items: list[VideoItem]) -> Iterator[tuple[VideoPass, str, object]]:

