@@ -142,7 +142,7 @@ class CameraMotion(Dimension):
         if self.backend == "vbench":
             self._model, self.weights_path = load_cotracker2(self.context)
 
-    def skip_reason(self, video: Video) -> str | None:
+    def skip_reason(self, video: Video | VideoMeta) -> str | None:
         if camera_type(video.prompt or video.path.name) is None:
             return "the prompt names no camera motion (e.g. 'camera pans left')"
         return None

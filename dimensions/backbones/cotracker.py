@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -124,8 +125,8 @@ class BasicEncoder(nn.Module):
         size = (x.shape[-2] // STRIDE, x.shape[-1] // STRIDE)
         x = F.relu(F.instance_norm(self.conv1(x)))
         stages = []
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            x = layer(x)
+        for index in range(1, 5):
+            x = getattr(self, f"layer{index}")(x)
             stages.append(F.interpolate(x, size, mode="bilinear", align_corners=True))
         x = F.relu(F.instance_norm(self.conv2(torch.cat(stages, dim=1))))
         return self.conv3(x)
@@ -256,6 +257,9 @@ def neighbourhood_offsets(device: torch.device) -> torch.Tensor:
 
 # -- the network ------------------------------------------------------------------------------------
 class CoTracker2(nn.Module):
+    time_emb: torch.Tensor  # stored sin-cos tables (buffers, loaded from the checkpoint)
+    pos_emb: torch.Tensor
+
     def __init__(self, config: CoTracker2Config | None = None):
         super().__init__()
         self.config = config = config or CoTracker2Config()
@@ -455,9 +459,10 @@ def config_from_state(state: dict[str, torch.Tensor]) -> CoTracker2Config:
     )
 
 
-def cotracker2_from_state(state: dict[str, torch.Tensor], source: str = "the state dict") -> CoTracker2:
-    """Build a CoTracker2 shaped like `state` and load it strictly; a wrong file is one clear error."""
-    state = state["model"] if isinstance(state.get("model"), dict) else state  # co-tracker's own wrapper
+def cotracker2_from_state(checkpoint: dict[str, Any], source: str = "the state dict") -> CoTracker2:
+    """Build a CoTracker2 shaped like `checkpoint` and load it strictly; a wrong file is one clear error."""
+    wrapped = checkpoint.get("model")  # co-tracker's own wrapper
+    state: dict[str, torch.Tensor] = wrapped if isinstance(wrapped, dict) else checkpoint
     needs = f"camera_motion's vbench backend needs CoTracker2's {COTRACKER2_SPEC.file} ({COTRACKER2_SPEC.url})"
     if any(key.startswith("corr_mlp.") for key in state):
         raise VblError(f"{source} is a CoTracker3 checkpoint; {needs}")
@@ -481,7 +486,7 @@ def cotracker2_from_state(state: dict[str, torch.Tensor], source: str = "the sta
 
 
 def load_cotracker2_file(path: Path) -> CoTracker2:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state: object = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise VblError(f"{path} is not a CoTracker2 checkpoint (not a state dict)")
     return cotracker2_from_state(state, str(path))

@@ -69,7 +69,8 @@ class LKGridTracker:
         for frame in frames:
             current = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             if self.previous is not None:
-                moved, status, _error = cv2.calcOpticalFlowPyrLK(
+                # OpenCV's stubs omit None for the output array nextPts, which the C++ API accepts.
+                moved, status, _error = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
                     self.previous, current, self.points, None, winSize=WINDOW, maxLevel=PYRAMID_LEVELS,
                     criteria=CRITERIA)
                 good = ((status[:, 0] == 1) & inside(self.points, self.height, self.width)

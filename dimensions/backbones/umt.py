@@ -197,8 +197,8 @@ def unwrap_checkpoint(checkpoint: object, path: Path) -> dict[str, torch.Tensor]
             break
     state = {str(key).removeprefix("module."): value for key, value in found.items()}
     if not any(isinstance(value, torch.Tensor) for value in state.values()):
-        found = ", ".join(sorted(state)[:5])
-        raise InputError(f"{path} is not a UMT checkpoint: no tensors at its top level (keys: {found}); "
+        keys = ", ".join(sorted(state)[:5])
+        raise InputError(f"{path} is not a UMT checkpoint: no tensors at its top level (keys: {keys}); "
                          f"expected a state dict, bare or under {' or '.join(map(repr, CHECKPOINT_WRAPPERS))}")
     return state
 
