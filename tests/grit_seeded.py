@@ -123,3 +123,11 @@ def seeded_grit_state(seed: int = SEED) -> dict[str, torch.Tensor]:
                 state[key] = state[key.replace("text_decoder_det.", "text_decoder.")]
     design(state, seed)
     return {key: value.half().float() for key, value in state.items()}
+
+
+def write_seeded_grit(weights_dir: Path, seed: int = SEED) -> Path:
+    """VBench's file, `<weights_dir>/grit_model/grit_b_densecap_objectdet.pth`: `{"model": state_dict}` in fp16."""
+    path = Path(weights_dir) / "grit_model" / "grit_b_densecap_objectdet.pth"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": {key: value.half() for key, value in seeded_grit_state(seed).items()}}, path)
+    return path

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from clips import cut_clip
+from random_musiq import write_random_musiq
 from tiny_clip_models import EMBED_DIM, write_tiny_aesthetic_head, write_tiny_openai_clip
 
 from vbench_lite.dimension import ScoringContext
@@ -63,17 +64,6 @@ def test_aesthetic_quality_matches_laion_aesthetic(weights_home: Path, real_clip
     assert dimension.aggregate(scores) == pytest.approx(expected_mean, abs=1e-4)
 
 
-def _write_random_musiq(folder: Path) -> Path:
-    from pyiqa.archs.musiq_arch import MUSIQ
-
-    torch.manual_seed(7)
-    network = MUSIQ(pretrained=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "musiq_spaq_ckpt-358bb6af.pth"
-    torch.save(network.state_dict(), path)  # pyiqa's release files are plain state dicts
-    return path
-
-
 @pytest.mark.slow
 def test_imaging_quality_matches_technical_quality(weights_home: Path, real_clips: list[Path]) -> None:
     mode = "longer"  # VBench's default: the 600-px bunny clip is resized to 512, the others not
@@ -81,7 +71,7 @@ def test_imaging_quality_matches_technical_quality(weights_home: Path, real_clip
     from pyiqa.archs.musiq_arch import MUSIQ
     from vbench.imaging_quality import technical_quality
 
-    path = _write_random_musiq(weights_home / "pyiqa_model")
+    path = write_random_musiq(weights_home / "pyiqa_model")
     reference = MUSIQ(pretrained_model_path=str(path))  # how VBench builds it
     reference.training = False
     expected_mean, expected = technical_quality(
@@ -111,7 +101,7 @@ def test_musiq_loading_is_strict(weights_home: Path) -> None:
     from vbench_lite.dimensions.backbones.musiq import build_musiq
     from vbench_lite.errors import InputError
 
-    path = _write_random_musiq(weights_home)
+    path = write_random_musiq(weights_home)
     state_dict = torch.load(path, weights_only=True)
     state_dict.pop("head.bias")
     torch.save(state_dict, path)

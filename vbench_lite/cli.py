@@ -200,8 +200,11 @@ def _print_report(report: Any) -> None:
 def aggregate(
     file: Annotated[Path, typer.Argument(help="a VBench eval_results.json, its output folder, or a run directory")],
     scheme: Annotated[str, typer.Option(help="aggregation scheme")] = "vbench-v1",
+    as_json: Annotated[bool, typer.Option("--json", help="print the aggregate as JSON (exact floats)")] = False,
 ) -> None:
     """Recompute Quality / Semantic / Total from any VBench eval_results.json."""
+    from dataclasses import asdict
+
     from vbench_lite.aggregate import aggregate as combine
     from vbench_lite.aggregate import load_scheme, raw_from_eval_results
     from vbench_lite.outputs import DimensionResult, RunSummary, score_table
@@ -211,6 +214,9 @@ def aggregate(
     entries = read_eval_results(file).dimensions
     schema = load_scheme(scheme)
     result = combine(raw, schema)
+    if as_json:  # fractions as Python writes floats: they read back bit for bit
+        typer.echo(json.dumps({"file": str(file), **asdict(result)}, indent=2))
+        return
     rows = [
         DimensionResult(name=name, group=schema.dims[name].group if name in schema.dims else "extra",
                         backend="", n=len(entries[name].entries), failed=0, skipped=0, raw=value,

