@@ -95,6 +95,7 @@ def write_weights(root: Path) -> Path:
     from random_musiq import write_random_musiq
     from tiny_clip_models import write_tiny_aesthetic_head, write_tiny_openai_clip
     from tiny_dims1_models import write_tiny_amt, write_tiny_dino_pth, write_tiny_raft_things
+    from tiny_i2v_models import write_tiny_dreamsim
     from tiny_tag2text import TINY as TINY_TAG2TEXT
     from tiny_tag2text import write_checkpoint as write_tag2text
     from tiny_umt import write_umt
@@ -112,12 +113,7 @@ def write_weights(root: Path) -> Path:
     write_tag2text(root, TINY_TAG2TEXT, seed=1)  # caption_model/
     write_tiny_viclip(root / "ViCLIP")
     write_cotracker2(root, seeded_state(tiny_rows()))  # camera_motion (VBench++ I2V): `all` includes it
-    try:  # i2v_background's DreamSim ensemble (VBench++ I2V), where this checkout has that dimension
-        from tiny_i2v_models import write_tiny_dreamsim
-    except ImportError:
-        pass
-    else:
-        write_tiny_dreamsim(root)  # dreamsim/
+    write_tiny_dreamsim(root)  # dreamsim/: i2v_background (VBench++ I2V), which `all` includes
     return root
 
 
