@@ -31,7 +31,7 @@ from vbench_lite.samples import sample_clip_dir
 from vbench_lite.video import write_mp4
 
 FRESH_DIMS = ("temporal_flickering,subject_consistency,background_consistency,dynamic_degree,"
-              "motion_smoothness,imaging_quality")
+              "motion_smoothness,imaging_quality,camera_motion")
 SIZES = {16: (1280, 720), 250: (1280, 720), 1500: (1280, 720), 3000: (1920, 1080)}
 
 
@@ -93,7 +93,7 @@ def main() -> None:
     rows = []
     for frames in args.lengths:
         size = SIZES.get(frames, (1280, 720))
-        clip = work / f"long{frames}-0.mp4"
+        clip = work / f"a street, camera pans left, {frames} frames-0.mp4"  # the prompt gives camera_motion a rule
         if not clip.exists():
             long_clip(clip, frames, size)
         rss, seconds = peak_rss(clip, args.dims, work, extra)
