@@ -32,18 +32,18 @@ st.markdown(
 )
 
 
-def import_upload(name: str, content: bytes) -> str:
+def import_upload(name: str, content: bytes, model_name: str | None) -> str:
     """Extract the whole upload (videos too) and import it; a temporary copy is removed after."""
     if current.results_root:
         # Keep the files where the app may serve videos from.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         target = extract_bundle(name, content, Path(current.results_root) / "imports" / f"{stamp}-{Path(name).stem}")
         with ResultStore(current.import_db) as store:
-            return import_path(store, target)
+            return import_path(store, target, model_name=model_name)
     with tempfile.TemporaryDirectory(prefix="vbl-import-") as folder:
         target = extract_bundle(name, content, Path(folder) / "bundle")
         with ResultStore(current.import_db) as store:
-            return import_path(store, target)
+            return import_path(store, target, model_name=model_name)
 
 
 upload = st.file_uploader("Results bundle", type=["zip", "json"], key="bundle")
@@ -60,6 +60,18 @@ if upload is not None:
         st.error(f"Rejected {ui.plain(upload.name)}: {ui.plain(error)}")
         check = None
     if check is not None:
+        model_name = None
+        if check.kind == "VBench eval_results.json":
+            # A VBench file names no model: ask, instead of naming the model after the file.
+            model_name = st.text_input(
+                "Model name (required: a VBench eval_results.json does not name its model)",
+                value="",
+                placeholder=check.model or "e.g. my-model",
+                key="model_name",
+            ).strip() or None
+            check.model = model_name or ""
+            if not model_name:
+                check.add("warning", "model name", "type the model's name above: the file does not say it")
         findings = check.table()
         rejected = findings[findings["level"] == "rejected"]
         if check.accepted:
@@ -72,12 +84,12 @@ if upload is not None:
 
         if check.accepted and not current.import_db:
             st.info(
-                "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first), or start the "
-                "app with `vbl leaderboard --allow-import` to import from this page."
+                "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first; a VBench file "
+                "needs `--model NAME`), or start the app with `vbl leaderboard --allow-import` to import here."
             )
-        elif check.accepted and st.button("Import into the store", key="do_import"):
+        elif check.accepted and st.button("Import into the store", key="do_import", disabled=not check.model):
             try:
-                run_id = import_upload(upload.name, upload.getvalue())
+                run_id = import_upload(upload.name, upload.getvalue(), model_name)
             except VblError as error:
                 st.error(f"Import failed: {ui.plain(error)}")
             else:

@@ -16,6 +16,9 @@ ours = ui.rows_or_stop(board)
 published = ui.published_rows()
 rows = pd.concat([ours, published], ignore_index=True) if not published.empty else ours
 if rows.empty:
+    if board.empty:
+        ui.show_no_runs_yet()
+        st.stop()
     ui.show_unfinished(board)
     st.info("No finished run to show yet. Evaluate or import a run, then reload.")
     st.stop()
@@ -33,7 +36,11 @@ labels = {
         mine["run_id"], mine["revision"], mine["suite"], mine["aggregation"], strict=True
     )
 }
-run_id = st.selectbox("Revision / checkpoint", list(labels), key="revision", format_func=labels.get)
+options = list(labels)
+wanted_run = st.query_params.get("run")
+run_id = st.selectbox("Revision / checkpoint", options, index=options.index(wanted_run) if wanted_run in options else 0,
+                      key="revision", format_func=labels.get)
+st.query_params["run"] = run_id
 row = mine[mine["run_id"] == run_id].iloc[0]
 
 scheme = load_scheme()
@@ -43,11 +50,14 @@ peers = rows[data.rank_groups(rows) == data.rank_groups(rows).loc[row.name]]
 median = data.board_median(peers, dims)
 
 cols = st.columns(4)
+one = row.to_frame().T
 for column, name in zip(cols, data.SUMMARY_NAMES, strict=False):
-    value = row.get(name)
-    column.metric(data.pretty(name), "—" if pd.isna(value) else f"{value:.2f}%")
+    partial = data.partial_labels(one, name).iloc[0] if name in data.PARTIAL_NAMES else ""
+    value = data.group_score(one, name).iloc[0] if name in data.PARTIAL_NAMES else row.get(name)
+    column.metric(f"{data.pretty(name)} {partial}".strip(), data.DASH if pd.isna(value) else f"{value:.2f}%",
+                  help="partial: the weighted mean over the dimensions of the group this run has" if partial else None)
 counted = pd.notna(row.get("prompts"))
-cols[3].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else "—")
+cols[3].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else data.DASH)
 if row["backend_kind"] == "published":
     st.info(f"A published VBench row (source: {ui.plain(row['source'])}): VBench's own evaluation, ranked apart "
             "from our runs.")
@@ -67,7 +77,8 @@ trend = data.checkpoint_trend(rows, model, row["suite"], row["aggregation"])
 if len(trend) > 1:
     st.subheader("Across checkpoints")
     st.plotly_chart(charts.checkpoint_trend(trend, dims), key="trend")
-    st.dataframe(data.view_table(trend, dims, "normalised", "none"), hide_index=True, key="trend_table")
+    st.dataframe(data.view_table(trend, dims, "normalised", "none").style.format(precision=2, na_rep=data.DASH),
+                 hide_index=True, key="trend_table")
 
 st.subheader("Provenance")
 manifest = board.manifest(run_id)
@@ -77,4 +88,5 @@ scorers = data.scorer_table(manifest)
 if scorers.empty:
     st.info("No scorer information: a published row or an imported file without a manifest.")
 else:
+    scorers["Dimension"] = scorers["Dimension"].map(data.pretty)
     st.dataframe(scorers, hide_index=True, width="stretch", key="scorers")
