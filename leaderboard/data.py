@@ -216,7 +216,7 @@ def unit_factors(scores: pd.DataFrame, aggregates: pd.DataFrame | None, run_id: 
     ok = scores[(scores["run_id"] == run_id) & (scores["status"] == "ok") & scores["value"].notna()]
     mine = aggregates[aggregates["run_id"] == run_id]
     stored = dict(zip(mine["name"].map(canonical_dimension_name), mine["raw"], strict=True))
-    factors = {}
+    factors: dict[str, float] = {}
     means: dict[Any, Any] = ok.groupby("dimension")["value"].mean().to_dict()
     for dim, mean in means.items():
         target = stored.get(canonical_dimension_name(str(dim)))
@@ -406,6 +406,12 @@ def is_partial(rows: pd.DataFrame, name: str) -> pd.Series:
 def dimensions_in(rows: pd.DataFrame) -> list[str]:
     """Dimension names that have a column in `rows`, in the order they first appear."""
     return [c.removesuffix(":raw") for c in rows.columns if c.endswith(":raw")]
+
+
+def scored_dims(rows: pd.DataFrame, dims: list[str], mode: str = "raw") -> list[str]:
+    """The dimensions of `dims` that at least one of `rows` has a `mode` value for: a section of
+    the main table leaves out the columns that would read "–" on every row."""
+    return [d for d in dims if f"{d}:{mode}" in rows and rows[f"{d}:{mode}"].notna().any()]
 
 
 def column_group(

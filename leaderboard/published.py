@@ -72,7 +72,7 @@ def _records(content: bytes, label: str) -> list[dict[str, Any]]:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(f"{label} is not a readable CSV ({str(error).splitlines()[0]}); {_LAYOUT}") from None
-    return table.to_dict(orient="records")
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ finishes shows up without restarting the app.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import pandas as pd
@@ -128,7 +129,7 @@ def unfinished_notes(board: data.Board) -> list[tuple[bool, str]]:
         progress = data.run_progress(board, str(run.run_id))
         expected = f" of {progress['videos_expected']}" if progress["videos_expected"] else ""
         age = data.run_age(run.created_at)
-        stale = age is not None and age > limit and run.status == "running"
+        stale = bool(age is not None and age > limit and run.status == "running")
         started = f", started {data.format_age(age)} ago" if age is not None else ""
         note = (
             f"Run {plain(run.run_id)} ({plain(run.model_name or 'unnamed model')}) is {run.status}{started}: "
@@ -189,8 +190,13 @@ def styled(view: data.ScreenTable) -> Styler:
     styler = view.values.style
     for column in view.values.columns:
         for position, text in enumerate(view.texts[column]):
-            styler = styler.format(lambda _value, shown=text: shown, subset=pd.IndexSlice[[position], [column]])
+            styler = styler.format(_reads(str(text)), subset=pd.IndexSlice[[position], [column]])
     return styler
+
+
+def _reads(text: str) -> Callable[[object], str]:
+    """A cell formatter that shows `text` whatever the cell's value."""
+    return lambda _value: text
 
 
 def run_dir_of(board: data.Board, run_id: str) -> str | None:

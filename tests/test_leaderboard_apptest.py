@@ -113,7 +113,9 @@ def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch,
     headings = texts(app.markdown)
     assert "G1 · prompt suite vbl\\-mini · VBench backends" in headings
     assert "G2 · prompt suite vbl\\-mini · backends\\: Temporal flickering efficientnet" in headings
-    assert list(parts["G1"].columns[:7]) == ["Rank", "Model", "Revision", "Total", "Quality", "Semantic", "Subject consistency"]
+    assert list(parts["G1"].columns[:7]) == [
+        "Rank", "Model", "Revision", "Total", "Quality", "Semantic", "Subject consistency"
+    ]
     assert not any(c.endswith(" n") or "CI" in c for c in parts["G1"].columns)  # no n / interval columns
     assert "Run delta (delta) is running, started" in texts(app.warning)  # 2026-11-05: long stale
     rows = data.board_rows(data.load_board(filled[0]))
@@ -201,6 +203,9 @@ def test_a_group_without_total_is_ranked_by_its_labelled_partial_quality(monkeyp
     ours, published = sections(app)["G1"], sections(app)["G2"]
     assert list(ours["Revision"]) == ["step-3", "step-2", "step-1"]  # by Quality, since no row has a Total
     assert all(text.endswith("partial (4/7)") for text in ours["Quality"])  # the label is in the cell
+    # A section shows only the dimensions its rows have; the published section has all of them.
+    assert list(ours.columns[6:11]) == [*(data.pretty(d) for d in some), "Prompts"]
+    assert {data.pretty(d) for d in load_scheme().dims} <= set(published.columns)
     assert "ranked by Quality: no row here has a Total" in texts(app.markdown)
     assert published.iloc[0]["Model"] == "FlashVideo-24fps"  # published rows keep their Total order
     app.switch_page("pages/model.py").run()

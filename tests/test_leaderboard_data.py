@@ -229,6 +229,8 @@ def test_partial_quality_is_shown_labelled_and_ranks_a_group_without_total(tmp_p
     published = ranked[ranked["backend_kind"] == PUBLISHED_KIND]
     assert set(published["rank_by"]) == {"total"}  # published rows keep their published (Total) order
     assert list(published["total"]) == sorted(published["total"], reverse=True)
+    assert data.scored_dims(ours, list(SCHEME.dims)) == some  # a section's columns: only what it has
+    assert data.scored_dims(published, list(SCHEME.dims)) == list(SCHEME.dims)
     view = data.screen_table(ours.reset_index(drop=True), some, "raw")
     assert view.texts.loc[0, "Quality"] == f"{row['quality:partial']:.2f} partial (4/{len(quality)})"
     assert view.values.loc[0, "Quality"] == view.texts.loc[0, "Quality"]  # the label is in the cell's data

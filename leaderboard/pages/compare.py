@@ -40,7 +40,7 @@ apart = compared[~compared["comparable"]]
 if not apart.empty:
     st.warning(
         "Not compared, because the two runs scored them with different scorers (backend, version or weights): "
-        + ", ".join(f"{data.pretty(r.dimension)} ({ui.plain(r.backend_a)} vs {ui.plain(r.backend_b)})"
+        + ", ".join(f"{data.pretty(str(r.dimension))} ({ui.plain(r.backend_a)} vs {ui.plain(r.backend_b)})"
                     for r in apart.itertuples())
     )
 suites = board.runs.set_index("run_id").loc[[run_a, run_b], "prompt_suite_sha256"]
@@ -79,7 +79,8 @@ shown = compared.assign(dimension=compared["dimension"].map(data.pretty)).rename
         "comparable": "Comparable",
     }
 )
-st.dataframe(shown.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch", key="deltas")
+st.dataframe(shown.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch", key="deltas",
+             placeholder=data.DASH)
 st.plotly_chart(charts.compare_deltas(compared, "A", "B"), key="delta_chart")
 
 st.subheader("Where they disagree most")
@@ -88,13 +89,12 @@ shown_disagree = disagree.drop(columns=["run_dir_a", "run_dir_b"]).assign(
     dimension=disagree["dimension"].map(data.pretty)
 )
 st.dataframe(shown_disagree.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch",
-             key="disagreements")
+             key="disagreements", placeholder=data.DASH)
 for item in disagree.head(3).itertuples():
-    st.markdown(
-        f"**{ui.plain(item.prompt)}** — {data.pretty(item.dimension)}: A {item.score_a:.2f} vs B {item.score_b:.2f}"
-    )
+    dimension = data.pretty(str(item.dimension))
+    st.markdown(f"**{ui.plain(item.prompt)}** — {dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
     video_a, video_b = st.columns(2)
     with video_a:
-        ui.show_video(board, run_a, item.video_a, caption=f"A: {a_label}")
+        ui.show_video(board, run_a, str(item.video_a), caption=f"A: {a_label}")
     with video_b:
-        ui.show_video(board, run_b, item.video_b, caption=f"B: {b_label}")
+        ui.show_video(board, run_b, str(item.video_b), caption=f"B: {b_label}")

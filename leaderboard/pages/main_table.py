@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.leaderboard import data, ui
@@ -89,8 +90,8 @@ legend.caption(
 )
 running = [note for _, note in notes]
 if running:
-    stale = sum(1 for is_stale, _ in notes if is_stale)
-    st.caption(f"{len(running)} unfinished run(s) not ranked" + (f", {stale} stale" if stale else "")
+    stale_count = sum(1 for is_stale, _ in notes if is_stale)
+    st.caption(f"{len(running)} unfinished run(s) not ranked" + (f", {stale_count} stale" if stale_count else "")
                + ": see below the table.")
 
 lead = None if sort_by in data.SUMMARY_NAMES else sort_by
@@ -98,7 +99,7 @@ table_rows = ui.cached_ties(ui.settings().db_url, data.ranked(filtered, sort_by,
 if table_rows.empty:
     st.info("No row matches the filters.")
 labels = data.group_labels(table_rows)
-config: dict[str, object] = {
+config: dict[str, ColumnConfig] = {
     "Rank": st.column_config.TextColumn(width=WIDTHS["Rank"], help="≈: statistically tied with the row above"),
     "Model": st.column_config.TextColumn(width=WIDTHS["Model"]),
     "Revision": st.column_config.TextColumn(width=WIDTHS["Revision"]),
@@ -111,7 +112,7 @@ for group_id in dict.fromkeys(table_rows["group"]):
     if basis != sort_by:
         heading += f" · ranked by {data.pretty(basis)}: no row here has a {data.pretty(sort_by)}"
     st.markdown(heading)
-    view = data.screen_table(section, dims, mode, show_ci, lead=lead)
+    view = data.screen_table(section, data.scored_dims(section, dims, mode), mode, show_ci, lead=lead)
     for title in view.score_columns:
         width = WIDTHS.get(title, DIMENSION_WIDTH)
         numeric = pd.api.types.is_numeric_dtype(view.values[title])  # a partial score's cell is its text
@@ -153,7 +154,8 @@ json_column.download_button(
 st.caption(
     "Each section is one comparable group: rows of different groups (prompt suite, aggregation, task or "
     "dimension backends) are never ranked together. Total / Quality / Semantic are VBench's weighted means of "
-    "normalised dimension scores; \"partial (k/n)\" averages the k of the group's n dimensions a run has. "
+    "normalised dimension scores; \"partial (k/n)\" averages the k of the group's n dimensions a run has. A "
+    "section leaves out the dimension columns none of its rows has (the downloads hold them all). "
     "≈: `vbl gate`'s paired interval of the difference to the row above contains 0 (rows that share no prompt: "
     "their 95% intervals overlap)."
 )

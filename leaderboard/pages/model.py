@@ -38,8 +38,9 @@ labels = {
 }
 options = list(labels)
 wanted_run = st.query_params.get("run")
-run_id = st.selectbox("Revision / checkpoint", options, index=options.index(wanted_run) if wanted_run in options else 0,
-                      key="revision", format_func=labels.get)
+run_id = str(st.selectbox("Revision / checkpoint", options,
+                          index=options.index(wanted_run) if wanted_run in options else 0, key="revision",
+                          format_func=lambda run: labels[run]))
 st.query_params["run"] = run_id
 row = mine[mine["run_id"] == run_id].iloc[0]
 
@@ -78,15 +79,16 @@ if len(trend) > 1:
     st.subheader("Across checkpoints")
     st.plotly_chart(charts.checkpoint_trend(trend, dims), key="trend")
     st.dataframe(data.view_table(trend, dims, "normalised", "none").style.format(precision=2, na_rep=data.DASH),
-                 hide_index=True, key="trend_table")
+                 hide_index=True, key="trend_table", placeholder=data.DASH)
 
 st.subheader("Provenance")
 manifest = board.manifest(run_id)
-st.dataframe(data.provenance(manifest, row), hide_index=True, width="stretch", key="provenance")
+st.dataframe(data.provenance(manifest, row), hide_index=True, width="stretch", key="provenance",
+             placeholder=data.DASH)
 st.subheader("Scorers")
 scorers = data.scorer_table(manifest)
 if scorers.empty:
     st.info("No scorer information: a published row or an imported file without a manifest.")
 else:
     scorers["Dimension"] = scorers["Dimension"].map(data.pretty)
-    st.dataframe(scorers, hide_index=True, width="stretch", key="scorers")
+    st.dataframe(scorers, hide_index=True, width="stretch", key="scorers", placeholder=data.DASH)

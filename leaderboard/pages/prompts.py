@@ -46,7 +46,7 @@ shown = videos.drop(columns=["video_path"]).rename(
                 for c in videos.columns if c not in ("video_key", "sample_index", "seed", "video_path")}}
 )
 st.dataframe(shown.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch",
-             key="prompt_scores")
+             key="prompt_scores", placeholder=data.DASH)
 
 columns = st.columns(VIDEOS_PER_ROW)
 for index, video in enumerate(videos.head(6).itertuples(index=False)):
