@@ -1,4 +1,4 @@
-"""Plotly figures for the leaderboard, as pure functions of `data.py` tables (spec/ecosystem.md §2.5).
+"""Plotly figures for the leaderboard, as pure functions of `data.py` tables.
 
 Each returns a `plotly.graph_objects.Figure`; tests read `fig.data[i].r / .theta / .x / .y`.
 """

@@ -43,8 +43,8 @@ from vbench_lite.gate.stats import paired_bootstrap
 from vbench_lite.rundir import Manifest, canonical_dimension_name
 from vbench_lite.store import AGGREGATE_COLUMNS, RUN_COLUMNS, SCORE_COLUMNS, ResultStore
 
-SUMMARY_NAMES = ("total", "quality", "semantic")
-PARTIAL_NAMES = ("quality", "semantic")  # the group scores that can be partial; Total never is
+SUMMARY_NAMES = ("total", "quality", "semantic", "i2v")  # "i2v": the I2V scheme's second group
+PARTIAL_NAMES = ("quality", "semantic", "i2v")  # the group scores that can be partial; Total never is
 FINISHED = ("complete", "partial")  # the runner's end states; "running" is still being written
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
@@ -271,8 +271,8 @@ def run_intervals(
         resampled = [aggregate(dict(zip(dims, row, strict=True)), scheme) for row in draws]
         for name in SUMMARY_NAMES:
             stored = stored_summary.get(name, math.nan)
-            plugin_value = getattr(plugin_agg, name)
-            series = np.array([_nan(getattr(agg, name)) for agg in resampled])
+            plugin_value = getattr(plugin_agg, name, None)  # a scheme without this group has none
+            series = np.array([_nan(getattr(agg, name, None)) for agg in resampled])
             intervals[name] = _interval(stored, series, _nan(plugin_value))
     return intervals
 
@@ -373,18 +373,22 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
 
 
 def partial_scores(stored_raw: dict[str, float], scheme: AggregationScheme) -> dict[str, float | int]:
-    """Quality / Semantic over the dimensions a run has, for a run that lacks some (percent).
+    """Quality / Semantic (or I2V) over the dimensions a run has, for a run that lacks some (percent).
 
     `vbench_lite.aggregate` computes them as the CLI prints them ("70.29 % partial"); the board
     shows them labelled "partial (k/n)", k of the group's n dimensions present. A complete group
-    has no partial score (its full score is stored).
+    has no partial score (its full score is stored); a group the run's scheme lacks is left out.
     """
     result = aggregate(stored_raw, scheme)
+    partials = getattr(result, "groups_partial", None) or {
+        "quality": result.quality_partial, "semantic": result.semantic_partial}  # per group of the scheme
     out: dict[str, float | int] = {}
     for group in PARTIAL_NAMES:
         of = len(scheme.group_dims(group))
+        if not of:
+            continue
         have = of - len(result.missing.get(group, []))
-        partial = getattr(result, f"{group}_partial")
+        partial = partials.get(group)
         out[f"{group}:partial"] = 100 * partial if partial is not None and have < of else math.nan
         out[f"{group}:have"], out[f"{group}:of"] = have, of
     return out
@@ -584,6 +588,8 @@ def ranked(rows: pd.DataFrame, by: str, mode: str = "raw") -> pd.DataFrame:
 
 
 def pretty(name: str) -> str:
+    if name == "i2v":
+        return "I2V"
     return name.replace("_", " ").capitalize() if name not in SUMMARY_NAMES else name.capitalize()
 
 
@@ -611,10 +617,17 @@ def dimension_title(dim: str, mode: str) -> str:
     return pretty(dim) + (" (norm.)" if mode == "normalised" else "")
 
 
-def _scores_order(dims: list[str], lead: str | None) -> list[str]:
-    """Total / Quality / Semantic then the dimensions; a `lead` dimension (the ranked one) first."""
-    ordered = [*SUMMARY_NAMES, *[d for d in dims if d != lead]]
+def _scores_order(rows: pd.DataFrame, dims: list[str], lead: str | None) -> list[str]:
+    """Total / Quality / Semantic (/ I2V where a row has it) then the dimensions; a `lead`
+    dimension (the ranked one) first."""
+    summaries = [n for n in SUMMARY_NAMES if n != "i2v" or has_score(rows, n)]
+    ordered = [*summaries, *[d for d in dims if d != lead]]
     return [lead, *ordered] if lead in dims else ordered
+
+
+def has_score(rows: pd.DataFrame, name: str) -> bool:
+    """Whether any row has a full or partial `name` score (only image-to-video rows have an I2V score)."""
+    return bool(group_score(rows, name).notna().any()) if not rows.empty else False
 
 
 def view_table(
@@ -639,7 +652,7 @@ def view_table(
         table["Comparable group"] = rows["group"].map(lambda g: f"{g}: {labels.get(g, '')}")
     table["Model"] = rows["model"]
     table["Revision"] = rows["revision"]
-    for name in _scores_order(dims, lead):
+    for name in _scores_order(rows, dims, lead):
         if name in SUMMARY_NAMES:
             title, value = pretty(name), (group_score(rows, name) if name in PARTIAL_NAMES else rows[name])
             low, high, n = f"{name}:lo", f"{name}:hi", None
@@ -712,7 +725,7 @@ def screen_table(
         values[column] = numbers[column]
         texts[column] = numbers[column].map(lambda v: v if isinstance(v, str) and v else DASH)
     score_columns = []
-    for name in _scores_order(dims, lead):
+    for name in _scores_order(rows, dims, lead):
         title = pretty(name) if name in SUMMARY_NAMES else dimension_title(name, mode)
         score_columns.append(title)
         values[title] = numbers[title]

@@ -1,11 +1,11 @@
 """Published VBench leaderboard rows (a CSV or JSON the user has) as leaderboard rows.
 
-They sit next to our runs so that a team sees where it stands (issue 6, item 5), but they are a
+They sit next to our runs so that a team sees where it stands, but they are a
 different kind of number: VBench's own evaluation of other people's videos on VBench's full prompt
 suite. Every row is therefore marked `backend_kind = "published"` and gets its own rank group, so
 it is never ranked together with our runs without saying so (see `data.rank_groups`).
 
-Accepted layouts, all in percent as the leaderboard shows them (spec/ecosystem.md §1.1):
+Accepted layouts, all in percent as the leaderboard shows them:
 
 - JSON `{"rows": [{"model", "source", "total", "quality", "semantic", "dimensions": {dim: %}}]}`
   (tests/data/published_vbench_rows.json), or a bare list of such rows;
@@ -72,7 +72,7 @@ def _records(content: bytes, label: str) -> list[dict[str, Any]]:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(f"{label} is not a readable CSV ({str(error).splitlines()[0]}); {_LAYOUT}") from None
-    return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
+    return [{str(column): value for column, value in record.items()} for record in table.to_dict(orient="records")]
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Streamlit glue shared by the pages: cached loading, the empty and broken states, run pickers.
 
 Every store problem ends as an `st.error` / `st.info` line and `st.stop()`, never a traceback
-(issue 6, item 7). The loaders are cached per store URL for `CACHE_TTL_S` seconds, so a run that
+The loaders are cached per store URL for `CACHE_TTL_S` seconds, so a run that
 finishes shows up without restarting the app.
 """
 
@@ -166,7 +166,7 @@ def pick_run(board: data.Board, label: str, key: str, finished_only: bool, defau
     wanted = st.query_params.get(key)
     index = options.index(wanted) if wanted in options else min(default_index, len(options) - 1)
     chosen = st.selectbox(label, options, index=index, key=key, format_func=lambda r: run_label(board.runs, r))
-    st.query_params[key] = chosen  # a shareable URL (spec/ecosystem.md §1.5 P1)
+    st.query_params[key] = chosen  # a shareable URL
     return chosen
 
 

@@ -1,5 +1,5 @@
 """The leaderboard app in Streamlit's headless AppTest: every page and widget path, the empty and
-broken stores, asserting on the DataFrames and the Plotly figure data (spec/ecosystem.md §2.3)."""
+broken stores, asserting on the DataFrames and the Plotly figure data the pages hand Streamlit."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ def texts(elements) -> str:  # noqa: ANN001
 # -- main table ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     parts = sections(app)
@@ -125,6 +126,7 @@ def test_main_table_ranks_comparable_rows_and_lists_the_running_run(monkeypatch,
     assert [b.proto.label for b in app.get("download_button")] == ["Download CSV", "Download JSON"]
 
 
+@pytest.mark.slow
 def test_column_groups_raw_by_default_normalised_toggle_and_interval_switch(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     app.radio(key="columns").set_value("Quality").run()
@@ -147,6 +149,7 @@ def test_column_groups_raw_by_default_normalised_toggle_and_interval_switch(monk
     assert "±" not in " ".join(shown(app).loc[0].astype(str))
 
 
+@pytest.mark.slow
 def test_filters_search_backend_suite_task_and_date(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     app.text_input(key="search").input("beta").run()
@@ -178,6 +181,7 @@ def test_rank_by_a_dimension_or_quality(monkeypatch, filled) -> None:
     assert list(sections(app)["G1"]["Quality"]) == sorted(sections(app)["G1"]["Quality"], reverse=True)
 
 
+@pytest.mark.slow
 def test_published_rows_sit_in_their_own_section_in_published_order(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], published=True)
     parts = sections(app)
@@ -257,6 +261,7 @@ def test_a_stale_running_run_shows_its_age(monkeypatch, tmp_path) -> None:
 # -- model page ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/model.py")
     app.selectbox(key="model").set_value("alpha").run()
@@ -278,6 +283,7 @@ def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, fill
     assert [m.value for m in app.metric][0] == f"{rows.loc[rows['model'] == 'beta', 'total'].iloc[0]:.2f}%"
 
 
+@pytest.mark.slow
 def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], published=True, page="pages/model.py")
     app.selectbox(key="model").set_value("HunyuanVideo").run()
@@ -291,6 +297,7 @@ def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
 # -- compare page ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> None:
     url, root = filled
     app = start(monkeypatch, url, root=root, page="pages/compare.py")
@@ -309,6 +316,7 @@ def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> Non
     assert {m.label: m.value for m in app.metric}["Ties"] == str(len(PROMPTS) * len(DIMS))
 
 
+@pytest.mark.slow
 def test_compare_page_says_which_dimensions_are_not_comparable(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/compare.py")
     app.selectbox(key="run_a").set_value("alpha-1000").run()
@@ -348,6 +356,7 @@ def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
     assert not app.warning
 
 
+@pytest.mark.slow
 def test_prompt_page_refuses_videos_outside_the_root_and_without_root(monkeypatch, filled, tmp_path) -> None:
     url, root = filled
     app = start(monkeypatch, url, root=None, page="pages/prompts.py")
@@ -438,6 +447,7 @@ def test_import_page_rejects_a_bundle_and_says_why(monkeypatch, filled, tmp_path
     assert not app.button
 
 
+@pytest.mark.slow
 def test_import_page_accepts_and_imports_into_a_writable_store(monkeypatch, filled, tmp_path) -> None:
     source_url = filled[0]
     url = f"sqlite:///{tmp_path / 'writable.db'}"
@@ -483,6 +493,7 @@ def test_import_page_is_read_only_unless_allowed(monkeypatch, filled, tmp_path) 
     assert not app.button
 
 
+@pytest.mark.slow
 def test_import_page_loads_published_rows_for_the_session(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/import_results.py")
     csv = b"model,total,quality,semantic,subject consistency\nPaperModel,81.0,82.0,77.0,96.0\n"
@@ -555,6 +566,7 @@ def test_import_page_works_when_the_store_is_unreachable(monkeypatch, tmp_path) 
     assert "not against the board" in texts(app.warning) and "accepted" in texts(app.success)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_the_main_table_reads_a_postgresql_store(monkeypatch, fresh_postgres_url) -> None:
     build_store(fresh_postgres_url)
@@ -575,6 +587,7 @@ def test_import_page_refuses_an_escaping_zip_and_keeps_the_rest_of_the_page(monk
     assert ui.plain("Rejected evil.zip") in texts(app.error)
 
 
+@pytest.mark.slow
 def test_model_page_switches_revision(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/model.py")
     app.selectbox(key="model").set_value("alpha").run()
@@ -586,6 +599,7 @@ def test_model_page_switches_revision(monkeypatch, filled) -> None:
         assert provenance["Run id"] == run_id
 
 
+@pytest.mark.slow
 def test_prompt_page_details_of_one_video(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="pages/prompts.py")
     app.selectbox(key="run").set_value("alpha-1000").run()

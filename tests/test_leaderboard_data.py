@@ -1,5 +1,5 @@
 """Unit tests of the leaderboard's pure parts: data.py, charts.py, paths.py, published.py, bundle.py,
-commands.py. No Streamlit runs here (spec/ecosystem.md §2.2)."""
+commands.py. No Streamlit runs here: every number the app shows comes from these functions."""
 
 from __future__ import annotations
 
@@ -238,6 +238,15 @@ def test_partial_quality_is_shown_labelled_and_ranks_a_group_without_total(tmp_p
     export = data.view_table(ours, some)
     assert export.loc[0, "Quality partial"] == f"partial (4/{len(quality)})"
     assert export.loc[0, "Quality"] == pytest.approx(row["quality:partial"], abs=0.01)
+
+
+def test_an_i2v_column_only_where_a_row_has_an_i2v_score(rows: pd.DataFrame) -> None:
+    assert "I2V" not in data.view_table(rows, ["scene"]).columns  # text-to-video rows: no I2V column
+    image_rows = rows.assign(i2v=[81.5] + [math.nan] * (len(rows) - 1))
+    table = data.view_table(image_rows, ["scene"])
+    shown = ["Total", "Quality", "Semantic", "I2V", "Scene"]
+    assert [c for c in table.columns if c in shown] == shown
+    assert table.loc[0, "I2V"] == 81.5 and data.screen_table(image_rows, ["scene"]).texts.loc[1, "I2V"] == data.DASH
 
 
 def test_rank_by_quality_or_semantic_and_rows_without_a_value_have_no_rank(rows: pd.DataFrame) -> None:
@@ -530,7 +539,8 @@ def test_published_json_rows_load_with_percent_and_normalised_values() -> None:
 
 
 def test_published_quality_is_the_weighted_mean_of_its_normalised_dimensions() -> None:
-    # The loader's normalisation agrees with VBench's own published Quality (spec §6 golden rows).
+    # The loader's normalisation agrees with VBench's own published Quality (the golden rows of
+    # tests/data/published_vbench_rows.json).
     rows = load_published(PUBLISHED, SCHEME)
     quality_dims = SCHEME.group_dims("quality")
     weights = np.array([SCHEME.dims[d].weight for d in quality_dims])
@@ -674,13 +684,15 @@ def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path
     assert missing.exit_code == 2 and "is not a folder" in missing.output
 
 
+@pytest.mark.slow
 def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_no_torch() -> None:
     code = (
         "import sys; from typer.testing import CliRunner; from vbench_lite.cli import app; "
-        "from leaderboard.commands import register; register(app); "
+        "from vbench_lite.leaderboard.commands import register; register(app); "
         "shown = CliRunner().invoke(app, ['--help']); assert 'leaderboard' in shown.output, shown.output; "
         "assert 'streamlit' not in sys.modules, 'streamlit'; assert 'torch' not in sys.modules, 'torch'; "
-        "import leaderboard.data, leaderboard.charts, leaderboard.bundle, leaderboard.published, leaderboard.ui; "
+        "import vbench_lite.leaderboard.data, vbench_lite.leaderboard.charts, vbench_lite.leaderboard.bundle, "
+        "vbench_lite.leaderboard.published, vbench_lite.leaderboard.ui; "
         "assert 'torch' not in sys.modules, 'torch'"
     )
     result = subprocess.run(
@@ -689,6 +701,7 @@ def test_the_cli_module_imports_neither_streamlit_nor_torch_and_the_app_modules_
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) -> None:
     import signal
     import socket
@@ -699,7 +712,7 @@ def test_vbl_leaderboard_serves_the_app_and_stops_it_on_sigterm(tmp_path: Path) 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = (
-        "import typer; from leaderboard.commands import register; app = typer.Typer(); register(app); "
+        "import typer; from vbench_lite.leaderboard.commands import register; app = typer.Typer(); register(app); "
         "app.command('other')(lambda: None); app()"
     )
     db = f"sqlite:///{tmp_path / 'vbl.db'}"

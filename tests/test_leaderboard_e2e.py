@@ -1,5 +1,5 @@
 """The real leaderboard in a real browser: `streamlit run` on a free port, driven by Playwright in
-Debian's headless Chromium (spec/ecosystem.md §2.4). The store holds real runs: `vbl evaluate`'s
+Debian's headless Chromium. The store holds real runs: `vbl evaluate`'s
 runner scored tiny real clips on temporal flickering, and the run directories were imported.
 
 Screenshots go to test-artifacts/ (git-ignored). Skipped only where /usr/bin/chromium is missing
@@ -49,6 +49,7 @@ UI_TIMEOUT_MS = 30_000
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,  # a Streamlit server and a browser per test
     pytest.mark.skipif(
         not CHROMIUM.exists() and not os.environ.get("CI"),
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
@@ -158,7 +159,8 @@ def _download_csv(page) -> list[dict[str, str]]:  # noqa: ANN001
     _idle(page)
     # During a rerun the old button is still shown next to the new one: wait until one is left.
     page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].filter(b => b.textContent.includes('Download CSV')).length === 1"
+        "() => [...document.querySelectorAll('button')]"
+        ".filter(b => b.textContent.includes('Download CSV')).length === 1"
     )
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
@@ -225,8 +227,8 @@ def _fully_shown(section: dict, header: str) -> bool:
 
 
 def test_main_table_reads_on_a_laptop_screen_and_a_click_opens_the_model(browser_page, server: str) -> None:  # noqa: ANN001
-    """Issue: at 1366x768 no score was visible before scrolling. Now, without scrolling, each
-    section shows its Total (our runs: the Quality partial score, labelled) and first dimension."""
+    """On a 1366x768 laptop screen, without scrolling, each section shows its Total (our runs,
+    which have no Total: the Quality partial score, labelled) and its first dimension."""
     page = browser_page
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size(LAPTOP)

@@ -1,4 +1,4 @@
-"""Compare two runs: paired per-dimension deltas, win/tie/loss, and where they disagree most (issue 6, item 3)."""
+"""Compare two runs: paired per-dimension deltas, win/tie/loss, and where they disagree most."""
 
 from __future__ import annotations
 

@@ -17,9 +17,8 @@ import streamlit as st
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import StoreUnreachable, VblError
 from vbench_lite.importer import import_path
-from vbench_lite.leaderboard import ui
+from vbench_lite.leaderboard import data, ui
 from vbench_lite.leaderboard.bundle import BundleCheck, check_bundle, extract_bundle, unpacked_metadata
-from vbench_lite.leaderboard.data import Board
 from vbench_lite.leaderboard.published import load_published
 from vbench_lite.store import ResultStore
 
@@ -50,7 +49,7 @@ def import_upload(import_db: str, name: str, content: bytes, model_name: str | N
 
 upload = st.file_uploader("Results bundle", type=["zip", "json"], key="bundle")
 if upload is not None:
-    board: Board | None
+    board: data.Board | None
     try:
         board = ui.cached_board(current.db_url)
     except (StoreUnreachable, OSError):

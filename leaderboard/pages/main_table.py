@@ -75,7 +75,7 @@ with st.sidebar:
     text = st.text_input("Search model, revision or run", key="search")
 
 filtered = data.filter_rows(rows, data.Filters(tasks, suites, kinds, since, until, text))
-sort_options = ["total", "quality", "semantic", *dims]
+sort_options = ["total", "quality", "semantic", *(["i2v"] if data.has_score(filtered, "i2v") else []), *dims]
 controls, legend = st.columns([1, 2], vertical_alignment="bottom")
 sort_by = controls.selectbox(
     "Rank by",

@@ -1,4 +1,4 @@
-"""Model page: radar, bars against the board median, provenance, trend across checkpoints (issue 6, item 2)."""
+"""Model page: radar, bars against the board median, provenance, trend across checkpoints."""
 
 from __future__ import annotations
 
@@ -50,15 +50,16 @@ dims = [d for d in dims if pd.notna(row.get(f"{d}:normalised"))]
 peers = rows[data.rank_groups(rows) == data.rank_groups(rows).loc[row.name]]
 median = data.board_median(peers, dims)
 
-cols = st.columns(4)
 one = row.to_frame().T
-for column, name in zip(cols, data.SUMMARY_NAMES, strict=False):
+summaries = [n for n in data.SUMMARY_NAMES if n != "i2v" or data.has_score(one, n)]  # I2V rows only
+cols = st.columns(len(summaries) + 1)
+for column, name in zip(cols, summaries, strict=False):
     partial = data.partial_labels(one, name).iloc[0] if name in data.PARTIAL_NAMES else ""
     value = data.group_score(one, name).iloc[0] if name in data.PARTIAL_NAMES else row.get(name)
     column.metric(f"{data.pretty(name)} {partial}".strip(), data.DASH if pd.isna(value) else f"{value:.2f}%",
                   help="partial: the weighted mean over the dimensions of the group this run has" if partial else None)
 counted = pd.notna(row.get("prompts"))
-cols[3].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else data.DASH)
+cols[-1].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else data.DASH)
 if row["backend_kind"] == "published":
     st.info(f"A published VBench row (source: {ui.plain(row['source'])}): VBench's own evaluation, ranked apart "
             "from our runs.")

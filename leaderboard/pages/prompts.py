@@ -1,4 +1,4 @@
-"""Prompt drill-down: the prompt, per-video scores on every dimension, and playback (issue 6, item 4)."""
+"""Prompt drill-down: the prompt, per-video scores on every dimension, and playback."""
 
 from __future__ import annotations
 
