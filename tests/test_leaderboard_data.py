@@ -682,6 +682,18 @@ def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path
     assert shown.exit_code == 0 and "--results" in shown.output and "--allow-import" in shown.output
     missing = runner.invoke(app, ["leaderboard", "--results", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "is not a folder" in missing.output
+    never = runner.invoke(app, ["leaderboard", "--stale-after", "0"])
+    assert never.exit_code == 2 and "--stale-after must be > 0 hours" in never.output
+
+
+def test_stale_after_reaches_the_app_and_a_bad_value_keeps_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vbench_lite.leaderboard import commands, settings
+
+    assert commands.DEFAULT_STALE_AFTER_HOURS == settings.DEFAULT_STALE_AFTER_HOURS  # `vbl --help` loads no app code
+    assert app_environment("sqlite:///x.db", None, base={}, stale_after=12)["VBL_STALE_AFTER_HOURS"] == "12"
+    for given, hours in (("12", 12.0), ("0.5", 0.5), ("-1", 2.0), ("soon", 2.0), ("", 2.0)):
+        monkeypatch.setenv("VBL_STALE_AFTER_HOURS", given)
+        assert settings.settings_from_env().stale_after_hours == hours
 
 
 @pytest.mark.slow
