@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from vbench_lite.leaderboard.ui import settings
+from vbench_lite.leaderboard.ui import plain, settings
 
 HERE = Path(__file__).parent
 
@@ -26,6 +26,7 @@ pages = [
 ]
 page = st.navigation(pages)
 current = settings()
-st.sidebar.caption(f"Store (read-only): `{current.shown_db_url}`")
-st.sidebar.caption(f"Videos from: `{current.results_root or 'not configured'}`")
+st.sidebar.caption(f"Store (read-only): {plain(current.shown_db_url)}")
+st.sidebar.caption(f"Videos from: {plain(current.results_root or 'no results root')} and each evaluated run's own "
+                   "input folder")
 page.run()

@@ -178,13 +178,22 @@ def _check_eval_results(path: Path) -> BundleCheck:
         check.add("rejected", "schema", f"no per-video results for {', '.join(empty)}: aggregates are recomputed "
                                         "from them on import")
     check.run_id = vbench_run_id(results)
-    check.model = path.stem.removesuffix("_eval_results").removesuffix("eval_results") or path.stem
+    check.model = path.stem.removesuffix("_eval_results").removesuffix("eval_results").strip("_-") or ""
     check.add(
         "warning",
         "prompt suite",
         "a VBench file names no prompt suite or hash: it is ranked in its own group ('no suite')",
     )
-    check.add("accepted", "scorer version", "scores as computed by VBench itself (backend 'vbench')")
+    recorded = {name: sorted({str(e["backend"]) for e in d.entries if e.get("backend")})
+                for name, d in results.dimensions.items()}
+    named = {name: backends for name, backends in recorded.items() if backends}
+    if named:
+        shown = "; ".join(f"{name}: {', '.join(backends)}" for name, backends in sorted(named.items()))
+        check.add("accepted", "backend", f"backend as recorded in the file ({shown})")
+    bare = sorted(name for name, backends in recorded.items() if not backends)
+    if bare:
+        check.add("warning", "backend", "no backend recorded: assumed VBench's own code"
+                  + (f" ({', '.join(bare)})" if named else ""))
     return check
 
 

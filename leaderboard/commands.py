@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 APP_PATH = Path(__file__).with_name("app.py")
+DEFAULT_STALE_AFTER_HOURS = 2.0  # the app's own default (settings.py); kept here so `vbl --help` imports no app code
 DEFAULT_PORT = 8501
 STOP_TIMEOUT_S = 10
 
@@ -33,6 +34,7 @@ def app_environment(
     published: Path | None = None,
     allow_import: bool = False,
     base: dict[str, str] | None = None,
+    stale_after: float | None = None,
 ) -> dict[str, str]:
     """The environment of the app process: the caller's, plus the leaderboard settings."""
     env = dict(os.environ if base is None else base)
@@ -47,6 +49,8 @@ def app_environment(
         env["VBL_IMPORT_DB"] = db or env.get("VBL_DB", "")
     else:
         env.pop("VBL_IMPORT_DB", None)
+    if stale_after is not None:
+        env["VBL_STALE_AFTER_HOURS"] = str(stale_after)
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
     return env
 
@@ -75,7 +79,9 @@ def streamlit_command(port: int, address: str = "127.0.0.1", headless: bool = Tr
 
 def leaderboard(
     db: Annotated[str | None, typer.Option(help="results store URL (default: $VBL_DB or ~/.vbl/vbl.db)")] = None,
-    results: Annotated[Path | None, typer.Option(help="results root: the only folder videos are played from")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="results root: videos are played from it (and from each run's own input folder)")
+    ] = None,
     port: Annotated[int, typer.Option(help="port to serve on")] = DEFAULT_PORT,
     address: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for a team server)")] = "127.0.0.1",
     published: Annotated[
@@ -84,16 +90,19 @@ def leaderboard(
     allow_import: Annotated[
         bool, typer.Option("--allow-import", help="let the Import page write accepted bundles into --db")
     ] = False,
+    stale_after: Annotated[
+        float, typer.Option(help="hours after which a run still 'running' is marked stale (probably killed)")
+    ] = DEFAULT_STALE_AFTER_HOURS,
     browser: Annotated[bool, typer.Option("--browser", help="open a browser tab")] = False,
 ) -> None:
-    problem = _problem(results, published, port)
+    problem = _problem(results, published, port) or (None if stale_after > 0 else "--stale-after must be > 0 hours")
     if problem:
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
     typer.echo(f"leaderboard on http://{address}:{port} (Ctrl+C stops it)", err=True)
     process = subprocess.Popen(
         streamlit_command(port, address, headless=not browser),
-        env=app_environment(db, results, published, allow_import),
+        env=app_environment(db, results, published, allow_import, stale_after=stale_after),
     )
     raise typer.Exit(_wait(process))
 

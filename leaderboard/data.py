@@ -23,24 +23,28 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from vbench_lite.aggregate import AggregationScheme, aggregate, load_scheme
 from vbench_lite.errors import InputError, VblError
-from vbench_lite.gate.compat import scorer_differences
+from vbench_lite.gate.compat import check_compatibility, scorer_differences
 from vbench_lite.gate.decision import RowOutcome
 from vbench_lite.gate.engine import compare
 from vbench_lite.gate.inputs import ScoreSource, gate_scores, source_from_scores
 from vbench_lite.gate.policy import load_policy
+from vbench_lite.gate.stats import paired_bootstrap
 from vbench_lite.rundir import Manifest, canonical_dimension_name
-from vbench_lite.store import ResultStore
+from vbench_lite.store import AGGREGATE_COLUMNS, RUN_COLUMNS, SCORE_COLUMNS, ResultStore
 
 SUMMARY_NAMES = ("total", "quality", "semantic", "i2v")  # "i2v": the I2V scheme's second group
+PARTIAL_NAMES = ("quality", "semantic", "i2v")  # the group scores that can be partial; Total never is
 FINISHED = ("complete", "partial")  # the runner's end states; "running" is still being written
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
@@ -87,6 +91,63 @@ def load_board(url: str) -> Board:
             scores=store.scores_frame(),
             manifests=manifests,
         )
+
+
+def empty_board() -> Board:
+    """The board of a store that does not exist yet: no runs (see `store_file_missing`)."""
+    return Board(
+        runs=pd.DataFrame(columns=RUN_COLUMNS),
+        aggregates=pd.DataFrame(columns=AGGREGATE_COLUMNS),
+        scores=pd.DataFrame(columns=SCORE_COLUMNS),
+    )
+
+
+def store_file_missing(url: str) -> Path | None:
+    """The SQLite file a store URL names, when it does not exist yet: nothing was stored there, so
+    the board has no runs (an unreachable server or a damaged file is still an error)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if not parsed.drivername.startswith("sqlite") or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    path = Path(database).expanduser()
+    return None if path.exists() else path.absolute()
+
+
+def run_age(created_at: Any, now: datetime | None = None) -> timedelta | None:
+    """How long ago a run started (its `created_at`), or None when it has no readable time."""
+    started = pd.to_datetime(created_at, utc=True, errors="coerce")
+    if pd.isna(started):
+        return None
+    return (now or datetime.now(UTC)) - started.to_pydatetime()
+
+
+def format_age(age: timedelta) -> str:
+    """"3 d 4 h", "2 h 5 min", "12 min" (never negative: a clock ahead reads as just now)."""
+    minutes = max(0, int(age.total_seconds() // 60))
+    days, hours, mins = minutes // (24 * 60), minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
+def video_roots(board: Board, run_id: str) -> list[Path]:
+    """Folders the run's own videos may be served from, besides the results root: the input
+    folder `vbl evaluate --videos DIR` read (`config.videos`, stored absolute) and the run
+    directory it wrote (generated videos). Only for a run vbl evaluated into this store: an
+    imported run's manifest (every import records `imported_from`) came from elsewhere, so it
+    widens nothing, and one run's folders never serve another run's paths."""
+    manifest = board.manifest(run_id)
+    if manifest.imported_from is not None:
+        return []
+    roots = []
+    for folder in (manifest.config.get("videos"), manifest.run_dir):
+        if isinstance(folder, str) and folder and "\x00" not in folder and Path(folder).is_absolute():
+            path = Path(folder)
+            roots.append(path.parent if path.is_file() else path)  # --videos may name one file
+    return roots
 
 
 def _manifest(run_id: str, stored: dict | None) -> Manifest:
@@ -210,10 +271,14 @@ def run_intervals(
         resampled = [aggregate(dict(zip(dims, row, strict=True)), scheme) for row in draws]
         for name in SUMMARY_NAMES:
             stored = stored_summary.get(name, math.nan)
-            plugin_value = getattr(plugin_agg, name)
-            series = np.array([_nan(getattr(agg, name)) for agg in resampled])
+            plugin_value = getattr(plugin_agg, name, None)  # a scheme without this group has none
+            series = np.array([_nan(getattr(agg, name, None)) for agg in resampled])
             intervals[name] = _interval(stored, series, _nan(plugin_value))
     return intervals
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None or pd.isna(value) else float(value)
 
 
 def _nan(value: float | None) -> float:
@@ -292,6 +357,7 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
             row[f"{name}:backend"] = backends.get(name, "")
         for name in SUMMARY_NAMES:
             row[name] = 100 * stored_summary.get(name, math.nan)
+        row.update(partial_scores(stored_raw, scheme))
         matrix = prompt_matrix(scores, run_id, aggs)
         intervals = run_intervals(matrix, stored_raw, stored_summary, scheme, n_boot, seed)
         for name, (low, high) in intervals.items():
@@ -306,9 +372,50 @@ def board_rows(board: Board, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SE
     return pd.DataFrame(rows)
 
 
+def partial_scores(stored_raw: dict[str, float], scheme: AggregationScheme) -> dict[str, float | int]:
+    """Quality / Semantic (or I2V) over the dimensions a run has, for a run that lacks some (percent).
+
+    `vbench_lite.aggregate` computes them as the CLI prints them ("70.29 % partial"); the board
+    shows them labelled "partial (k/n)", k of the group's n dimensions present. A complete group
+    has no partial score (its full score is stored); a group the run's scheme lacks is left out.
+    """
+    result = aggregate(stored_raw, scheme)
+    partials = getattr(result, "groups_partial", None) or {
+        "quality": result.quality_partial, "semantic": result.semantic_partial}  # per group of the scheme
+    out: dict[str, float | int] = {}
+    for group in PARTIAL_NAMES:
+        of = len(scheme.group_dims(group))
+        if not of:
+            continue
+        have = of - len(result.missing.get(group, []))
+        partial = partials.get(group)
+        out[f"{group}:partial"] = 100 * partial if partial is not None and have < of else math.nan
+        out[f"{group}:have"], out[f"{group}:of"] = have, of
+    return out
+
+
+def group_score(rows: pd.DataFrame, name: str) -> pd.Series:
+    """Quality or Semantic as shown: the full score, else the partial one (see `partial_scores`)."""
+    full = rows[name] if name in rows else pd.Series(math.nan, index=rows.index)
+    partial = rows.get(f"{name}:partial", pd.Series(math.nan, index=rows.index))
+    return full.astype(float).fillna(partial.astype(float))
+
+
+def is_partial(rows: pd.DataFrame, name: str) -> pd.Series:
+    full = rows[name] if name in rows else pd.Series(math.nan, index=rows.index)
+    partial = rows.get(f"{name}:partial", pd.Series(math.nan, index=rows.index))
+    return full.isna() & partial.notna()
+
+
 def dimensions_in(rows: pd.DataFrame) -> list[str]:
     """Dimension names that have a column in `rows`, in the order they first appear."""
     return [c.removesuffix(":raw") for c in rows.columns if c.endswith(":raw")]
+
+
+def scored_dims(rows: pd.DataFrame, dims: list[str], mode: str = "raw") -> list[str]:
+    """The dimensions of `dims` that at least one of `rows` has a `mode` value for: a section of
+    the main table leaves out the columns that would read "–" on every row."""
+    return [d for d in dims if f"{d}:{mode}" in rows and rows[f"{d}:{mode}"].notna().any()]
 
 
 def column_group(
@@ -360,32 +467,124 @@ def filter_rows(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     return rows[keep]
 
 
+def _group_keys(rows: pd.DataFrame) -> list[tuple[str, str, str, str, str]]:
+    signature = rows["backends"].where(rows["backend_kind"] == "mixed", "")
+    return list(zip(rows["task"], rows["suite"], rows["aggregation"], rows["backend_kind"], signature, strict=True))
+
+
 def rank_groups(rows: pd.DataFrame) -> pd.Series:
-    """A label per row; rows with different labels must not be ranked against each other.
+    """A group id per row ("G1", "G2", … in order of first appearance); rows of different groups
+    must not be ranked against each other.
 
     The key is (task, prompt suite, aggregation, backend kind) and, for mixed-backend rows, the
     exact dimension->backend list, so two rows share a rank only when their numbers mean the same.
     """
     if rows.empty:
         return pd.Series(dtype=str)
-    signature = rows["backends"].where(rows["backend_kind"] == "mixed", "")
-    keys = list(zip(rows["task"], rows["suite"], rows["aggregation"], rows["backend_kind"], signature, strict=True))
-    labels: dict[tuple, str] = {}
+    ids: dict[tuple, str] = {}
+    keys = _group_keys(rows)
     for key in keys:
-        if key not in labels:
-            task, suite, aggregation, kind, _ = key
-            parts = [p for p in (task, suite or "no suite", aggregation, f"{kind} backends") if p]
-            labels[key] = f"G{len(labels) + 1}: " + " · ".join(parts)
-    return pd.Series([labels[k] for k in keys], index=rows.index)
+        ids.setdefault(key, f"G{len(ids) + 1}")
+    return pd.Series([ids[k] for k in keys], index=rows.index)
 
 
-def ranked(rows: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Sorted by `by` (descending) with `group` and a dense `rank` within each group."""
+def group_labels(rows: pd.DataFrame) -> dict[str, str]:
+    """Per group id, a label saying what sets the group apart from the others on the board.
+
+    The prompt suite always; the task and the aggregation scheme when the board holds more than
+    one; the backends as a kind ("VBench backends"), and for mixed groups the dimensions whose
+    backend differs from a group on the same suite, or a count per backend.
+    """
     if rows.empty:
-        return rows.assign(group=pd.Series(dtype=str), rank=pd.Series(dtype="Int64"))
+        return {}
+    groups = rank_groups(rows)
+    first = {g: rows.loc[groups == g].iloc[0] for g in dict.fromkeys(groups)}
+    tasks = {str(r["task"]) for r in first.values()}
+    schemes = {str(r["aggregation"]) for r in first.values()}
+    labels: dict[str, str] = {}
+    for group, row in first.items():
+        if row["backend_kind"] == "published":
+            labels[group] = "Published VBench rows: VBench's own evaluation on its full prompt suite, not vbl runs"
+            continue
+        parts = [f"prompt suite {row['suite']}" if row["suite"] else "custom input (no prompt suite)"]
+        if len(tasks) > 1:
+            parts.append(f"task {row['task'] or 'unknown'}")
+        if len(schemes) > 1:
+            parts.append(f"aggregation {row['aggregation'] or 'default'}")
+        siblings = [r for g, r in first.items() if g != group and r["suite"] == row["suite"]
+                    and r["task"] == row["task"] and r["aggregation"] == row["aggregation"]]
+        parts.append(_backend_label(row, siblings))
+        labels[group] = " · ".join(parts)
+    seen: dict[str, int] = {}
+    for group, label in labels.items():  # never two sections under one label
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[group] = f"{label} ({group})"
+    return labels
+
+
+def _backend_map(row: pd.Series) -> dict[str, str]:
+    pairs = [p.split("=", 1) for p in str(row.get("backends") or "").split(", ") if "=" in p]
+    return {dim: backend for dim, backend in pairs}
+
+
+def _backend_label(row: pd.Series, siblings: list[pd.Series]) -> str:
+    kind = str(row["backend_kind"])
+    if kind == "vbench":
+        return "VBench backends"
+    if kind != "mixed":
+        return f"{kind} backends"
+    mine = _backend_map(row)
+    differing = sorted({d for other in siblings for d, b in _backend_map(other).items() if mine.get(d, b) != b})
+    if differing:
+        return "backends: " + ", ".join(f"{pretty(d)} {mine[d]}" for d in differing if d in mine)
+    counts: dict[str, int] = {}
+    for backend in mine.values():
+        counts[backend] = counts.get(backend, 0) + 1
+    return "mixed backends: " + ", ".join(f"{n} {b}" for b, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])))
+
+
+def rank_basis(rows: pd.DataFrame, by: str, mode: str = "raw") -> tuple[pd.Series, pd.Series]:
+    """What each row is ranked on: (value, name of the score) per row.
+
+    `by` is "total", "quality", "semantic" or a dimension (its `mode` column). Quality and
+    Semantic fall back to their partial score. "total" is the default: a group in which no row has
+    a Total is ranked by Quality instead (our runs often lack the semantic dimensions), while a
+    group that has Totals (published rows) keeps its Total order.
+    """
+    groups = rank_groups(rows)
+    values = pd.Series(math.nan, index=rows.index, dtype=float)
+    names = pd.Series("", index=rows.index, dtype=object)
+    for group in dict.fromkeys(groups):
+        members = rows[groups == group]
+        name = by
+        if by == "total" and not members["total"].notna().any():
+            name = "quality"
+        if name in PARTIAL_NAMES:
+            values[members.index] = group_score(members, name)
+        elif name == "total":
+            values[members.index] = members["total"].astype(float)
+        else:
+            column = f"{name}:{mode}"
+            values[members.index] = members[column].astype(float) if column in members else math.nan
+        names[members.index] = name
+    return values, names
+
+
+def ranked(rows: pd.DataFrame, by: str, mode: str = "raw") -> pd.DataFrame:
+    """Sorted by `by` (see `rank_basis`) within each group, groups in order, with `group`,
+    `rank_by` (the score used), `rank_value`, a `rank` within the group (rows without a value get
+    none) and `tied` (False here; see `mark_ties`)."""
+    if rows.empty:
+        return rows.assign(group=pd.Series(dtype=str), rank=pd.Series(dtype="Int64"), rank_by=pd.Series(dtype=str),
+                           rank_value=pd.Series(dtype=float), tied=pd.Series(dtype=bool))
     out = rows.assign(group=rank_groups(rows))
-    out["rank"] = out.groupby("group")[by].rank(ascending=False, method="min").astype("Int64")
-    return out.sort_values(["group", by], ascending=[True, False], na_position="last").reset_index(drop=True)
+    out["rank_value"], out["rank_by"] = rank_basis(rows, by, mode)
+    out["order"] = out["group"].str[1:].astype(int)
+    out["rank"] = out.groupby("group")["rank_value"].rank(ascending=False, method="min").astype("Int64")
+    out["tied"] = False
+    out = out.sort_values(["order", "rank_value"], ascending=[True, False], na_position="last", kind="stable")
+    return out.drop(columns="order").reset_index(drop=True)
 
 
 def pretty(name: str) -> str:
@@ -409,57 +608,151 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False).encode("utf-8")
 
 
-def view_table(
-    rows: pd.DataFrame, dims: list[str], mode: str = "normalised", intervals: str = "text", lead: str | None = None
-) -> pd.DataFrame:
-    """The table a user sees (or downloads): friendly column names, values in percent.
+DASH = "–"  # an empty cell: no value (a dimension not scored, a published row's date)
+TIED = "≈"  # statistically tied with the row above
 
-    `mode` is "normalised" or "raw" (dimension columns only; Total / Quality / Semantic are
-    always VBench's weighted means of normalised scores). `intervals` is "text" (one
-    "[lo, hi]" column, for the screen), "numbers" (lo / hi columns, for the CSV) or "none".
-    `lead` names a dimension to show first, before Total (the one the table is ranked by).
+
+def dimension_title(dim: str, mode: str) -> str:
+    """A dimension column's header; the normalised view says so in every header."""
+    return pretty(dim) + (" (norm.)" if mode == "normalised" else "")
+
+
+def _scores_order(rows: pd.DataFrame, dims: list[str], lead: str | None) -> list[str]:
+    """Total / Quality / Semantic (/ I2V where a row has it) then the dimensions; a `lead`
+    dimension (the ranked one) first."""
+    summaries = [n for n in SUMMARY_NAMES if n != "i2v" or has_score(rows, n)]
+    ordered = [*summaries, *[d for d in dims if d != lead]]
+    return [lead, *ordered] if lead in dims else ordered
+
+
+def has_score(rows: pd.DataFrame, name: str) -> bool:
+    """Whether any row has a full or partial `name` score (only image-to-video rows have an I2V score)."""
+    return bool(group_score(rows, name).notna().any()) if not rows.empty else False
+
+
+def view_table(
+    rows: pd.DataFrame, dims: list[str], mode: str = "raw", intervals: str = "numbers", lead: str | None = None
+) -> pd.DataFrame:
+    """The table a user downloads: friendly column names, values in percent, numbers as numbers.
+
+    `mode` is "raw" (VBench's published tables) or "normalised" (dimension columns only; Total /
+    Quality / Semantic are always VBench's weighted means of normalised scores). Quality and
+    Semantic hold the partial score where a run lacks dimensions, flagged in "… partial". With
+    `intervals` "numbers" each score gets "CI low" / "CI high" (and each dimension its "n").
     """
     if mode not in ("normalised", "raw"):
         raise ValueError(f"mode must be 'normalised' or 'raw', not {mode!r}")
+    nan = pd.Series(math.nan, index=rows.index)
     table = pd.DataFrame(index=rows.index)
-    for column, title in (("rank", "Rank"), ("group", "Comparable group")):
-        if column in rows:
-            table[title] = rows[column]
+    if "rank" in rows:
+        table["Rank"] = rows["rank"]
+        table["Tied with row above"] = rows.get("tied", pd.Series(False, index=rows.index)).fillna(False).astype(bool)
+    if "group" in rows:
+        labels = group_labels(rows)
+        table["Comparable group"] = rows["group"].map(lambda g: f"{g}: {labels.get(g, '')}")
     table["Model"] = rows["model"]
     table["Revision"] = rows["revision"]
+    for name in _scores_order(rows, dims, lead):
+        if name in SUMMARY_NAMES:
+            title, value = pretty(name), (group_score(rows, name) if name in PARTIAL_NAMES else rows[name])
+            low, high, n = f"{name}:lo", f"{name}:hi", None
+        else:
+            title, value = dimension_title(name, mode), rows.get(f"{name}:{mode}", nan)
+            low, high, n = f"{name}:{mode}_lo", f"{name}:{mode}_hi", f"{name}:n"
+        table[title] = value.astype(float).round(2)
+        if name in PARTIAL_NAMES:
+            table[f"{title} partial"] = partial_labels(rows, name)
+        if intervals == "numbers":
+            table[f"{title} CI low"] = rows.get(low, nan).astype(float).round(3)
+            table[f"{title} CI high"] = rows.get(high, nan).astype(float).round(3)
+            if n is not None:
+                table[f"{title} n"] = rows.get(n, pd.Series(pd.NA, index=rows.index)).astype("Int64")
+        elif intervals != "none":
+            raise ValueError(f"intervals must be 'numbers' or 'none', not {intervals!r}")
+    _add_metadata(table, rows)
+    return table.reset_index(drop=True)
+
+
+def _add_metadata(table: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """Who and what made each row, after the scores (the VBench leaderboard states both people)."""
+    empty = pd.Series("", index=rows.index)
+    table["Prompts"] = rows["prompts"].astype("Int64") if "prompts" in rows else pd.NA
+    table["Videos"] = rows["videos"].astype("Int64") if "videos" in rows else pd.NA
     table["Suite"] = rows["suite"].replace("", "(custom input)")
     table["Backend"] = rows["backend_kind"]
     table["Date"] = pd.to_datetime(rows["created_at"], utc=True).dt.strftime("%Y-%m-%d")
     table["Status"] = rows["status"]
-
-    def add(title: str, value: str, low: str, high: str, n: str | None) -> None:
-        table[title] = rows.get(value, pd.Series(math.nan, index=rows.index)).astype(float).round(2)
-        lows = rows.get(low, pd.Series(math.nan, index=rows.index)).astype(float)
-        highs = rows.get(high, pd.Series(math.nan, index=rows.index)).astype(float)
-        if intervals == "text":
-            table[f"{title} 95% CI"] = [
-                "" if math.isnan(lo) or math.isnan(hi) else f"[{lo:.2f}, {hi:.2f}]"
-                for lo, hi in zip(lows, highs, strict=True)
-            ]
-        elif intervals == "numbers":
-            table[f"{title} CI low"], table[f"{title} CI high"] = lows.round(3), highs.round(3)
-        if n is not None and intervals != "none":
-            table[f"{title} n"] = rows.get(n, pd.Series(pd.NA, index=rows.index)).astype("Int64")
-
-    if lead in dims:
-        add(pretty(lead), f"{lead}:{mode}", f"{lead}:{mode}_lo", f"{lead}:{mode}_hi", f"{lead}:n")
-    for name in SUMMARY_NAMES:
-        if name == "i2v" and ("i2v" not in rows or rows["i2v"].isna().all()):
-            continue  # only image-to-video rows have an I2V score
-        add(pretty(name), name, f"{name}:lo", f"{name}:hi", None)
-    for dim in [d for d in dims if d != lead]:
-        add(pretty(dim), f"{dim}:{mode}", f"{dim}:{mode}_lo", f"{dim}:{mode}_hi", f"{dim}:n")
-    table["Prompts"] = rows["prompts"].astype("Int64") if "prompts" in rows else pd.NA
-    # Who made the videos and who scored them (the VBench leaderboard states both for every row).
-    table["Sampled by"] = rows.get("sampled_by", pd.Series("", index=rows.index)).fillna("")
-    table["Evaluated by"] = rows.get("evaluated_by", pd.Series("", index=rows.index)).fillna("")
+    table["Sampled by"] = rows.get("sampled_by", empty).fillna("")
+    table["Evaluated by"] = rows.get("evaluated_by", empty).fillna("")
     table["Run"] = rows["run_id"]
-    return table.reset_index(drop=True)
+
+
+def partial_labels(rows: pd.DataFrame, name: str) -> pd.Series:
+    """"partial (k/n)" where Quality / Semantic is partial, else ""."""
+    partial = is_partial(rows, name)
+    have = rows.get(f"{name}:have", pd.Series(pd.NA, index=rows.index))
+    of = rows.get(f"{name}:of", pd.Series(pd.NA, index=rows.index))
+    return pd.Series(
+        [f"partial ({int(h)}/{int(o)})" if p else "" for p, h, o in zip(partial, have, of, strict=True)],
+        index=rows.index,
+    )
+
+
+@dataclass
+class ScreenTable:
+    """The main table as shown: `values` (numbers, for sorting and tests) and `texts` (what each
+    cell reads: "97.37 ±0.41", "70.85 partial (6/7)", "–")."""
+
+    values: pd.DataFrame
+    texts: pd.DataFrame
+    score_columns: list[str]
+
+
+def screen_table(
+    rows: pd.DataFrame, dims: list[str], mode: str = "raw", show_ci: bool = True, lead: str | None = None
+) -> ScreenTable:
+    """The compact table of one section: Rank, Model, Revision, Total, Quality, Semantic, the
+    dimensions, then the metadata. Each score cell holds the value and, with `show_ci`, "±" half
+    the width of its 95 % interval; a tied row's rank reads "≈2" (see `mark_ties`)."""
+    numbers = view_table(rows, dims, mode, "numbers", lead)
+    values = pd.DataFrame(index=numbers.index)
+    texts = pd.DataFrame(index=numbers.index)
+    ranks = numbers["Rank"] if "Rank" in numbers else pd.Series(pd.NA, index=numbers.index)
+    tied = numbers.get("Tied with row above", pd.Series(False, index=numbers.index))
+    values["Rank"] = [DASH if pd.isna(r) else f"{TIED if t else ''}{int(r)}" for r, t in zip(ranks, tied, strict=True)]
+    texts["Rank"] = values["Rank"]
+    for column in ("Model", "Revision"):
+        values[column] = numbers[column]
+        texts[column] = numbers[column].map(lambda v: v if isinstance(v, str) and v else DASH)
+    score_columns = []
+    for name in _scores_order(rows, dims, lead):
+        title = pretty(name) if name in SUMMARY_NAMES else dimension_title(name, mode)
+        score_columns.append(title)
+        values[title] = numbers[title]
+        partial = numbers.get(f"{title} partial", pd.Series("", index=numbers.index))
+        texts[title] = [
+            _cell(v, lo, hi, label, show_ci)
+            for v, lo, hi, label in zip(numbers[title], numbers[f"{title} CI low"], numbers[f"{title} CI high"],
+                                        partial, strict=True)
+        ]
+        if partial.astype(bool).any():
+            # The label must be in the cell's own data, where a screen reader (and a copy) finds it.
+            values[title] = texts[title].where(values[title].notna(), None)
+    for column in ("Prompts", "Videos", "Backend", "Date", "Status", "Sampled by", "Evaluated by", "Run"):
+        values[column] = numbers[column]
+        texts[column] = numbers[column].map(lambda v: DASH if v is None or v is pd.NA or v == "" or
+                                            (isinstance(v, float) and math.isnan(v)) else str(v))
+    return ScreenTable(values, texts, score_columns)
+
+
+def _cell(value: float, low: float, high: float, partial: str, show_ci: bool) -> str:
+    if pd.isna(value):
+        return DASH
+    if partial:
+        return f"{value:.2f} {partial}"
+    if show_ci and pd.notna(low) and pd.notna(high):
+        return f"{value:.2f} ±{(high - low) / 2:.2f}"
+    return f"{value:.2f}"
 
 
 def board_median(rows: pd.DataFrame, dims: list[str], mode: str = "normalised") -> pd.Series:
@@ -620,6 +913,116 @@ def _gate_rows(candidate: ScoreSource, baseline: ScoreSource, dims: list[str], s
     return {name: row for dim in dims for name, row in rows([dim]).items()}
 
 
+# ---------------------------------------------------------------------------------------------
+# Statistical ties in the ranking
+# ---------------------------------------------------------------------------------------------
+
+
+def mark_ties(board: Board, table: pd.DataFrame, mode: str = "raw", seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
+    """`ranked` rows with `tied` (statistically tied with the row above) and a shared `rank`.
+
+    Two neighbours of one group are tied when `vbl gate`'s paired interval of their difference on
+    the ranked score contains 0 (`paired_tie`: the same statistics, policy and seed as the gate).
+    Where they share no prompt (or one is a published row, which has no per-prompt scores), their
+    own 95 % intervals must overlap; a row without an interval is never called tied. A tied row
+    takes the rank of the row above (1, ≈1, 3).
+    """
+    out = table.copy()
+    if out.empty:
+        return out
+    known = set(board.runs["run_id"]) if not board.empty else set()
+    sources: dict[str, ScoreSource] = {}
+    for position in range(1, len(out)):
+        above, row = out.iloc[position - 1], out.iloc[position]
+        if above["group"] != row["group"] or pd.isna(above["rank_value"]) or pd.isna(row["rank_value"]):
+            continue
+        name = str(row["rank_by"])
+        tied = None
+        if above["run_id"] in known and row["run_id"] in known:
+            tied = paired_tie(board, str(above["run_id"]), str(row["run_id"]), name, seed, sources)
+        if tied is None:
+            tied = intervals_overlap(above, row, name, mode)
+        if tied:
+            out.loc[out.index[position], "tied"] = True
+            out.loc[out.index[position], "rank"] = out.loc[out.index[position - 1], "rank"]
+    return out
+
+
+def intervals_overlap(a: pd.Series, b: pd.Series, name: str, mode: str) -> bool:
+    """Whether two rows' own 95 % intervals on `name` overlap (False when either lacks one)."""
+    if name in SUMMARY_NAMES:
+        if is_partial(pd.DataFrame([a, b]), name).any():
+            return False  # a partial score has no interval
+        low, high = f"{name}:lo", f"{name}:hi"
+    else:
+        low, high = f"{name}:{mode}_lo", f"{name}:{mode}_hi"
+    values = [_float(r.get(c)) for r in (a, b) for c in (low, high)]
+    if any(math.isnan(v) for v in values):
+        return False
+    a_low, a_high, b_low, b_high = values
+    return a_low <= b_high and b_low <= a_high
+
+
+def paired_tie(
+    board: Board, run_a: str, run_b: str, name: str, seed: int = BOOTSTRAP_SEED,
+    sources: dict[str, ScoreSource] | None = None,
+) -> bool | None:
+    """Whether the gate's paired interval of (B - A) on `name` contains 0; None when it cannot be
+    computed (no shared prompt, different scorers, a group score neither run has in full or part).
+
+    A dimension and a full Quality / Semantic / Total go through `vbl gate`'s own `compare`. A
+    partial group score (what the board ranks runs without every dimension by) is the gate's
+    paired bootstrap (`gate.stats.paired_bootstrap`) over the group's dimensions both runs share,
+    weighted as the partial score weighs them.
+    """
+    cache = sources if sources is not None else {}
+    for run_id, label in ((run_a, "A"), (run_b, "B")):
+        if run_id not in cache:
+            cache[run_id] = board_source(board, run_id, label)
+    baseline, candidate = cache[run_a], cache[run_b]
+    gate_name = f"{name}_score" if name in SUMMARY_NAMES else name
+    outcome = _gate_rows(candidate, baseline, [gate_name], seed).get(gate_name)
+    if outcome is not None and outcome.ci_low is not None and outcome.ci_high is not None:
+        return bool(outcome.ci_low <= 0 <= outcome.ci_high)
+    if name in PARTIAL_NAMES:
+        interval = _partial_interval(candidate, baseline, name, seed)
+        if interval is not None:
+            return bool(interval[0] <= 0 <= interval[1])
+    return None
+
+
+def _partial_interval(
+    candidate: ScoreSource, baseline: ScoreSource, group: str, seed: int
+) -> tuple[float, float] | None:
+    scheme = scheme_for(candidate.aggregation.get("name"))
+    present = {canonical_dimension_name(d): d for d in candidate.per_prompt if d in baseline.per_prompt}
+    wanted = [d for d in scheme.group_dims(group) if d in present]
+    try:
+        pairing = check_compatibility(candidate, baseline, [present[d] for d in wanted], allow_mismatch=True)
+    except VblError:
+        return None
+    dims = [d for d in wanted if present[d] in pairing.prompts and pairing.prompts[present[d]]]
+    if not dims:
+        return None
+    union = sorted({p for d in dims for p in pairing.prompts[present[d]]})
+    position = {p: i for i, p in enumerate(union)}
+    cand = np.full((len(dims), len(union)), np.nan)
+    base = np.full_like(cand, np.nan)
+    for i, dim in enumerate(dims):
+        prompts = pairing.prompts[present[dim]]
+        norm = scheme.dims[dim]
+        columns = [position[p] for p in prompts]
+        cand[i, columns] = [norm.normalise(v) for v in candidate.per_prompt[present[dim]].loc[prompts]]
+        base[i, columns] = [norm.normalise(v) for v in baseline.per_prompt[present[dim]].loc[prompts]]
+    weights = np.array([scheme.dims[d].weight for d in dims])
+    policy = load_policy(None).defaults
+    result = paired_bootstrap(cand, base, weights / weights.sum(), margin=policy.max_drop_abs, alpha=policy.alpha,
+                              resamples=policy.resamples, ci_method=policy.ci_method, seed=seed)
+    if result.ci_low is None or result.ci_high is None:
+        return None
+    return result.ci_low, result.ci_high
+
+
 def _backends_of(scores: pd.DataFrame, run_id: str) -> dict[str, str]:
     mine = scores[scores["run_id"] == run_id].drop_duplicates("dimension")
     return dict(zip(mine["dimension"], mine["backend"].map(_text), strict=True))
@@ -664,6 +1067,15 @@ def disagreements(board: Board, run_a: str, run_b: str, limit: int = 10) -> pd.D
 def _first_video(scores: pd.DataFrame, run_id: str) -> pd.DataFrame:
     mine = scores[scores["run_id"] == run_id].sort_values(["prompt_id", "sample_index", "video_key"])
     return mine.drop_duplicates("prompt_id").set_index("prompt_id")[["prompt", "video_path", "video_key"]]
+
+
+def shared_prompts(board: Board, run_a: str, run_b: str) -> int:
+    """How many prompts both runs scored (ok scores, any dimension), as the gate pairs them."""
+    def prompts(run_id: str) -> set[str]:
+        mine = gate_scores(board.scores[board.scores["run_id"] == run_id])
+        return set(mine.loc[mine["status"] == "ok", "prompt_id"])
+
+    return len(prompts(run_a) & prompts(run_b))
 
 
 def win_tie_loss(compared: pd.DataFrame) -> tuple[int, int, int]:

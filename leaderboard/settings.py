@@ -6,7 +6,9 @@
 - `VBL_RESULTS_ROOT`: the only folder videos are served from (none: no playback);
 - `VBL_PUBLISHED`: a CSV/JSON of published VBench rows to show next to our runs;
 - `VBL_IMPORT_DB`: a store URL the import page may *write* to. Unset (the default) keeps the whole
-  app read-only; `vbl leaderboard --allow-import` sets it to the same store as `--db`.
+  app read-only; `vbl leaderboard --allow-import` sets it to the same store as `--db`;
+- `VBL_STALE_AFTER_HOURS`: a run still "running" this long after it started is marked stale
+  (probably killed; default 2, `vbl leaderboard --stale-after HOURS`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from sqlalchemy.exc import ArgumentError
 
 from vbench_lite.store import default_db_url
 
+DEFAULT_STALE_AFTER_HOURS = 2.0
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,6 +30,7 @@ class Settings:
     results_root: str | None
     published: str | None
     import_db: str | None
+    stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS
 
     @property
     def shown_db_url(self) -> str:
@@ -42,4 +47,14 @@ def settings_from_env() -> Settings:
         results_root=os.environ.get("VBL_RESULTS_ROOT") or None,
         published=os.environ.get("VBL_PUBLISHED") or None,
         import_db=os.environ.get("VBL_IMPORT_DB") or None,
+        stale_after_hours=_hours(os.environ.get("VBL_STALE_AFTER_HOURS")),
     )
+
+
+def _hours(text: str | None) -> float:
+    """A positive number of hours, else the default (a bad value must not take the board down)."""
+    try:
+        hours = float(text) if text else DEFAULT_STALE_AFTER_HOURS
+    except ValueError:
+        return DEFAULT_STALE_AFTER_HOURS
+    return hours if hours > 0 else DEFAULT_STALE_AFTER_HOURS

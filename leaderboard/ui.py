@@ -8,10 +8,13 @@ finishes shows up without restarting the app.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import timedelta
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import StoreUnreachable, VblError
@@ -41,6 +44,13 @@ def cached_rows(url: str) -> pd.DataFrame:
     return data.board_rows(cached_board(url))
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner="Testing ties with vbl gate's statistics…")
+def cached_ties(url: str, table: pd.DataFrame, mode: str, _board: data.Board) -> pd.DataFrame:
+    """`data.mark_ties` on a ranked table, cached per store, table and mode (the board is the
+    store's content at `url`, so it need not be hashed)."""
+    return data.mark_ties(_board, table, mode)
+
+
 @st.cache_data(show_spinner=False)
 def cached_published(path: str) -> pd.DataFrame:
     return load_published(path, load_scheme())
@@ -50,26 +60,44 @@ def settings() -> Settings:
     return settings_from_env()
 
 
+NO_RUNS_YET = (
+    "No runs yet. Score some videos and they appear here: `vbl evaluate --videos DIR --dims available --out "
+    "runs/first` (or `vbl import RUN_DIR`, or the Import page), then reload."
+)
+
+
 def board_or_stop(allow_empty: bool = False) -> data.Board:
-    """The store's contents, or a clear message and the end of this page's run."""
+    """The store's contents, or a clear message and the end of this page's run.
+
+    A store file that does not exist yet is a board with no runs ("No runs yet", with the
+    command), not an error: it is what a new user sees before the first `vbl evaluate`.
+    """
     url = settings().db_url
-    try:
-        board = cached_board(url)
-    except StoreUnreachable as error:
-        st.error(f"The results store cannot be reached. {plain(error)}")
-        st.info("Start the app with a reachable store: `vbl leaderboard --db URL` (sqlite:///FILE or postgresql://…).")
-        st.stop()
-    except (sa.exc.SQLAlchemyError, OSError) as error:
-        reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
-        st.error(f"Reading the results store failed: {plain(reason)}")
-        st.stop()
+    missing = data.store_file_missing(url)
+    if missing is not None:
+        board = data.empty_board()
+    else:
+        try:
+            board = cached_board(url)
+        except StoreUnreachable as error:
+            st.error(f"The results store cannot be reached. {plain(error)}")
+            st.info("Start the app with a reachable store: `vbl leaderboard --db URL` (sqlite:///FILE or "
+                    "postgresql://…).")
+            st.stop()
+        except (sa.exc.SQLAlchemyError, OSError) as error:
+            reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+            st.error(f"Reading the results store failed: {plain(reason)}")
+            st.stop()
     if board.empty and not allow_empty:
-        st.info(
-            "The results store holds no runs yet. Add some with `vbl evaluate --videos DIR --out RUN_DIR` "
-            "or `vbl import RUN_DIR` (or the Import page), then reload."
-        )
+        show_no_runs_yet()
         st.stop()
     return board
+
+
+def show_no_runs_yet() -> None:
+    """"No runs yet" and the command that makes the first one (an empty or absent store)."""
+    missing = data.store_file_missing(settings().db_url)
+    st.info(NO_RUNS_YET + (f" (The store file {plain(missing)} is created by the first run.)" if missing else ""))
 
 
 def rows_or_stop(board: data.Board) -> pd.DataFrame:
@@ -92,18 +120,34 @@ def published_rows() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last") if frames else pd.DataFrame()
 
 
-def show_unfinished(board: data.Board) -> None:
-    """A note on runs still being written (or interrupted): they are left out of the ranking."""
-    unfinished = board.unfinished_runs()
-    for run in unfinished.to_dict(orient="records"):
-        progress = data.run_progress(board, run["run_id"])
+def unfinished_notes(board: data.Board) -> list[tuple[bool, str]]:
+    """(stale, note) for each run still being written or interrupted: its progress and age. A run
+    "running" longer than the stale limit (`vbl leaderboard --stale-after`) is marked stale."""
+    limit = timedelta(hours=settings().stale_after_hours)
+    notes = []
+    for run in board.unfinished_runs().itertuples(index=False):
+        progress = data.run_progress(board, str(run.run_id))
         expected = f" of {progress['videos_expected']}" if progress["videos_expected"] else ""
-        st.info(
-            f"Run {plain(run['run_id'])} ({plain(run['model_name'] or 'unnamed model')}) is {run['status']}: "
+        age = data.run_age(run.created_at)
+        stale = bool(age is not None and age > limit and run.status == "running")
+        started = f", started {data.format_age(age)} ago" if age is not None else ""
+        note = (
+            f"Run {plain(run.run_id)} ({plain(run.model_name or 'unnamed model')}) is {run.status}{started}: "
             f"{progress['videos_scored']}{expected} videos scored so far, "
             f"{progress['scores']} scores over {progress['dimensions']} dimension(s). "
-            "It is not ranked until it finishes (`vbl evaluate --resume`); its scores are on the Prompts page."
         )
+        if stale:
+            note += (f"**Stale**: still not finished after {data.format_age(limit)}, so it was probably stopped or "
+                     "killed. Continue it with `vbl evaluate … --resume` (same flags). ")
+        note += "It is not ranked until it finishes; its scores are on the Prompts page."
+        notes.append((stale, note))
+    return notes
+
+
+def show_unfinished(board: data.Board) -> None:
+    """A note on runs still being written (or interrupted): they are left out of the ranking."""
+    for stale, note in unfinished_notes(board):
+        (st.warning if stale else st.info)(note)
 
 
 def run_label(runs: pd.DataFrame, run_id: str) -> str:
@@ -126,16 +170,33 @@ def pick_run(board: data.Board, label: str, key: str, finished_only: bool, defau
     return chosen
 
 
-def show_video(stored_path: str, run_dir: str | None, caption: str = "") -> None:
-    """`st.video` of a file inside the results root, or a warning saying why it is not shown."""
+def show_video(board: data.Board, run_id: str, stored_path: str, caption: str = "") -> None:
+    """`st.video` of a file inside the results root or the run's own folders, or a warning saying
+    why it is not shown."""
     try:
-        path = resolve_video(settings().results_root, stored_path, run_dir)
+        path = resolve_video(settings().results_root, stored_path, run_dir_of(board, run_id),
+                             data.video_roots(board, run_id))
     except VideoRefused as refusal:
         st.warning(f"Video not shown: {plain(refusal)}")
         return
     st.video(str(path))
     if caption:
         st.caption(plain(caption))
+
+
+def styled(view: data.ScreenTable) -> Styler:
+    """The section's numbers with each cell reading as `view.texts` says ("97.37 ±0.41", "–"):
+    sorting a column still sorts the numbers."""
+    styler = view.values.style
+    for column in view.values.columns:
+        for position, text in enumerate(view.texts[column]):
+            styler = styler.format(_reads(str(text)), subset=pd.IndexSlice[[position], [column]])
+    return styler
+
+
+def _reads(text: str) -> Callable[[object], str]:
+    """A cell formatter that shows `text` whatever the cell's value."""
+    return lambda _value: text
 
 
 def run_dir_of(board: data.Board, run_id: str) -> str | None:

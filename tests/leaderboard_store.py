@@ -30,12 +30,15 @@ def value_for(dim_index: int, prompt_index: int, sample: int, offset: float) -> 
     return 0.6 + 0.02 * dim_index % 0.3 + 0.03 * prompt_index + 0.01 * sample + offset
 
 
-def manifest(run_id: str, model: str, revision: str, backends: dict[str, str], status: str, day: int) -> dict:
+def manifest(
+    run_id: str, model: str, revision: str, backends: dict[str, str], status: str, day: int,
+    start: datetime = BASE_TIME,
+) -> dict:
     scheme = load_scheme()
     return {
         "schema_version": 1,
         "run_id": run_id,
-        "created_at": (BASE_TIME + timedelta(days=day)).isoformat(),
+        "created_at": (start + timedelta(days=day)).isoformat(),
         "status": status,
         "vbl": {"version": "0.1.0", "git_sha": "0123456789abcdef0123"},
         "model": {"name": model, "revision": revision, "weights_sha256": f"{model}-{revision}-sha", "task": "t2v"},
@@ -65,21 +68,33 @@ def add_run(
     backends: dict[str, str] | None = None,
     finish: bool = True,
     video_root: Path | None = None,
+    dims: list[str] | None = None,
+    prompt_offsets: list[float] | None = None,
+    prompts: list[str] | None = None,
+    start: datetime = BASE_TIME,
+    **manifest_fields: object,
 ) -> None:
+    """One run in `store`. `dims` picks a subset of the scheme's dimensions (a partial run),
+    `prompt_offsets` adds a per-prompt offset (noise between runs), `prompts` replaces PROMPTS,
+    `start` moves the run's date and `manifest_fields` go into its manifest as they are."""
     scheme = load_scheme()
-    dims = list(scheme.dims)
+    dims = dims or list(scheme.dims)
+    prompt_list = prompts or PROMPTS
     backends = backends or dict.fromkeys(dims, "vbench")
-    store.begin_run(run_id, manifest(run_id, model, revision, backends, "complete" if finish else "running", day))
+    content = manifest(run_id, model, revision, backends, "complete" if finish else "running", day, start)
+    content.update(manifest_fields)
+    store.begin_run(run_id, content)
     raw_sums: dict[str, list[float]] = {d: [] for d in dims}
-    for p_index, prompt in enumerate(PROMPTS):
+    for p_index, prompt in enumerate(prompt_list):
         for sample in range(SAMPLES):
-            if not finish and p_index >= len(PROMPTS) // 2:
+            if not finish and p_index >= len(prompt_list) // 2:
                 continue  # the half-written run stops half way
             key = f"{prompt}-{sample}.mp4"
             path = str(video_root / key) if video_root else f"videos/{key}"
             scores = []
-            for d_index, dim in enumerate(dims):
-                value = value_for(d_index, p_index, sample, offset)
+            shift = prompt_offsets[p_index] if prompt_offsets else 0.0
+            for dim in dims:
+                value = value_for(list(scheme.dims).index(dim), p_index, sample, offset + shift)
                 raw_sums[dim].append(value)
                 extra = {"per_frame": [value, value]} if dim == "temporal_flickering" else {}
                 scores.append(ScoreRow(key, dim, backends[dim], "1", "ok", value, extra))
@@ -92,7 +107,7 @@ def add_run(
         AggregateRow(d, raw[d], result.normalised[d], len(raw_sums[d]), backends[d], scheme.dims[d].group) for d in dims
     ]
     rows += [
-        AggregateRow(n, getattr(result, n), getattr(result, n), 0, group="summary")
+        AggregateRow(n, getattr(result, n), getattr(result, n), 0, group="summary")  # None where a dim is missing
         for n in ("quality", "semantic", "total")
     ]
     store.finish_run(run_id, "complete", rows)

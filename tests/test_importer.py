@@ -327,7 +327,8 @@ def test_importing_a_run_directory_reads_its_manifest_scores_and_summary(store: 
         "bb",
     )
     assert run["run_dir"] == str(run_dir.resolve())
-    assert store.run_manifest(run_id)["imported_from"] == {"run_dir": "/ci/workspace/runs/abcd"}
+    assert store.run_manifest(run_id)["imported_from"] == {"path": str(run_dir.resolve()),
+                                                          "run_dir": "/ci/workspace/runs/abcd"}
 
     stored = store.scores_frame(run_id)
     expected = table.sort_values(["video_key", "dimension"]).reset_index(drop=True)

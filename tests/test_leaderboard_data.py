@@ -164,41 +164,168 @@ def test_column_groups_follow_the_scheme(rows: pd.DataFrame) -> None:
     assert data.column_group(rows, SCHEME, "custom", ["scene", "color"]) == ["color", "scene"]
 
 
-def test_view_table_shows_raw_or_normalised_with_intervals_and_n(rows: pd.DataFrame) -> None:
+def test_view_table_puts_scores_first_raw_by_default_with_intervals_and_n(rows: pd.DataFrame) -> None:
     ranked = data.ranked(rows, "total")
-    normalised = data.view_table(ranked, ["temporal_flickering"], "normalised", "text")
-    raw = data.view_table(ranked, ["temporal_flickering"], "raw", "text")
-    assert list(normalised.columns[-4:]) == ["Prompts", "Sampled by", "Evaluated by", "Run"]
-    assert list(normalised.columns[:8]) == [
-        "Rank",
-        "Comparable group",
-        "Model",
-        "Revision",
-        "Suite",
-        "Backend",
-        "Date",
-        "Status",
-    ]
-    assert (normalised.loc[0, "Sampled by"], normalised.loc[0, "Evaluated by"]) == ("team-a", "vbl-ci")
-    assert {
-        "Total",
-        "Total 95% CI",
-        "Temporal flickering",
-        "Temporal flickering 95% CI",
-        "Temporal flickering n",
-    } <= set(normalised.columns)
+    raw = data.view_table(ranked, ["temporal_flickering"])
+    normalised = data.view_table(ranked, ["temporal_flickering"], "normalised")
+    assert list(raw.columns[:6]) == ["Rank", "Tied with row above", "Comparable group", "Model", "Revision", "Total"]
+    assert list(raw.columns[-9:]) == ["Prompts", "Videos", "Suite", "Backend", "Date", "Status", "Sampled by",
+                                      "Evaluated by", "Run"]
+    assert (raw.loc[0, "Sampled by"], raw.loc[0, "Evaluated by"]) == ("team-a", "vbl-ci")
+    assert {"Total CI low", "Temporal flickering n", "Quality partial"} <= set(raw.columns)
+    assert "Temporal flickering (norm.)" in normalised.columns  # the header says which view is on
     first = ranked.iloc[0]
-    assert normalised.loc[0, "Temporal flickering"] == pytest.approx(first["temporal_flickering:normalised"], abs=0.01)
     assert raw.loc[0, "Temporal flickering"] == pytest.approx(first["temporal_flickering:raw"], abs=0.01)
+    assert normalised.loc[0, "Temporal flickering (norm.)"] == pytest.approx(
+        first["temporal_flickering:normalised"], abs=0.01
+    )
     assert raw.loc[0, "Total"] == normalised.loc[0, "Total"]  # Total is always VBench's normalised mean
-    assert normalised.loc[0, "Total 95% CI"] == f"[{first['total:lo']:.2f}, {first['total:hi']:.2f}]"
-    numbers = data.view_table(ranked, ["temporal_flickering"], "raw", "numbers")
-    parsed = pd.read_csv(io.StringIO(numbers.to_csv(index=False)))
+    parsed = pd.read_csv(io.StringIO(raw.to_csv(index=False)))
     assert parsed.loc[0, "Temporal flickering CI low"] == pytest.approx(first["temporal_flickering:raw_lo"], abs=1e-3)
     with pytest.raises(ValueError):
         data.view_table(ranked, [], "percentile")
     led = data.view_table(ranked, ["scene", "color"], "raw", "none", lead="color")
-    assert list(led.columns[8:13]) == ["Color", "Total", "Quality", "Semantic", "Scene"]
+    assert [c for c in led.columns if c in {"Color", "Total", "Quality", "Semantic", "Scene"}] == [
+        "Color", "Total", "Quality", "Semantic", "Scene"
+    ]
+
+
+def test_screen_table_cells_hold_value_and_interval_and_dashes(rows: pd.DataFrame) -> None:
+    ranked = data.ranked(rows, "total")
+    view = data.screen_table(ranked, ["temporal_flickering", "scene"], "raw")
+    assert list(view.values.columns[:7]) == ["Rank", "Model", "Revision", "Total", "Quality", "Semantic",
+                                             "Temporal flickering"]
+    first = ranked.iloc[0]
+    half = (first["total:hi"] - first["total:lo"]) / 2
+    assert view.texts.loc[0, "Total"] == f"{first['total']:.2f} ±{half:.2f}"
+    assert view.values.loc[0, "Total"] == pytest.approx(first["total"], abs=0.01)  # numbers stay numbers
+    bare = data.screen_table(ranked, ["scene"], "raw", show_ci=False)
+    assert bare.texts.loc[0, "Total"] == f"{first['total']:.2f}"
+    published = data.ranked(load_published(PUBLISHED, SCHEME), "total")
+    shown = data.screen_table(published, ["scene"], "raw").texts
+    assert set(shown["Revision"]) == {data.DASH} and set(shown["Date"]) == {data.DASH}  # never "None"
+
+
+def test_partial_quality_is_shown_labelled_and_ranks_a_group_without_total(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vbl.db'}"
+    quality = SCHEME.group_dims("quality")
+    some = quality[:4]
+    with ResultStore(url) as store:
+        add_run(store, "few-a", "toy", "step-1", 0.0, 0, dims=some)
+        add_run(store, "few-b", "toy", "step-2", 0.02, 1, dims=some)
+    rows = data.board_rows(data.load_board(url), n_boot=50)
+    row = rows.set_index("run_id").loc["few-b"]
+    raw = {d: row[f"{d}:raw"] / 100 for d in some}
+    from vbench_lite.aggregate import aggregate
+
+    assert math.isnan(row["quality"]) and math.isnan(row["total"])
+    assert row["quality:partial"] == pytest.approx(100 * aggregate(raw, SCHEME).quality_partial)
+    assert (row["quality:have"], row["quality:of"]) == (4, len(quality))
+    assert math.isnan(row["semantic:partial"])  # no semantic dimension at all: nothing to show
+    both = pd.concat([rows, load_published(PUBLISHED, SCHEME)], ignore_index=True)
+    ranked = data.ranked(both, "total")
+    ours = ranked[ranked["model"] == "toy"]
+    assert list(ours["revision"]) == ["step-2", "step-1"] and set(ours["rank_by"]) == {"quality"}
+    published = ranked[ranked["backend_kind"] == PUBLISHED_KIND]
+    assert set(published["rank_by"]) == {"total"}  # published rows keep their published (Total) order
+    assert list(published["total"]) == sorted(published["total"], reverse=True)
+    assert data.scored_dims(ours, list(SCHEME.dims)) == some  # a section's columns: only what it has
+    assert data.scored_dims(published, list(SCHEME.dims)) == list(SCHEME.dims)
+    view = data.screen_table(ours.reset_index(drop=True), some, "raw")
+    assert view.texts.loc[0, "Quality"] == f"{row['quality:partial']:.2f} partial (4/{len(quality)})"
+    assert view.values.loc[0, "Quality"] == view.texts.loc[0, "Quality"]  # the label is in the cell's data
+    assert view.texts.loc[0, "Total"] == data.DASH
+    export = data.view_table(ours, some)
+    assert export.loc[0, "Quality partial"] == f"partial (4/{len(quality)})"
+    assert export.loc[0, "Quality"] == pytest.approx(row["quality:partial"], abs=0.01)
+
+
+def test_an_i2v_column_only_where_a_row_has_an_i2v_score(rows: pd.DataFrame) -> None:
+    assert "I2V" not in data.view_table(rows, ["scene"]).columns  # text-to-video rows: no I2V column
+    image_rows = rows.assign(i2v=[81.5] + [math.nan] * (len(rows) - 1))
+    table = data.view_table(image_rows, ["scene"])
+    shown = ["Total", "Quality", "Semantic", "I2V", "Scene"]
+    assert [c for c in table.columns if c in shown] == shown
+    assert table.loc[0, "I2V"] == 81.5 and data.screen_table(image_rows, ["scene"]).texts.loc[1, "I2V"] == data.DASH
+
+
+def test_rank_by_quality_or_semantic_and_rows_without_a_value_have_no_rank(rows: pd.DataFrame) -> None:
+    by_semantic = data.ranked(rows, "semantic")
+    vbench = by_semantic[by_semantic["backend_kind"] == "vbench"]
+    assert list(vbench["semantic"]) == sorted(vbench["semantic"], reverse=True)
+    by_dim = data.ranked(rows.assign(**{"scene:raw": [math.nan, 70.0, 60.0, 50.0]}), "scene")
+    assert by_dim.loc[by_dim["scene:raw"].isna(), "rank"].isna().all()
+
+
+def test_group_labels_say_what_sets_each_group_apart(rows: pd.DataFrame) -> None:
+    labels = data.group_labels(data.ranked(rows, "total"))
+    groups = data.rank_groups(rows)
+    vbench = labels[groups[rows["model"] == "alpha"].iloc[0]]
+    mixed = labels[groups[rows["model"] == "gamma"].iloc[0]]
+    assert vbench == "prompt suite vbl-mini · VBench backends"
+    assert mixed == "prompt suite vbl-mini · backends: Temporal flickering efficientnet"
+    other = rows[rows["model"] == "gamma"].assign(
+        backends=lambda r: r["backends"].str.replace("scene=vbench", "scene=embedded"), model="delta"
+    )
+    both = pd.concat([rows, other], ignore_index=True)
+    labels = data.group_labels(both)
+    assert len(set(labels.values())) == len(labels) == 3
+    assert "Scene embedded" in labels[data.rank_groups(both).iloc[-1]]
+
+
+def test_statistical_ties_use_the_gates_paired_interval(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vbl.db'}"
+    noise = [0.03, -0.03, 0.02, -0.02]
+    with ResultStore(url) as store:
+        add_run(store, "base", "m", "c1", 0.0, 0)
+        add_run(store, "noisy", "m", "c2", 0.001, 1, prompt_offsets=noise)  # +0.1 on average, noisy: tied
+        add_run(store, "worse", "m", "c3", -0.05, 2)  # 5 points worse on every prompt: not tied
+        add_run(store, "elsewhere", "m", "c4", -0.051, 3, prompts=["w", "x", "y", "z"])  # no shared prompt
+    board = data.load_board(url)
+    rows = data.board_rows(board, n_boot=200)
+    assert data.paired_tie(board, "base", "noisy", "scene") is True
+    assert data.paired_tie(board, "base", "worse", "scene") is False
+    assert data.paired_tie(board, "base", "noisy", "total") is True
+    assert data.paired_tie(board, "worse", "elsewhere", "scene") is None  # nothing to pair
+    marked = data.mark_ties(board, data.ranked(rows, "total"), "raw")
+    assert list(marked["run_id"]) == ["noisy", "base", "worse", "elsewhere"]
+    assert list(marked["tied"]) == [False, True, False, True]  # "elsewhere": own intervals overlap "worse"'s
+    assert list(marked["rank"]) == [1, 1, 3, 3]
+    assert list(data.screen_table(marked, ["scene"]).texts["Rank"]) == ["1", "≈1", "3", "≈3"]
+
+
+def test_published_rows_are_tied_only_where_they_have_intervals(board: data.Board) -> None:
+    published = data.ranked(load_published(PUBLISHED, SCHEME), "total")
+    assert not data.mark_ties(board, published, "raw")["tied"].any()  # no per-prompt scores, no interval
+
+
+def test_partial_scores_are_tied_through_the_gates_bootstrap(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vbl.db'}"
+    some = SCHEME.group_dims("quality")[:3]
+    with ResultStore(url) as store:
+        add_run(store, "a", "m", "c1", 0.0, 0, dims=some)
+        add_run(store, "b", "m", "c2", 0.001, 1, dims=some, prompt_offsets=[0.03, -0.03, 0.02, -0.02])
+        add_run(store, "c", "m", "c3", -0.05, 2, dims=some)
+    board = data.load_board(url)
+    assert data.paired_tie(board, "a", "b", "quality") is True
+    assert data.paired_tie(board, "a", "c", "quality") is False
+
+
+def test_a_missing_store_file_is_no_runs_yet_and_run_age_reads_plainly(tmp_path: Path) -> None:
+    assert data.store_file_missing(f"sqlite:///{tmp_path / 'nowhere' / 'vbl.db'}") == tmp_path / "nowhere" / "vbl.db"
+    existing = tmp_path / "vbl.db"
+    ResultStore(f"sqlite:///{existing}").close()
+    assert data.store_file_missing(f"sqlite:///{existing}") is None
+    assert data.store_file_missing("postgresql://vbl@127.0.0.1:1/vbl") is None  # a server: an error, not "no runs"
+    assert data.empty_board().empty
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+    assert data.run_age("2026-11-02T08:00:00+00:00", now) == timedelta(days=3, hours=4)
+    assert data.format_age(timedelta(days=3, hours=4)) == "3 d 4 h"
+    assert data.format_age(timedelta(hours=2, minutes=5)) == "2 h 5 min"
+    assert data.format_age(timedelta(minutes=-3)) == "0 min"
+    assert data.run_age(None, now) is None
 
 
 def test_checkpoint_trend_orders_revisions_by_date(rows: pd.DataFrame) -> None:
@@ -361,6 +488,40 @@ def test_a_run_dir_outside_the_root_does_not_widen_it(results_root: Path) -> Non
         resolve_video(results_root, "secret.mp4", str(results_root.parent))
 
 
+def test_a_runs_own_input_folder_serves_its_videos_outside_the_results_root(tmp_path: Path) -> None:
+    """The README's quick start: clips in demo-videos/, the run in runs/demo, --results elsewhere."""
+    clips, results = tmp_path / "demo-videos", tmp_path / "results"
+    clips.mkdir()
+    results.mkdir()
+    (clips / "a cat-0.mp4").write_bytes(b"mp4")
+    (tmp_path / "secret.mp4").write_bytes(b"secret")
+    url = f"sqlite:///{tmp_path / 'vbl.db'}"
+    with ResultStore(url) as store:
+        add_run(store, "quick", "videos", "", 0.0, 0, video_root=clips, dims=["temporal_flickering"],
+                config={"videos": str(clips)}, run_dir=str(tmp_path / "runs" / "demo"))
+        add_run(store, "imported", "evil", "", 0.0, 1, video_root=clips, dims=["temporal_flickering"],
+                config={"videos": "/"}, imported_from={"path": "/uploads/x"})
+    board = data.load_board(url)
+    roots = data.video_roots(board, "quick")
+    assert roots == [clips, tmp_path / "runs" / "demo"]
+    stored = str(clips / "a cat-0.mp4")
+    assert resolve_video(results, stored, None, roots) == (clips / "a cat-0.mp4").resolve()
+    assert resolve_video(None, stored, None, roots) == (clips / "a cat-0.mp4").resolve()  # no --results needed
+    # Every refusal stays as strict inside the run's own folder.
+    for bad, reason in ((str(tmp_path / "secret.mp4"), "absolute path outside"),
+                        (str(clips / ".." / "secret.mp4"), "'..'"),
+                        ("a cat-0.mp4\x00", "NUL byte")):
+        with pytest.raises(VideoRefused, match=reason):
+            resolve_video(results, bad, None, roots)
+    (clips / "escape.mp4").symlink_to(tmp_path / "secret.mp4")
+    with pytest.raises(VideoRefused, match="symlink leads to .*outside the results root .* and the run's own"):
+        resolve_video(results, str(clips / "escape.mp4"), None, roots)
+    # An imported run's manifest widens nothing, even when it names "/" as its input folder.
+    assert data.video_roots(board, "imported") == []
+    with pytest.raises(VideoRefused, match="absolute path outside the results root"):
+        resolve_video(results, stored, None, data.video_roots(board, "imported"))
+
+
 # -- published rows -------------------------------------------------------------------------------
 
 
@@ -462,6 +623,8 @@ def test_eval_results_upload_is_checked_by_the_importer_parser(tmp_path: Path) -
     path = unpack_upload("model_eval_results.json", json.dumps(good).encode(), tmp_path)
     check = check_bundle(path, None)
     assert check.accepted and check.kind == "VBench eval_results.json" and check.model == "model"
+    details = " | ".join(check.table()["detail"])
+    assert "no backend recorded: assumed VBench's own code" in details and "VBench itself" not in details
     bad = unpack_upload("bad_eval_results.json", b'{"temporal_flickering": [0.9]}', tmp_path / "bad")
     check = check_bundle(bad, None)
     assert not check.accepted and "expected VBench's layout" in check.table()["detail"].iloc[0]
@@ -519,6 +682,18 @@ def test_vbl_leaderboard_command_registers_and_checks_its_options(tmp_path: Path
     assert shown.exit_code == 0 and "--results" in shown.output and "--allow-import" in shown.output
     missing = runner.invoke(app, ["leaderboard", "--results", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "is not a folder" in missing.output
+    never = runner.invoke(app, ["leaderboard", "--stale-after", "0"])
+    assert never.exit_code == 2 and "--stale-after must be > 0 hours" in never.output
+
+
+def test_stale_after_reaches_the_app_and_a_bad_value_keeps_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vbench_lite.leaderboard import commands, settings
+
+    assert commands.DEFAULT_STALE_AFTER_HOURS == settings.DEFAULT_STALE_AFTER_HOURS  # `vbl --help` loads no app code
+    assert app_environment("sqlite:///x.db", None, base={}, stale_after=12)["VBL_STALE_AFTER_HOURS"] == "12"
+    for given, hours in (("12", 12.0), ("0.5", 0.5), ("-1", 2.0), ("soon", 2.0), ("", 2.0)):
+        monkeypatch.setenv("VBL_STALE_AFTER_HOURS", given)
+        assert settings.settings_from_env().stale_after_hours == hours
 
 
 @pytest.mark.slow

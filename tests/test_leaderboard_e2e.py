@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -72,7 +73,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         for prompt, sample in PROMPTS.items():
             cut_clip(sample, folder / f"{prompt}-0.mp4", frames=8, start=start, size=(176, 144))
         run_dir = root / "runs" / revision
-        evaluate(EvaluateOptions(out=run_dir, dims="temporal_flickering", videos=folder, db=url))
+        # Scored into a scratch store: the board's store gets the run by import (an import never
+        # changes a stored run, so it must not be there already).
+        evaluate(EvaluateOptions(out=run_dir, dims="temporal_flickering", videos=folder,
+                                 db=f"sqlite:///{root / 'scratch.db'}"))
         # Name the checkpoint in the manifest, as a team does before `vbl import`.
         manifest_path = run_dir / "manifest.json"
         manifest = json.loads(manifest_path.read_text())
@@ -152,7 +156,12 @@ def _idle(page) -> None:  # noqa: ANN001
 
 
 def _download_csv(page) -> list[dict[str, str]]:  # noqa: ANN001
-    _idle(page)  # during a rerun the old button is still shown next to the new one
+    _idle(page)
+    # During a rerun the old button is still shown next to the new one: wait until one is left.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')]"
+        ".filter(b => b.textContent.includes('Download CSV')).length === 1"
+    )
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
@@ -181,9 +190,78 @@ def test_main_table_filter_and_csv_download(browser_page, server: str) -> None: 
     search = page.get_by_label("Search model, revision or run")
     search.fill("ckpt-2")
     search.press("Enter")
+    page.get_by_text(re.compile(r"^1 of \d+ rows")).wait_for()  # the rerun with the filter has drawn
     _idle(page)
     filtered = _download_csv(page)
     assert [r["Revision"] for r in filtered] == ["ckpt-2"]
+
+
+LAPTOP = {"width": 1366, "height": 768}
+HEADER_AND_ROW_PX = 2 * 35  # st.dataframe's header and first row
+
+
+def _sections(page) -> list[dict]:  # noqa: ANN001
+    """Per st.dataframe of the main table: its box on screen and, from the grid's accessibility
+    table (glide-data-grid writes only the columns its viewport shows into it), the visible column
+    headers and the first row's cells."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stDataFrame]')].map(frame => {
+            const box = frame.getBoundingClientRect();
+            const scroller = frame.querySelector('.dvn-scroller');
+            const firstRow = frame.querySelector('tr[aria-rowindex="2"]');
+            return {
+                top: box.top, bottom: box.bottom, left: box.left, right: box.right,
+                headers: [...frame.querySelectorAll('th')].map(th => th.textContent),
+                first: firstRow ? [...firstRow.querySelectorAll('td')].map(td => td.textContent) : [],
+                clipped: scroller ? scroller.scrollWidth > scroller.clientWidth : false,
+            };
+        })"""
+    )
+
+
+def _fully_shown(section: dict, header: str) -> bool:
+    """A column is wholly in the grid's viewport when a later column is in it too, or when the
+    grid does not scroll sideways at all."""
+    headers = section["headers"]
+    return header in headers and (headers.index(header) < len(headers) - 1 or not section["clipped"])
+
+
+def test_main_table_reads_on_a_laptop_screen_and_a_click_opens_the_model(browser_page, server: str) -> None:  # noqa: ANN001
+    """On a 1366x768 laptop screen, without scrolling, each section shows its Total (our runs,
+    which have no Total: the Quality partial score, labelled) and its first dimension."""
+    page = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.set_viewport_size(LAPTOP)
+    try:
+        _open(page, server)
+        page.get_by_test_id("stDataFrame").nth(1).wait_for()
+        page.locator("th", has_text="Total").first.wait_for(state="attached")
+        _idle(page)
+        page.screenshot(path=str(ARTIFACTS / "leaderboard-main-1366x768.png"))
+        assert page.evaluate("() => window.scrollY") == 0
+        ours, published = _sections(page)
+        for section in (ours, published):
+            assert 0 <= section["left"] and section["right"] <= LAPTOP["width"], section
+            assert section["top"] + HEADER_AND_ROW_PX <= LAPTOP["height"], section  # header and first row on screen
+        assert ours["headers"][:6] == ["Rank", "Model", "Revision", "Total", "Quality", "Semantic"], ours
+        assert ours["headers"][6] == "Temporal flickering" and _fully_shown(ours, "Temporal flickering"), ours
+        quality = ours["first"][ours["headers"].index("Quality")]
+        assert quality.endswith("partial (1/7)"), ours  # one of Quality's seven dimensions, labelled
+        assert float(quality.split()[0]) > 0
+        assert published["headers"][3] == "Total" and published["first"][3] == "83.29", published
+        assert published["headers"][6] == "Subject consistency", published
+        assert _fully_shown(published, "Subject consistency"), published
+        assert published["first"][6] == "97.14"  # FlashVideo-24fps's raw score, as VBench publishes it
+
+        # Clicking a row opens that model's page, on that row's run.
+        box = page.get_by_test_id("stDataFrame").nth(1).bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)  # the Model cell of the first published row
+        page.get_by_role("heading", name="Model").first.wait_for()
+        page.wait_for_url("**/model?*")
+        assert "model=FlashVideo-24fps" in page.url
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 1000})
 
 
 def test_model_page_draws_the_charts(browser_page, server: str) -> None:  # noqa: ANN001
@@ -246,8 +324,11 @@ def test_compare_page_shows_win_tie_loss(browser_page, server: str) -> None:  # 
     _open(page, server)
     page.get_by_test_id("stSidebarNav").get_by_text("Compare", exact=True).click()
     page.get_by_text("B wins").wait_for()
+    page.locator("video").nth(2 * len(PROMPTS) - 1).wait_for()  # the page draws its videos last
     _idle(page)
-    metrics = page.get_by_test_id("stMetricValue").all_inner_texts()
-    assert sum(int(m) for m in metrics) == len(PROMPTS)  # one dimension, two shared prompts
+    labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
+    metrics = dict(zip(labels, page.get_by_test_id("stMetricValue").all_inner_texts(), strict=True))
+    assert metrics.pop("Shared prompts") == str(len(PROMPTS))
+    assert sum(int(m) for m in metrics.values()) == len(PROMPTS)  # one dimension, two shared prompts
     assert page.locator("video").count() == 2 * len(PROMPTS)
     page.screenshot(path=str(ARTIFACTS / "leaderboard-compare.png"), full_page=True)

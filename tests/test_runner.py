@@ -108,6 +108,31 @@ def test_a_third_party_dimension_is_scored_and_stored_like_a_first_party_one(plu
     assert (scores["status"] == "ok").all() and len(scores) == 6
 
 
+def test_eval_results_name_each_videos_backend_and_an_import_keeps_it(plugins, tmp_path) -> None:
+    from vbench_lite.importer import import_path
+    from vbench_lite.leaderboard.bundle import check_bundle
+
+    clip_folder(tmp_path / "videos", count=2)
+    code, output = evaluate("--videos", str(tmp_path / "videos"), "--dims", "mean_brightness,temporal_flickering",
+                            "--out", str(tmp_path / "run"), "--db", f"sqlite:///{tmp_path / 'first.db'}")
+    assert code == 0, output
+    results = eval_results(tmp_path / "run")
+    assert {e["backend"] for e in results["mean_brightness"][1]} == {"embedded"}
+    assert {e["backend"] for e in results["temporal_flickering"][1]} == {"vbench"}
+    bare = tmp_path / "mine_eval_results.json"
+    bare.write_text(json.dumps(results))
+    findings = check_bundle(bare, None).table()
+    assert findings["detail"].str.contains(r"backend as recorded in the file \(mean_brightness: embedded").any()
+    with ResultStore(f"sqlite:///{tmp_path / 'second.db'}") as store:
+        run_id = import_path(store, bare, model_name="mine")
+        scores = store.scores_frame(run_id)
+        stored = store.run_manifest(run_id)["dimensions"]
+    assert dict(zip(scores["dimension"], scores["backend"], strict=True)) == {
+        "mean_brightness": "embedded", "temporal_flickering": "vbench"}
+    assert stored["mean_brightness"]["backend"] == "embedded"
+    assert "backend" not in json.loads(scores["extra"].iloc[0])  # not copied into the score's extra
+
+
 def test_each_video_is_decoded_once_for_all_dimensions(plugins, tmp_path, monkeypatch) -> None:
     clip_folder(tmp_path / "videos", count=3)
     decoded: list[str] = []

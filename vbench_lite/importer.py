@@ -139,12 +139,20 @@ def _read_vbench_file(path: Path, model_name: str | None) -> ImportedRun:
         status=RunStatus.COMPLETE,
         vbl={"version": __version__},
         model=ModelRecord(name=model_name or stem.removesuffix("_eval_results").removesuffix("eval_results") or stem),
-        dimensions={name: ScorerRecord(version=VBENCH_DIMENSION_VERSION, backend=VBENCH_BACKEND)
-                    for name in results.dimensions},
+        dimensions={name: _file_scorer(dimension.entries) for name, dimension in results.dimensions.items()},
         source=f"import of VBench {path.name}",
         imported_from={"path": str(path.resolve()), "sha256": results.sha256, "format": "vbench eval_results.json"},
     )
-    return ImportedRun(manifest, _eval_results_videos(results, {}))
+    return ImportedRun(manifest, _eval_results_videos(results, manifest.dimensions))
+
+
+def _file_scorer(entries: list[dict[str, Any]]) -> ScorerRecord:
+    """VBench's own files name no backend: their numbers are VBench's. vbl's files name the backend
+    in every entry; a scorer version is not recorded there."""
+    recorded = next((str(e["backend"]) for e in entries if e.get("backend")), None)
+    if recorded is None:
+        return ScorerRecord(version=VBENCH_DIMENSION_VERSION, backend=VBENCH_BACKEND)
+    return ScorerRecord(version=None, backend=recorded)
 
 
 def _eval_results_videos(
@@ -173,9 +181,10 @@ def _vbench_video(key: str, video_path: str) -> VideoRow:
 
 
 def _vbench_score(key: str, dimension: str, scorer: ScorerRecord, item: dict[str, Any]) -> ScoreRow:
-    extra = {k: v for k, v in item.items() if k not in ("video_path", "video_results")}
+    extra = {k: v for k, v in item.items() if k not in ("video_path", "video_results", "backend")}
     value = _number(item["video_results"])
-    backend, version = str(scorer.backend or VBENCH_BACKEND), str(scorer.version or "")
+    # The entry's own backend (vbl writes one into each entry) wins over the scorer's default.
+    backend, version = str(item.get("backend") or scorer.backend or VBENCH_BACKEND), str(scorer.version or "")
     if value is None:
         # A list or a string (some VBench variants) is kept, not coerced into a wrong number.
         extra["video_results"] = item["video_results"]
@@ -189,8 +198,10 @@ def _vbench_score(key: str, dimension: str, scorer: ScorerRecord, item: dict[str
 def _read_run_dir(run_dir: Path) -> ImportedRun:
     manifest = read_manifest(run_dir)
     here = str(run_dir.resolve())
+    # Every import says so (the leaderboard serves an imported run's videos from --results only).
+    manifest.imported_from = {**(manifest.imported_from or {}), "path": here}
     if manifest.run_dir and manifest.run_dir != here:
-        manifest.imported_from = {**(manifest.imported_from or {}), "run_dir": manifest.run_dir}  # where it was made
+        manifest.imported_from["run_dir"] = manifest.run_dir  # where it was made
     manifest.run_dir = here
     if not manifest.status.finished:
         raise InputError(f"{run_dir} holds run {manifest.run_id} with status '{manifest.status}': a half-written "

@@ -164,15 +164,20 @@ class _PlainMean(Dimension):
 
 
 def eval_results(scores: pd.DataFrame, summary: RunSummary, dimensions: dict[str, Dimension]) -> dict:
-    """VBench's layout: {dimension: [aggregate, [{"video_path", "video_results", ...extra}]]}."""
+    """VBench's layout: {dimension: [aggregate, [{"video_path", "video_results", ...extra, "backend"}]]}.
+
+    Each per-video entry names the backend that scored it (VBench's layout allows extra keys and
+    its own files have none), so an import of this file never mistakes it for VBench's own numbers.
+    """
     out: dict[str, Any] = {}
     for result in summary.dimensions:
         if result.raw is None:
             continue
         rows = scores[(scores["dimension"] == result.name) & (scores["status"] == "ok")]
         per_video = []
-        for path, score in zip(rows["video_path"], video_scores(rows, dimensions[result.name]), strict=True):
-            per_video.append({"video_path": path, "video_results": score.value, **score.extra})
+        scored = zip(rows["video_path"], rows["backend"], video_scores(rows, dimensions[result.name]), strict=True)
+        for path, backend, score in scored:
+            per_video.append({"video_path": path, "video_results": score.value, **score.extra, "backend": backend})
         out[result.name] = [result.raw, per_video]
     return out
 

@@ -28,11 +28,20 @@ compared = data.paired_compare(board, run_a, run_b, tie_tolerance=tie)
 if compared.empty:
     st.info("The two runs share no scored dimension, so there is nothing to compare.")
     st.stop()
+shared = int(data.shared_prompts(board, run_a, run_b))
+if shared == 0:
+    st.info(
+        "0 shared prompts: the two runs scored no prompt in common, so no score can be paired and there is "
+        "nothing to compare. Compare runs on the same prompt suite (or the same input videos' prompts); the "
+        "Leaderboard page shows each run's own scores and intervals."
+    )
+    st.stop()
 apart = compared[~compared["comparable"]]
 if not apart.empty:
     st.warning(
         "Not compared, because the two runs scored them with different scorers (backend, version or weights): "
-        + ", ".join(f"{r.dimension} ({ui.plain(r.backend_a)} vs {ui.plain(r.backend_b)})" for r in apart.itertuples())
+        + ", ".join(f"{data.pretty(str(r.dimension))} ({ui.plain(r.backend_a)} vs {ui.plain(r.backend_b)})"
+                    for r in apart.itertuples())
     )
 suites = board.runs.set_index("run_id").loc[[run_a, run_b], "prompt_suite_sha256"]
 if suites.nunique(dropna=False) > 1:
@@ -40,10 +49,11 @@ if suites.nunique(dropna=False) > 1:
 
 wins, ties, losses = data.win_tie_loss(compared)
 a_label, b_label = ui.run_label(board.runs, run_a), ui.run_label(board.runs, run_b)
-c1, c2, c3 = st.columns(3)
-c1.metric("B wins", wins)
-c2.metric("Ties", ties)
-c3.metric("B losses", losses)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Shared prompts", shared)
+c2.metric("B wins", wins)
+c3.metric("Ties", ties)
+c4.metric("B losses", losses)
 st.caption(
     "Counted per (prompt, dimension) over shared prompts; higher is better on every VBench dimension. "
     "Means and Δ are raw scores in percent points. The Δ interval and the verdict are what "
@@ -51,7 +61,7 @@ st.caption(
     "shared prompts, 90 % two-sided = the 95 % one-sided bound the gate tests)."
 )
 
-shown = compared.rename(
+shown = compared.assign(dimension=compared["dimension"].map(data.pretty)).rename(
     columns={
         "dimension": "Dimension",
         "shared_prompts": "Shared prompts",
@@ -69,18 +79,22 @@ shown = compared.rename(
         "comparable": "Comparable",
     }
 )
-st.dataframe(shown.round(3), hide_index=True, width="stretch", key="deltas")
+st.dataframe(shown.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch", key="deltas",
+             placeholder=data.DASH)
 st.plotly_chart(charts.compare_deltas(compared, "A", "B"), key="delta_chart")
 
 st.subheader("Where they disagree most")
 disagree = data.disagreements(board, run_a, run_b)
-st.dataframe(
-    disagree.drop(columns=["run_dir_a", "run_dir_b"]).round(3), hide_index=True, width="stretch", key="disagreements"
+shown_disagree = disagree.drop(columns=["run_dir_a", "run_dir_b"]).assign(
+    dimension=disagree["dimension"].map(data.pretty)
 )
+st.dataframe(shown_disagree.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch",
+             key="disagreements", placeholder=data.DASH)
 for item in disagree.head(3).itertuples():
-    st.markdown(f"**{ui.plain(item.prompt)}** — {item.dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
+    dimension = data.pretty(str(item.dimension))
+    st.markdown(f"**{ui.plain(item.prompt)}** — {dimension}: A {item.score_a:.2f} vs B {item.score_b:.2f}")
     video_a, video_b = st.columns(2)
     with video_a:
-        ui.show_video(str(item.video_a), ui.run_dir_of(board, run_a), caption=f"A: {a_label}")
+        ui.show_video(board, run_a, str(item.video_a), caption=f"A: {a_label}")
     with video_b:
-        ui.show_video(str(item.video_b), ui.run_dir_of(board, run_b), caption=f"B: {b_label}")
+        ui.show_video(board, run_b, str(item.video_b), caption=f"B: {b_label}")

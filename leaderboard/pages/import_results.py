@@ -18,7 +18,7 @@ from vbench_lite.aggregate import load_scheme
 from vbench_lite.errors import StoreUnreachable, VblError
 from vbench_lite.importer import import_path
 from vbench_lite.leaderboard import data, ui
-from vbench_lite.leaderboard.bundle import check_bundle, extract_bundle, unpacked_metadata
+from vbench_lite.leaderboard.bundle import BundleCheck, check_bundle, extract_bundle, unpacked_metadata
 from vbench_lite.leaderboard.published import load_published
 from vbench_lite.store import ResultStore
 
@@ -32,18 +32,19 @@ st.markdown(
 )
 
 
-def import_upload(name: str, content: bytes) -> str:
-    """Extract the whole upload (videos too) and import it; a temporary copy is removed after."""
+def import_upload(import_db: str, name: str, content: bytes, model_name: str | None) -> str:
+    """Extract the whole upload (videos too) and import it into `import_db`; a temporary copy is
+    removed after."""
     if current.results_root:
         # Keep the files where the app may serve videos from.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         target = extract_bundle(name, content, Path(current.results_root) / "imports" / f"{stamp}-{Path(name).stem}")
-        with ResultStore(current.import_db) as store:
-            return import_path(store, target)
+        with ResultStore(import_db) as store:
+            return import_path(store, target, model_name=model_name)
     with tempfile.TemporaryDirectory(prefix="vbl-import-") as folder:
         target = extract_bundle(name, content, Path(folder) / "bundle")
-        with ResultStore(current.import_db) as store:
-            return import_path(store, target)
+        with ResultStore(import_db) as store:
+            return import_path(store, target, model_name=model_name)
 
 
 upload = st.file_uploader("Results bundle", type=["zip", "json"], key="bundle")
@@ -54,6 +55,7 @@ if upload is not None:
     except (StoreUnreachable, OSError):
         board = None
         st.warning("The store cannot be read, so the bundle is checked on its own (not against the board).")
+    check: BundleCheck | None
     try:
         with unpacked_metadata(upload.name, upload.getvalue()) as target:
             check = check_bundle(target, board)
@@ -61,6 +63,18 @@ if upload is not None:
         st.error(f"Rejected {ui.plain(upload.name)}: {ui.plain(error)}")
         check = None
     if check is not None:
+        model_name = None
+        if check.kind == "VBench eval_results.json":
+            # A VBench file names no model: ask, instead of naming the model after the file.
+            model_name = st.text_input(
+                "Model name (required: a VBench eval_results.json does not name its model)",
+                value="",
+                placeholder=check.model or "e.g. my-model",
+                key="model_name",
+            ).strip() or None
+            check.model = model_name or ""
+            if not model_name:
+                check.add("warning", "model name", "type the model's name above: the file does not say it")
         findings = check.table()
         rejected = findings[findings["level"] == "rejected"]
         if check.accepted:
@@ -71,14 +85,16 @@ if upload is not None:
             st.error(f"{ui.plain(upload.name)}: rejected — {ui.plain(reasons)}")
         st.dataframe(findings, hide_index=True, width="stretch", key="findings")
 
-        if check.accepted and not current.import_db:
+        import_db = current.import_db
+        if check.accepted and not import_db:
             st.info(
-                "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first), or start the "
-                "app with `vbl leaderboard --allow-import` to import from this page."
+                "This leaderboard is read-only. Import with `vbl import PATH` (unzip the bundle first; a VBench file "
+                "needs `--model NAME`), or start the app with `vbl leaderboard --allow-import` to import here."
             )
-        elif check.accepted and st.button("Import into the store", key="do_import"):
+        elif import_db and check.accepted and st.button("Import into the store", key="do_import",
+                                                        disabled=not check.model):
             try:
-                run_id = import_upload(upload.name, upload.getvalue())
+                run_id = import_upload(import_db, upload.name, upload.getvalue(), model_name)
             except VblError as error:
                 st.error(f"Import failed: {ui.plain(error)}")
             else:

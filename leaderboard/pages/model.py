@@ -16,6 +16,9 @@ ours = ui.rows_or_stop(board)
 published = ui.published_rows()
 rows = pd.concat([ours, published], ignore_index=True) if not published.empty else ours
 if rows.empty:
+    if board.empty:
+        ui.show_no_runs_yet()
+        st.stop()
     ui.show_unfinished(board)
     st.info("No finished run to show yet. Evaluate or import a run, then reload.")
     st.stop()
@@ -33,9 +36,12 @@ labels = {
         mine["run_id"], mine["revision"], mine["suite"], mine["aggregation"], strict=True
     )
 }
-run_id = st.selectbox("Revision / checkpoint", list(labels), key="revision", format_func=lambda run: labels[run])
-if run_id is None:  # no run of this model: nothing to show
-    st.stop()
+options = list(labels)
+wanted_run = st.query_params.get("run")
+run_id = str(st.selectbox("Revision / checkpoint", options,
+                          index=options.index(wanted_run) if wanted_run in options else 0, key="revision",
+                          format_func=lambda run: labels[run]))
+st.query_params["run"] = run_id
 row = mine[mine["run_id"] == run_id].iloc[0]
 
 scheme = load_scheme()
@@ -44,12 +50,16 @@ dims = [d for d in dims if pd.notna(row.get(f"{d}:normalised"))]
 peers = rows[data.rank_groups(rows) == data.rank_groups(rows).loc[row.name]]
 median = data.board_median(peers, dims)
 
-cols = st.columns(4)
-for column, name in zip(cols, data.SUMMARY_NAMES, strict=False):
-    value = row.get(name)
-    column.metric(data.pretty(name), "—" if pd.isna(value) else f"{value:.2f}%")
+one = row.to_frame().T
+summaries = [n for n in data.SUMMARY_NAMES if n != "i2v" or data.has_score(one, n)]  # I2V rows only
+cols = st.columns(len(summaries) + 1)
+for column, name in zip(cols, summaries, strict=False):
+    partial = data.partial_labels(one, name).iloc[0] if name in data.PARTIAL_NAMES else ""
+    value = data.group_score(one, name).iloc[0] if name in data.PARTIAL_NAMES else row.get(name)
+    column.metric(f"{data.pretty(name)} {partial}".strip(), data.DASH if pd.isna(value) else f"{value:.2f}%",
+                  help="partial: the weighted mean over the dimensions of the group this run has" if partial else None)
 counted = pd.notna(row.get("prompts"))
-cols[3].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else "—")
+cols[-1].metric("Prompts / videos", f"{int(row['prompts'])} / {int(row['videos'])}" if counted else data.DASH)
 if row["backend_kind"] == "published":
     st.info(f"A published VBench row (source: {ui.plain(row['source'])}): VBench's own evaluation, ranked apart "
             "from our runs.")
@@ -69,14 +79,17 @@ trend = data.checkpoint_trend(rows, model, row["suite"], row["aggregation"])
 if len(trend) > 1:
     st.subheader("Across checkpoints")
     st.plotly_chart(charts.checkpoint_trend(trend, dims), key="trend")
-    st.dataframe(data.view_table(trend, dims, "normalised", "none"), hide_index=True, key="trend_table")
+    st.dataframe(data.view_table(trend, dims, "normalised", "none").style.format(precision=2, na_rep=data.DASH),
+                 hide_index=True, key="trend_table", placeholder=data.DASH)
 
 st.subheader("Provenance")
 manifest = board.manifest(run_id)
-st.dataframe(data.provenance(manifest, row), hide_index=True, width="stretch", key="provenance")
+st.dataframe(data.provenance(manifest, row), hide_index=True, width="stretch", key="provenance",
+             placeholder=data.DASH)
 st.subheader("Scorers")
 scorers = data.scorer_table(manifest)
 if scorers.empty:
     st.info("No scorer information: a published row or an imported file without a manifest.")
 else:
-    st.dataframe(scorers, hide_index=True, width="stretch", key="scorers")
+    scorers["Dimension"] = scorers["Dimension"].map(data.pretty)
+    st.dataframe(scorers, hide_index=True, width="stretch", key="scorers", placeholder=data.DASH)

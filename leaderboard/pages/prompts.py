@@ -41,15 +41,17 @@ st.caption(
     "failed or skipped scores say why."
 )
 shown = videos.drop(columns=["video_path"]).rename(
-    columns={"video_key": "Video", "sample_index": "Sample", "seed": "Seed"}
+    columns={"video_key": "Video", "sample_index": "Sample", "seed": "Seed",
+             **{c: data.pretty(c.removesuffix(" status")) + (" status" if c.endswith(" status") else "")
+                for c in videos.columns if c not in ("video_key", "sample_index", "seed", "video_path")}}
 )
-st.dataframe(shown.round(3), hide_index=True, width="stretch", key="prompt_scores")
+st.dataframe(shown.style.format(precision=2, na_rep=data.DASH), hide_index=True, width="stretch",
+             key="prompt_scores", placeholder=data.DASH)
 
-run_dir = ui.run_dir_of(board, run_id)
 columns = st.columns(VIDEOS_PER_ROW)
 for index, video in enumerate(videos.head(6).itertuples(index=False)):
     with columns[index % len(columns)]:
-        ui.show_video(str(video.video_path), run_dir, caption=f"sample {video.sample_index} · {video.video_key}")
+        ui.show_video(board, run_id, str(video.video_path), caption=f"sample {video.sample_index} · {video.video_key}")
 with st.expander("Per-dimension details (per-frame values and the like)"):
     key = st.selectbox("Video", list(videos["video_key"]), key="detail_video")
     st.json(data.video_details(board.scores, run_id, key), expanded=False)
