@@ -18,11 +18,11 @@ HERE = Path(__file__).parent
 st.set_page_config(page_title="vbl leaderboard", page_icon=":material/leaderboard:", layout="wide")
 
 pages = [
-    st.Page(HERE / "pages" / "main_table.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
-    st.Page(HERE / "pages" / "model.py", title="Model", icon=":material/model_training:"),
-    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/movie:"),
-    st.Page(HERE / "pages" / "import_results.py", title="Import", icon=":material/upload_file:"),
+    st.Page(HERE / "views" / "main_table.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
+    st.Page(HERE / "views" / "model.py", title="Model", icon=":material/model_training:"),
+    st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page(HERE / "views" / "prompts.py", title="Prompts", icon=":material/movie:"),
+    st.Page(HERE / "views" / "import_results.py", title="Import", icon=":material/upload_file:"),
 ]
 page = st.navigation(pages)
 current = settings()

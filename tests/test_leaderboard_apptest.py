@@ -212,7 +212,7 @@ def test_a_group_without_total_is_ranked_by_its_labelled_partial_quality(monkeyp
     assert {data.pretty(d) for d in load_scheme().dims} <= set(published.columns)
     assert "ranked by Quality: no row here has a Total" in texts(app.markdown)
     assert published.iloc[0]["Model"] == "FlashVideo-24fps"  # published rows keep their Total order
-    app.switch_page("pages/model.py").run()
+    app.switch_page("views/model.py").run()
     labels = [m.label for m in app.metric]
     assert labels[:3] == ["Total", "Quality partial (4/7)", "Semantic"]
     assert app.metric[1].value.endswith("%") and app.metric[0].value == "–"
@@ -235,7 +235,7 @@ def test_one_run_is_a_table_of_one_row(monkeypatch, tmp_path) -> None:
     app = start(monkeypatch, url)
     assert list(sections(app)) == ["G1"] and list(board_table(app)["Rank"]) == ["1"]
     assert not app.warning and not app.error
-    app.switch_page("pages/compare.py").run()
+    app.switch_page("views/compare.py").run()
     assert "needs two finished runs" in texts(app.info)
 
 
@@ -263,7 +263,7 @@ def test_a_stale_running_run_shows_its_age(monkeypatch, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/model.py")
+    app = start(monkeypatch, filled[0], page="views/model.py")
     app.selectbox(key="model").set_value("alpha").run()
     rows = data.board_rows(data.load_board(filled[0]))
     current = rows[rows["run_id"] == app.selectbox(key="revision").value].iloc[0]
@@ -285,7 +285,7 @@ def test_model_page_radar_bars_provenance_and_checkpoint_trend(monkeypatch, fill
 
 @pytest.mark.slow
 def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], published=True, page="pages/model.py")
+    app = start(monkeypatch, filled[0], published=True, page="views/model.py")
     app.selectbox(key="model").set_value("HunyuanVideo").run()
     assert "A published VBench row" in texts(app.info)
     radar = figure(app, 0)
@@ -300,7 +300,7 @@ def test_model_page_for_a_published_row(monkeypatch, filled) -> None:
 @pytest.mark.slow
 def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> None:
     url, root = filled
-    app = start(monkeypatch, url, root=root, page="pages/compare.py")
+    app = start(monkeypatch, url, root=root, page="views/compare.py")
     app.selectbox(key="run_a").set_value("alpha-1000").run()
     app.selectbox(key="run_b").set_value("alpha-2000").run()
     metrics = {m.label: m.value for m in app.metric}
@@ -318,7 +318,7 @@ def test_compare_page_deltas_win_tie_loss_and_videos(monkeypatch, filled) -> Non
 
 @pytest.mark.slow
 def test_compare_page_says_which_dimensions_are_not_comparable(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/compare.py")
+    app = start(monkeypatch, filled[0], page="views/compare.py")
     app.selectbox(key="run_a").set_value("alpha-1000").run()
     app.selectbox(key="run_b").set_value("gamma").run()
     assert "Temporal flickering (vbench vs efficientnet)" in texts(app.warning)
@@ -332,7 +332,7 @@ def test_compare_with_no_shared_prompts_says_0_shared_prompts(monkeypatch, tmp_p
     with ResultStore(url) as store:
         add_run(store, "here", "m", "v1", 0.0, 0)
         add_run(store, "there", "m", "v2", 0.0, 1, prompts=["w", "x", "y", "z"])
-    app = start(monkeypatch, url, page="pages/compare.py")
+    app = start(monkeypatch, url, page="views/compare.py")
     app.selectbox(key="run_a").set_value("here").run()
     app.selectbox(key="run_b").set_value("there").run()
     assert "0 shared prompts" in texts(app.info)
@@ -344,7 +344,7 @@ def test_compare_with_no_shared_prompts_says_0_shared_prompts(monkeypatch, tmp_p
 
 def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
     url, root = filled
-    app = start(monkeypatch, url, root=root, page="pages/prompts.py")
+    app = start(monkeypatch, url, root=root, page="views/prompts.py")
     app.selectbox(key="run").set_value("beta").run()
     app.selectbox(key="prompt").set_value("a red car").run()
     assert [h.value for h in app.subheader] == ["a red car"]
@@ -359,12 +359,12 @@ def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
 @pytest.mark.slow
 def test_prompt_page_refuses_videos_outside_the_root_and_without_root(monkeypatch, filled, tmp_path) -> None:
     url, root = filled
-    app = start(monkeypatch, url, root=None, page="pages/prompts.py")
+    app = start(monkeypatch, url, root=None, page="views/prompts.py")
     app.selectbox(key="run").set_value("beta").run()
     assert "no results root is configured" in texts(app.warning) and not app.get("video")
     outside = tmp_path / "other-root"
     outside.mkdir()
-    app = start(monkeypatch, url, root=outside, page="pages/prompts.py")
+    app = start(monkeypatch, url, root=outside, page="views/prompts.py")
     app.selectbox(key="run").set_value("beta").run()
     assert "absolute path outside the results root" in texts(app.warning) and not app.get("video")
 
@@ -385,7 +385,7 @@ def test_prompt_page_plays_a_quick_start_run_from_its_own_input_folder(monkeypat
                 config={"videos": str(clips)}, run_dir=str(tmp_path / "runs" / "demo"))
         add_run(store, "imported", "other", "", 0.0, 1, video_root=clips, dims=["temporal_flickering"],
                 config={"videos": str(clips)}, imported_from={"path": str(tmp_path / "upload")})
-    app = start(monkeypatch, url, root=results, page="pages/prompts.py")
+    app = start(monkeypatch, url, root=results, page="views/prompts.py")
     app.selectbox(key="run").set_value("quick").run()
     assert len(app.get("video")) == SAMPLES and not app.warning
     app.selectbox(key="run").set_value("imported").run()
@@ -393,7 +393,7 @@ def test_prompt_page_plays_a_quick_start_run_from_its_own_input_folder(monkeypat
 
 
 def test_prompt_page_shows_a_half_written_run_with_a_note(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/prompts.py")
+    app = start(monkeypatch, filled[0], page="views/prompts.py")
     app.selectbox(key="run").set_value("delta").run()
     assert "Run delta is running" in texts(app.info)
     assert list(app.selectbox(key="prompt").options) == sorted(PROMPTS[:2])
@@ -410,7 +410,7 @@ def test_prompt_page_video_path_traversal_is_refused(monkeypatch, filled, tmp_pa
             "evil", VideoRow("x", "../secret.mp4", "p", "p", 0, 0), [ScoreRow("x", "scene", "vbench", "1", "ok", 0.5)]
         )
         store.finish_run("evil", "complete", [])
-    app = start(monkeypatch, url, root=root, page="pages/prompts.py")
+    app = start(monkeypatch, url, root=root, page="views/prompts.py")
     assert ui.plain("refused '../secret.mp4'") in texts(app.warning) and not app.get("video")
 
 
@@ -436,7 +436,7 @@ def _bundle(tmp_path: Path, url: str, **changes) -> bytes:  # noqa: ANN003
 
 def test_import_page_rejects_a_bundle_and_says_why(monkeypatch, filled, tmp_path) -> None:
     url = filled[0]
-    app = start(monkeypatch, url, page="pages/import_results.py")
+    app = start(monkeypatch, url, page="views/import_results.py")
     bad = _bundle(tmp_path, url, prompt_suite={"name": "vbl-mini", "version": "1", "sha256": "ef" * 32})
     app.file_uploader(key="bundle").set_value(("omega.zip", bad, "application/zip")).run()
     assert "rejected" in texts(app.error) and "different prompts under one name" in texts(app.error)
@@ -454,7 +454,7 @@ def test_import_page_accepts_and_imports_into_a_writable_store(monkeypatch, fill
     build_store(url)
     results = tmp_path / "results"
     results.mkdir()
-    app = start(monkeypatch, url, root=results, import_db=url, page="pages/import_results.py")
+    app = start(monkeypatch, url, root=results, import_db=url, page="views/import_results.py")
     app.file_uploader(key="bundle").set_value(("omega.zip", _bundle(tmp_path, source_url), "application/zip")).run()
     assert "accepted" in texts(app.success)
     app.button(key="do_import").click().run()
@@ -463,14 +463,14 @@ def test_import_page_accepts_and_imports_into_a_writable_store(monkeypatch, fill
         runs = store.runs_frame().set_index("run_id")
     assert runs.loc["imported-run", "model_name"] == "omega"
     assert Path(runs.loc["imported-run", "run_dir"]).is_relative_to(results.resolve() / "imports")
-    app.switch_page("pages/main_table.py").run()
+    app.switch_page("views/main_table.py").run()
     assert "omega" in set(board_table(app)["Model"])
 
 
 def test_import_page_asks_the_model_name_of_a_vbench_file_and_names_its_backend(monkeypatch, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'import.db'}"
     ResultStore(url).close()
-    app = start(monkeypatch, url, import_db=url, page="pages/import_results.py")
+    app = start(monkeypatch, url, import_db=url, page="views/import_results.py")
     entries = [{"video_path": f"p{i}-0.mp4", "video_results": 0.9, "backend": "niqe"} for i in range(2)]
     ours = json.dumps({"imaging_quality": [0.9, entries]}).encode()
     app.file_uploader(key="bundle").set_value(("eval_results.json", ours, "application/json")).run()
@@ -487,7 +487,7 @@ def test_import_page_asks_the_model_name_of_a_vbench_file_and_names_its_backend(
 
 
 def test_import_page_is_read_only_unless_allowed(monkeypatch, filled, tmp_path) -> None:
-    app = start(monkeypatch, filled[0], page="pages/import_results.py")
+    app = start(monkeypatch, filled[0], page="views/import_results.py")
     app.file_uploader(key="bundle").set_value(("omega.zip", _bundle(tmp_path, filled[0]), "application/zip")).run()
     assert "accepted" in texts(app.success) and "read-only" in texts(app.info)
     assert not app.button
@@ -495,22 +495,22 @@ def test_import_page_is_read_only_unless_allowed(monkeypatch, filled, tmp_path) 
 
 @pytest.mark.slow
 def test_import_page_loads_published_rows_for_the_session(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/import_results.py")
+    app = start(monkeypatch, filled[0], page="views/import_results.py")
     csv = b"model,total,quality,semantic,subject consistency\nPaperModel,81.0,82.0,77.0,96.0\n"
     app.file_uploader(key="published_upload").set_value(("rows.csv", csv, "text/csv")).run()
     assert "1 published row(s) loaded" in texts(app.success)
     assert list(table(app)["model"]) == ["PaperModel"]
-    app.switch_page("pages/main_table.py").run()
+    app.switch_page("views/main_table.py").run()
     board = board_table(app)
     assert board.loc[board["Model"] == "PaperModel", "Backend"].iloc[0] == "published"
-    app.switch_page("pages/import_results.py").run()
+    app.switch_page("views/import_results.py").run()
     app.file_uploader(key="published_upload").set_value(("rows.csv", b"model,total\nX,880\n", "text/csv")).run()
     assert "percentages" in texts(app.error)
 
 
 # -- empty and broken stores -----------------------------------------------------------------------
 
-PAGES = ["pages/main_table.py", "pages/model.py", "pages/compare.py", "pages/prompts.py"]
+PAGES = ["views/main_table.py", "views/model.py", "views/compare.py", "views/prompts.py"]
 
 
 def _closed_port() -> int:
@@ -555,12 +555,12 @@ def test_a_store_holding_only_a_half_written_run(monkeypatch, tmp_path) -> None:
     app = start(monkeypatch, url)
     assert "Run half (delta) is running" in texts(app.warning) and "nothing to rank" in texts(app.info)
     assert not app.error and not app.dataframe
-    app.switch_page("pages/compare.py").run()
+    app.switch_page("views/compare.py").run()
     assert "needs two finished runs" in texts(app.info)
 
 
 def test_import_page_works_when_the_store_is_unreachable(monkeypatch, tmp_path) -> None:
-    app = start(monkeypatch, f"sqlite:///{tmp_path / 'none.db'}", page="pages/import_results.py")
+    app = start(monkeypatch, f"sqlite:///{tmp_path / 'none.db'}", page="views/import_results.py")
     good = json.dumps({"scene": [0.5, [{"video_path": "p-0.mp4", "video_results": 0.5}]]}).encode()
     app.file_uploader(key="bundle").set_value(("m_eval_results.json", good, "application/json")).run()
     assert "not against the board" in texts(app.warning) and "accepted" in texts(app.success)
@@ -576,7 +576,7 @@ def test_the_main_table_reads_a_postgresql_store(monkeypatch, fresh_postgres_url
 
 
 def test_import_page_refuses_an_escaping_zip_and_keeps_the_rest_of_the_page(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/import_results.py")
+    app = start(monkeypatch, filled[0], page="views/import_results.py")
     evil = io.BytesIO()
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("../../outside.txt", "x")
@@ -589,7 +589,7 @@ def test_import_page_refuses_an_escaping_zip_and_keeps_the_rest_of_the_page(monk
 
 @pytest.mark.slow
 def test_model_page_switches_revision(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/model.py")
+    app = start(monkeypatch, filled[0], page="views/model.py")
     app.selectbox(key="model").set_value("alpha").run()
     rows = data.board_rows(data.load_board(filled[0])).set_index("run_id")
     for run_id in ("alpha-1000", "alpha-2000"):
@@ -601,7 +601,7 @@ def test_model_page_switches_revision(monkeypatch, filled) -> None:
 
 @pytest.mark.slow
 def test_prompt_page_details_of_one_video(monkeypatch, filled) -> None:
-    app = start(monkeypatch, filled[0], page="pages/prompts.py")
+    app = start(monkeypatch, filled[0], page="views/prompts.py")
     app.selectbox(key="run").set_value("alpha-1000").run()
     app.selectbox(key="prompt").set_value("a cat").run()
     app.selectbox(key="detail_video").set_value("a cat-1.mp4").run()

@@ -168,6 +168,18 @@ def _download_csv(page) -> list[dict[str, str]]:  # noqa: ANN001
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def test_a_deep_link_as_the_servers_first_visit_gets_the_apps_own_pages(browser_page, server: str) -> None:  # noqa: ANN001
+    # First in the file on purpose: the server is fresh. A folder named `pages/` beside app.py made
+    # Streamlit fall back to its legacy page list (file names, narrow layout) on such a first visit.
+    page = browser_page
+    _open(page, server, "prompts")
+    nav = page.get_by_test_id("stSidebarNav")
+    for title in ("Leaderboard", "Model", "Compare", "Prompts", "Import"):
+        assert nav.get_by_text(title, exact=True).count() == 1
+    assert nav.get_by_text("import results").count() == 0 and nav.get_by_text("main table").count() == 0
+    page.get_by_role("heading", name="Prompts").first.wait_for()
+
+
 def test_main_table_filter_and_csv_download(browser_page, server: str) -> None:  # noqa: ANN001
     page = browser_page
     ARTIFACTS.mkdir(exist_ok=True)

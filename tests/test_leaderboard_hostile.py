@@ -27,7 +27,7 @@ from vbench_lite.store import ResultStore, ScoreRow, VideoRow
 
 APP = Path(__file__).resolve().parent.parent / "leaderboard" / "app.py"
 IMAGE = "![](http://attacker.invalid/x.png)"
-PAGES = ["pages/main_table.py", "pages/model.py", "pages/compare.py", "pages/prompts.py"]
+PAGES = ["views/main_table.py", "views/model.py", "views/compare.py", "views/prompts.py"]
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +65,13 @@ def test_user_text_is_never_rendered_as_markdown(monkeypatch: pytest.MonkeyPatch
     url, root = hostile_store
     app = start(monkeypatch, url, root, page)
     assert not app.exception, app.exception
-    if page == "pages/prompts.py":
+    if page == "views/prompts.py":
         app.selectbox(key="run").set_value("run-a").run()
         app.selectbox(key="prompt").set_value(IMAGE).run()
         assert not app.exception, app.exception
     bodies = markdown_bodies(app)
     assert not any("![](" in body for body in bodies), [b for b in bodies if "![](" in b]
-    if page == "pages/prompts.py":
+    if page == "views/prompts.py":
         assert any(ui.plain(IMAGE) in body for body in bodies)  # shown, escaped
         assert any("NUL byte" in body for body in bodies)
 

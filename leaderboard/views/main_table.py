@@ -133,7 +133,7 @@ for group_id in dict.fromkeys(table_rows["group"]):
     cells = event.selection.get("cells", []) if event is not None else []
     if cells:
         picked = section.iloc[int(cells[0][0])]
-        st.switch_page("pages/model.py", query_params={"model": picked["model"], "run": picked["run_id"]})
+        st.switch_page("views/model.py", query_params={"model": picked["model"], "run": picked["run_id"]})
 
 export = data.view_table(table_rows, dims, mode, "numbers", lead=lead)
 csv_column, json_column, _ = st.columns([1, 1, 4])
