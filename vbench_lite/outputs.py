@@ -81,7 +81,8 @@ def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
     """The store's ok rows of one dimension, back as the VideoScores the dimension returned."""
     scores = []
     for value, extra in zip(rows["value"], rows["extra"], strict=True):
-        parsed = json.loads(extra) if isinstance(extra, str) and extra else {}
+        # The store hands back JSON text; an import hands over the parsed dict.
+        parsed = extra if isinstance(extra, dict) else json.loads(extra) if isinstance(extra, str) and extra else {}
         value = bool(value) if dimension.value_kind == "bool" else float(value)
         scores.append(VideoScore(value=value, extra=parsed))
     return scores
