@@ -485,7 +485,7 @@ ENTRIES: list[Entry] = [
     Entry("i2v_subject", "i2v_subject:I2VSubject", write_dino, vbench_i2v_subject),
     # VBench's module imports dreamsim (and peft): run in an environment that has them
     Entry("i2v_background", "i2v_background:I2VBackground", write_dreamsim, vbench_i2v_background,
-          needs="dreamsim"),
+          missing=dreamsim_missing),
 ]
 
 
