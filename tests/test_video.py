@@ -134,3 +134,23 @@ def test_4k_frames_are_refused_before_decoding_with_a_downscale_hint(tmp_path) -
     path = write_mp4(tmp_path / "uhd.mp4", frame, 8)
     with pytest.raises(VideoUnreadable, match="3840x2160.*downscale"):
         decode_video(path)
+
+
+@pytest.mark.parametrize("kind", ["mp4", "gif", "frame folder"])
+def test_frames_above_the_limit_are_refused_from_the_headers_in_every_input_kind(tmp_path, kind: str) -> None:
+    from vbench_lite.decode import open_video
+
+    frames = np.zeros((2, 1500, 2600, 3), np.uint8)  # 3.9 MP: above 2560x1440 (3.7 MP)
+    if kind == "mp4":
+        path = write_mp4(tmp_path / "big.mp4", frames, 8)
+    elif kind == "gif":
+        path = tmp_path / "big.gif"
+        Image.fromarray(frames[0]).save(path, save_all=True, append_images=[Image.fromarray(frames[1])])
+    else:
+        path = tmp_path / "big"
+        path.mkdir()
+        for index, frame in enumerate(frames):
+            Image.fromarray(frame).save(path / f"{index:03d}.png")
+    with pytest.raises(VideoUnreadable, match="2600x1500 is above the 2560x1440 limit") as refused:
+        open_video(path)  # opening reads headers only: no frame is decoded before the refusal
+    assert "\n" not in str(refused.value)
