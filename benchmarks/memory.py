@@ -6,10 +6,12 @@ a fresh process and reads that process's peak RSS from the kernel (`os.wait4`):
 
     python benchmarks/memory.py                     # 16, 250, 1500 frames at 1280x720, 3000 at 1920x1080
     python benchmarks/memory.py --lengths 16 250 --dims temporal_flickering
+    python benchmarks/memory.py --lengths 16 250 1500 --size 320x180 --backend vbench --random-weights DIR
 
 The default dimensions are every one that runs on a fresh machine (the weight-free one and the
 embedded backends). `--random-weights DIR` adds the VBench-exact backends, with random weights
-written in their real on-disk formats by the test helpers. The 16-frame row is the baseline: the
+written in their real on-disk formats by the test helpers (tests/total_suite.py) when DIR does not
+exist yet. The 16-frame row is the baseline: the
 models loaded, almost no video. Prints a table: frames, size, peak RSS, and RSS above the baseline.
 """
 
@@ -84,16 +86,23 @@ def main() -> None:
     parser.add_argument("--backend", default="embedded")
     parser.add_argument("--random-weights", type=Path, help="a $VBL_WEIGHTS_DIR of random real-format weights")
     parser.add_argument("--work", type=Path, help="keep clips and runs here (default: a temporary folder)")
+    parser.add_argument("--size", help="WxH for every length (default: 1280x720, 1920x1080 for 3000 frames)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="vbl-memory-"))
     work.mkdir(parents=True, exist_ok=True)
     extra = ["--backend", args.backend]
     if args.random_weights:
+        if not args.random_weights.exists():  # the test suite's writer: every VBench-exact file, seeded
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from total_suite import write_weights
+
+            write_weights(args.random_weights)
         os.environ["VBL_WEIGHTS_DIR"] = str(args.random_weights)
     rows = []
     for frames in args.lengths:
-        size = SIZES.get(frames, (1280, 720))
-        clip = work / f"a street, camera pans left, {frames} frames-0.mp4"  # the prompt gives camera_motion a rule
+        size = tuple(map(int, args.size.split("x"))) if args.size else SIZES.get(frames, (1280, 720))
+        # The prompt (the file name) names a camera motion, so camera_motion has a rule to score.
+        clip = work / f"a street, camera pans left, {frames} frames {size[0]}x{size[1]}-0.mp4"
         if not clip.exists():
             long_clip(clip, frames, size)
         rss, seconds = peak_rss(clip, args.dims, work, extra)
