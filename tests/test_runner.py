@@ -432,3 +432,15 @@ def test_a_missing_weight_file_is_one_line_and_the_other_dimensions_still_run(mo
     code, output = evaluate(*args, "--out", str(tmp_path / "auto"))  # auto: falls back, says so
     assert code == 0, output
     assert "exact_or_classical: backend classical" in output
+
+
+def test_available_leaves_out_image_dimensions_for_a_folder_without_images(tmp_path) -> None:
+    from vbench_lite.runner import EvaluateOptions, available_dimensions
+
+    folder = EvaluateOptions(out=tmp_path / "run", dims="available", videos=tmp_path, backend="embedded")
+    with_images = EvaluateOptions(out=tmp_path / "run", dims="available", videos=tmp_path, images=tmp_path,
+                                  backend="embedded")
+    plain = available_dimensions(folder)
+    assert "i2v_subject" not in plain and "i2v_background" not in plain
+    assert {"temporal_flickering", "subject_consistency", "camera_motion"} <= set(plain)
+    assert {"i2v_subject", "i2v_background"} <= set(available_dimensions(with_images))

@@ -301,15 +301,17 @@ def _resolve_dims(options: EvaluateOptions) -> list[str]:
 
 
 def available_dimensions(options: EvaluateOptions) -> list[str]:
-    """Every installed dimension that can run here with the chosen backend and weights."""
+    """Every installed dimension that can run here with the chosen backend and weights, and that can
+    score these videos: a folder of videos without --images has no conditioning image to compare to."""
     context = ScoringContext(backend=options.backend, weights_dir=options.weights)  # type: ignore[arg-type]
+    no_images = options.videos is not None and options.images is None and not options.prompts
     names = []
     for name in registry.dimension_names():
         try:
             dimension = registry.load_dimension_class(name)(context)
         except Exception:  # a broken plugin must not hide the others
             continue
-        if dimension.unavailable_reason() is None:
+        if dimension.unavailable_reason() is None and not (dimension.needs_image and no_images):
             names.append(name)
     return names
 
