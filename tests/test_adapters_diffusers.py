@@ -312,6 +312,7 @@ def tiny_cogvideox_folder(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_cogvideox_adapter_passes_pipeline_kwargs_and_rounds_frames_to_4k_plus_1(tiny_cogvideox_folder, tmp_path):
     options = {"num_frames": 8, "height": 16, "width": 16, "steps": 2, "pipeline_kwargs": {"max_sequence_length": 16}}
     generator = CogVideoX2B(options)

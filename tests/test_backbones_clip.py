@@ -41,6 +41,7 @@ def test_openai_files_give_the_features_of_the_clip_package(tmp_path: Path, fmt:
 
 
 @pytest.mark.parametrize("fmt", ["open_clip_bin", "open_clip_safetensors"])
+@pytest.mark.slow
 def test_open_clip_checkpoints_load_to_the_same_network(tmp_path: Path, fmt: str) -> None:
     path = write_tiny_openai_clip(tmp_path, "ViT-L-14", fmt, seed=3)
     ours = build_clip(path, "ViT-L-14", "cpu")

@@ -42,6 +42,7 @@ def test_a_full_size_cotracker2_has_the_released_keys_shapes_and_dtypes():
     assert len(released) == 321 and released["pos_emb"][0] == (1, 456, 96, 128)
 
 
+@pytest.mark.slow
 def test_a_tiny_cotracker2_loads_strictly_through_the_dimension(weights_home):
     state = seeded_state(tiny_rows(), seed=1)
     path = write_cotracker2(weights_home, state)
@@ -123,6 +124,7 @@ def test_the_key_table_rebuilds_the_same_weights_every_time():
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7])
+@pytest.mark.slow
 def test_frames_fed_in_chunks_give_the_whole_videos_tracks_and_only_a_window_is_held(chunk):
     with torch.device("meta"):
         model = CoTracker2(CoTracker2Config(latent_dim=16, hidden_size=48, time_depth=2, space_depth=2,

@@ -51,6 +51,7 @@ def iou(a: np.ndarray | tuple[float, ...], b: np.ndarray | tuple[float, ...]) ->
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+@pytest.mark.slow
 def test_every_weight_is_loaded_under_its_name_and_shape(model_json: Path, detector: NanoDet) -> None:
     _, weights = read_graph_model(model_json)
     floats = {name: value.shape for name, value in weights.items() if value.dtype == np.float32 and value.ndim}
@@ -64,6 +65,7 @@ def test_every_weight_is_loaded_under_its_name_and_shape(model_json: Path, detec
 
 
 @pytest.mark.fidelity
+@pytest.mark.slow
 def test_graph_matches_tensorflow_js_on_real_frames(detector: NanoDet) -> None:
     golden = np.load(GOLDEN)
     step = int(golden["sample_step"])
@@ -94,6 +96,7 @@ def assert_well_formed(detections: list[FrameDetections], height: int, width: in
         assert (frame.scores > 0.2).all() and (np.diff(frame.scores) <= 0).all()
 
 
+@pytest.mark.slow
 def test_finds_the_cyclist_his_bicycle_and_the_cars_in_bikes(detector: NanoDet) -> None:
     frames = sample_frames("bikes")[0]
     detections = detector.detect(frames[[36, 125, 178]])
@@ -108,6 +111,7 @@ def test_finds_the_cyclist_his_bicycle_and_the_cars_in_bikes(detector: NanoDet) 
     assert box_colour(frames[125], best_person) == "black"  # his jersey and shorts
 
 
+@pytest.mark.slow
 def test_finds_the_person_in_carphone(detector: NanoDet) -> None:
     frames = sample_frames("carphone_pristine")[0]
     detections = detector.detect(frames[[0, 60, 119]])
@@ -118,6 +122,7 @@ def test_finds_the_person_in_carphone(detector: NanoDet) -> None:
         assert x0 < 88 < x1 and y0 < 72 < y1  # the speaker fills the middle of the 176×144 frame
 
 
+@pytest.mark.slow
 def test_batches_give_the_detections_of_single_frames(detector: NanoDet) -> None:
     frames = sample_frames("carphone_pristine")[0][[10, 70]]
     one_at_a_time = NanoDet(detector.graph, batch_size=1).detect(frames)
@@ -128,6 +133,7 @@ def test_batches_give_the_detections_of_single_frames(detector: NanoDet) -> None
         np.testing.assert_allclose(single.scores, batched.scores, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_detect_refuses_frames_that_are_not_uint8_rgb(detector: NanoDet) -> None:
     with pytest.raises(ValueError, match="uint8 frames"):
         detector.detect(np.zeros((2, 32, 32, 3), np.float32))

@@ -129,6 +129,7 @@ def test_vbench_frame_mapping_captions_frame_b_from_frame_b_over_3():
     assert source_frames(4, "per_frame") == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_batch_captions_equal_single_frame_captions_of_their_source(tmp_path):
     model = load_tag2text_file(write_checkpoint(tmp_path, TINY, seed=1))
     pixels = torch.randn(4, 3, 384, 384, generator=torch.Generator().manual_seed(0))

@@ -10,6 +10,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from clips import clip_folder
 from typer.testing import CliRunner
 
@@ -110,6 +111,7 @@ class NeedsAFile(Dimension):
         return []
 
 
+@pytest.mark.slow
 def test_weights_checks_sha256_and_says_where_a_missing_file_goes(tmp_path, monkeypatch) -> None:
     real = registry._entry_points
     point = EntryPoint("needs_a_file", f"{__name__}:NeedsAFile", registry.DIMENSIONS_GROUP)

@@ -68,6 +68,7 @@ def random_cases(count: int, seed: int = 0):
         yield first, first + step, height, width
 
 
+@pytest.mark.slow
 def test_rules_equal_vbench_on_thousands_of_edge_moves(vbench_camera):
     seen = set()
     for first, last, height, width in random_cases(3000):

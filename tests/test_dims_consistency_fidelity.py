@@ -38,6 +38,7 @@ def _videos(paths: list[Path]) -> list[Video]:
     return [Video(frames=frames, fps=fps, path=path) for path in paths for frames, fps in [decode_video(path)]]
 
 
+@pytest.mark.slow
 def test_subject_consistency_equals_vbench(tmp_path, clips):
     vbench_subject = pytest.importorskip("vbench.subject_consistency")
     from vbench_lite.dimensions.subject_consistency import SubjectConsistency

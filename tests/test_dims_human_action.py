@@ -114,6 +114,7 @@ def tiny_umt(weights_home: Path) -> Path:
     return write_umt(weights_home)
 
 
+@pytest.mark.slow
 def test_real_clips_are_scored_in_batches_as_one_by_one(tiny_umt: Path) -> None:
     dimension = HumanAction(ScoringContext(batch_size=32))  # two videos per forward
     dimension.setup()
@@ -169,6 +170,7 @@ def test_vbl_mini_has_human_action_prompts_with_kinetics_labels() -> None:
     assert all(label in CLASSES for label in labels) and len(set(labels)) == len(labels)
 
 
+@pytest.mark.slow
 def test_vbl_evaluate_writes_vbenchs_per_video_keys(tiny_umt: Path, tmp_path: Path) -> None:
     videos = tmp_path / "videos"
     cut_clip("bikes", videos / f"A person is {SURE}-0.mp4", frames=20, size=(320, 176))

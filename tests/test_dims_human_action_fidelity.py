@@ -147,6 +147,7 @@ def test_the_input_transform_is_vbenchs_bit_for_bit(vbench_umt, real_clips) -> N
 
 
 @pytest.mark.parametrize("with_pos_embed", [False, True], ids=["real-layout", "stored-pos-embed"])
+@pytest.mark.slow
 def test_reduced_umt_agrees_with_vbenchs_human_action(vbench_umt, real_clips, tmp_path, monkeypatch, capsys,
                                                       with_pos_embed) -> None:
     checkpoint = write_umt(tmp_path, umt_state_dict(TINY, seed=1, pos_embed=with_pos_embed))

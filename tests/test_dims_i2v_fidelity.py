@@ -46,6 +46,7 @@ def videos(pairs: list[tuple[Path, Path]]) -> list[Video]:
     return out
 
 
+@pytest.mark.slow
 def test_i2v_subject_equals_vbench(tmp_path, pairs):
     vbench_i2v = pytest.importorskip("vbench2_beta_i2v.i2v_subject")
     model = tiny_dino()
@@ -69,6 +70,7 @@ def test_i2v_subject_equals_vbench(tmp_path, pairs):
     assert max(values) - min(values) > 100 * TOLERANCE
 
 
+@pytest.mark.slow
 def test_i2v_background_equals_vbench_recorded_values(tmp_path, pairs):
     golden = json.loads(GOLDEN.read_text())
     assert [tuple(p) for p in golden["pairs"]] == list(I2V_PAIRS)

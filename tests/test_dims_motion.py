@@ -92,6 +92,7 @@ def test_moving_needs_c_pairs_strictly_above_tau():
     assert score_of(dimension, scripted_video(0)).value is False  # no pair, no motion
 
 
+@pytest.mark.slow
 def test_scoring_stops_once_the_verdict_is_known_and_keeps_vbench_s_verdict():
     rng = np.random.default_rng(0)
     saved = 0

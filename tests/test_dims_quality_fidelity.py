@@ -96,6 +96,7 @@ def test_preprocessing_modes_equal_vbenchs_transform(mode: str) -> None:
     assert torch.equal(vbench_resize(pixels, mode), transform(pixels, mode))
 
 
+@pytest.mark.slow
 def test_musiq_loading_is_strict(weights_home: Path) -> None:
     pytest.importorskip("pyiqa", reason="the MUSIQ backend needs the optional pyiqa package")
     from vbench_lite.dimensions.backbones.musiq import build_musiq

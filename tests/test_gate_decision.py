@@ -113,6 +113,7 @@ def test_dynamic_degree_identical_results_pass(tmp_path: Path) -> None:
     assert row.details["mcnemar_worse"] == 0 and row.status == "PASS"
 
 
+@pytest.mark.slow
 def test_quality_semantic_total_are_gated_and_match_the_aggregation(tmp_path: Path) -> None:
     """All 16 dimensions, half on their own prompts; one dimension drops by 0.05 raw."""
     base_scores, cand_scores = {}, {}

@@ -45,6 +45,7 @@ def test_both_text_decoders_are_one_head_with_tied_output():
     assert model.textual.output.weight is model.textual.embedding.words.weight
 
 
+@pytest.mark.slow
 def test_tiny_grit_in_the_real_layout_loads_strictly_through_the_user_path(weights_home):
     path = write_tiny_grit(weights_home)
     detector, found = load_grit(ScoringContext())
@@ -136,6 +137,7 @@ def test_greedy_search_bans_repeats_keeps_ended_rows_ended_and_normalises_by_len
     assert torch.all(logprobs <= 0) and torch.all(logprobs > -1e-3)
 
 
+@pytest.mark.slow
 def test_frames_of_different_sizes_are_detected_in_their_own_batches(weights_home):
     write_tiny_grit(weights_home)
     detector, _ = load_grit(ScoringContext())
@@ -147,6 +149,7 @@ def test_frames_of_different_sizes_are_detected_in_their_own_batches(weights_hom
     np.testing.assert_allclose(together[0].boxes, together[2].boxes)
 
 
+@pytest.mark.slow
 def test_the_dimensions_share_detections_of_frames_seen_before(weights_home):
     from vbench_lite.dimensions.color import Color
     from vbench_lite.dimensions.object_class import ObjectClass

@@ -147,6 +147,7 @@ def test_an_imported_summary_is_never_trusted(tmp_path: Path, evaluated: Path) -
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_an_import_that_fails_halfway_leaves_nothing(fresh_postgres_url: str, evaluated: Path) -> None:
     """PostgreSQL refuses text with a NUL byte: the third video's insert fails inside the import."""
     scores = pd.read_parquet(evaluated / "scores.parquet")
@@ -170,6 +171,7 @@ def gif_with_canvas(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_oversized_gifs_and_a_broken_frame_folder_are_failed_rows_and_the_run_goes_on(
     tmp_path: Path, db: str
 ) -> None:

@@ -170,6 +170,7 @@ def test_filters_search_backend_suite_task_and_date(monkeypatch, filled) -> None
     assert list(board_table(app)["Revision"]) == ["ckpt-2000"]
 
 
+@pytest.mark.slow
 def test_rank_by_a_dimension_or_quality(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     assert app.selectbox(key="sort_by").options[:3] == ["Total (else Quality)", "Quality", "Semantic"]
@@ -197,6 +198,7 @@ def test_published_rows_sit_in_their_own_section_in_published_order(monkeypatch,
     assert list(sections(app)) == ["G1", "G2"]
 
 
+@pytest.mark.slow
 def test_a_group_without_total_is_ranked_by_its_labelled_partial_quality(monkeypatch, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'partial.db'}"
     some = load_scheme().group_dims("quality")[:4]
@@ -218,6 +220,7 @@ def test_a_group_without_total_is_ranked_by_its_labelled_partial_quality(monkeyp
     assert app.metric[1].value.endswith("%") and app.metric[0].value == "–"
 
 
+@pytest.mark.slow
 def test_clicking_a_row_opens_its_model_page(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0])
     app.session_state["board_G1"] = {"selection": {"rows": [], "columns": [], "cells": [[1, "Total"]]}}
@@ -239,6 +242,7 @@ def test_one_run_is_a_table_of_one_row(monkeypatch, tmp_path) -> None:
     assert "needs two finished runs" in texts(app.info)
 
 
+@pytest.mark.slow
 def test_a_stale_running_run_shows_its_age(monkeypatch, tmp_path) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -327,6 +331,7 @@ def test_compare_page_says_which_dimensions_are_not_comparable(monkeypatch, fill
     assert "Pick two different runs." in texts(app.warning)
 
 
+@pytest.mark.slow
 def test_compare_with_no_shared_prompts_says_0_shared_prompts(monkeypatch, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'apart.db'}"
     with ResultStore(url) as store:
@@ -342,6 +347,7 @@ def test_compare_with_no_shared_prompts_says_0_shared_prompts(monkeypatch, tmp_p
 # -- prompt drill-down -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_prompt_page_scores_and_playback(monkeypatch, filled) -> None:
     url, root = filled
     app = start(monkeypatch, url, root=root, page="views/prompts.py")
@@ -392,6 +398,7 @@ def test_prompt_page_plays_a_quick_start_run_from_its_own_input_folder(monkeypat
     assert not app.get("video") and "absolute path outside the results root" in texts(app.warning)
 
 
+@pytest.mark.slow
 def test_prompt_page_shows_a_half_written_run_with_a_note(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="views/prompts.py")
     app.selectbox(key="run").set_value("delta").run()
@@ -399,6 +406,7 @@ def test_prompt_page_shows_a_half_written_run_with_a_note(monkeypatch, filled) -
     assert list(app.selectbox(key="prompt").options) == sorted(PROMPTS[:2])
 
 
+@pytest.mark.slow
 def test_prompt_page_video_path_traversal_is_refused(monkeypatch, filled, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'evil.db'}"
     root = tmp_path / "root"
@@ -434,6 +442,7 @@ def _bundle(tmp_path: Path, url: str, **changes) -> bytes:  # noqa: ANN003
     return _zip_run(folder)
 
 
+@pytest.mark.slow
 def test_import_page_rejects_a_bundle_and_says_why(monkeypatch, filled, tmp_path) -> None:
     url = filled[0]
     app = start(monkeypatch, url, page="views/import_results.py")
@@ -486,6 +495,7 @@ def test_import_page_asks_the_model_name_of_a_vbench_file_and_names_its_backend(
     assert list(runs["model_name"]) == ["my-model"] and set(scores["backend"]) == {"niqe"}
 
 
+@pytest.mark.slow
 def test_import_page_is_read_only_unless_allowed(monkeypatch, filled, tmp_path) -> None:
     app = start(monkeypatch, filled[0], page="views/import_results.py")
     app.file_uploader(key="bundle").set_value(("omega.zip", _bundle(tmp_path, filled[0]), "application/zip")).run()
@@ -575,6 +585,7 @@ def test_the_main_table_reads_a_postgresql_store(monkeypatch, fresh_postgres_url
     assert "Run delta (delta) is running" in texts(app.warning)
 
 
+@pytest.mark.slow
 def test_import_page_refuses_an_escaping_zip_and_keeps_the_rest_of_the_page(monkeypatch, filled) -> None:
     app = start(monkeypatch, filled[0], page="views/import_results.py")
     evil = io.BytesIO()

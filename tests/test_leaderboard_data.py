@@ -273,6 +273,7 @@ def test_group_labels_say_what_sets_each_group_apart(rows: pd.DataFrame) -> None
     assert "Scene embedded" in labels[data.rank_groups(both).iloc[-1]]
 
 
+@pytest.mark.slow
 def test_statistical_ties_use_the_gates_paired_interval(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'vbl.db'}"
     noise = [0.03, -0.03, 0.02, -0.02]

@@ -61,6 +61,7 @@ def markdown_bodies(app: AppTest) -> list[str]:
 
 
 @pytest.mark.parametrize("page", PAGES)
+@pytest.mark.slow
 def test_user_text_is_never_rendered_as_markdown(monkeypatch: pytest.MonkeyPatch, hostile_store, page: str) -> None:
     url, root = hostile_store
     app = start(monkeypatch, url, root, page)

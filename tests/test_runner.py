@@ -152,6 +152,7 @@ def test_each_video_is_decoded_once_for_all_dimensions(plugins, tmp_path, monkey
 # -- resume ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_run_interrupted_halfway_resumes_redoing_only_unfinished_pairs(plugins, tmp_path, monkeypatch) -> None:
     videos = tmp_path / "videos"
     clip_folder(videos, count=6)

@@ -59,6 +59,7 @@ def test_a_frame_succeeds_when_every_word_of_the_scene_is_in_its_caption(scene, 
     assert scene_in_caption(scene, caption) is expected
 
 
+@pytest.mark.slow
 def test_scene_scores_sixteen_frames_with_vbench_keys_and_frame_weighted_aggregate(weights_home, clip):
     checkpoint = write_checkpoint(weights_home, TINY, seed=1)
     frames, _ = scene_frames(_video(clip, "x"))
@@ -76,6 +77,7 @@ def test_scene_scores_sixteen_frames_with_vbench_keys_and_frame_weighted_aggrega
     assert dimension.version == "1" and dimension.backend == "vbench"
 
 
+@pytest.mark.slow
 def test_per_frame_option_captions_every_frame_and_records_another_version(weights_home, clip):
     checkpoint = write_checkpoint(weights_home, TINY, seed=1)
     frames, _ = scene_frames(_video(clip, "x"))

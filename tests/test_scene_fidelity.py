@@ -47,6 +47,7 @@ def _video(stem: str, scene_name: str = "") -> Video:
 
 
 @pytest.mark.parametrize("record", GOLDEN["model_level"], ids=lambda r: r["clip"])
+@pytest.mark.slow
 def test_tags_logits_and_captions_match_vbench(scene: Scene, record: dict):
     video = _video(Path(record["clip"]).stem)
     indices = [middle_indices(video.num_frames, 16)[i] for i in record["frames_of_16"]]
@@ -64,6 +65,7 @@ def test_tags_logits_and_captions_match_vbench(scene: Scene, record: dict):
     assert len(set(record["per_frame_captions"])) > 1
 
 
+@pytest.mark.slow
 def test_per_video_values_and_aggregate_match_vbench_scene(scene: Scene):
     rows = GOLDEN["scene"]["per_video"]
     scores = scene.score_batch([_video(Path(row["video_path"]).stem, row["scene"]) for row in rows])

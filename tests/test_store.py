@@ -399,6 +399,7 @@ def test_postgres_url_with_nothing_listening_is_unreachable_within_seconds():
     assert "s3cret" not in message
 
 
+@pytest.mark.slow
 def test_postgres_server_that_never_answers_is_unreachable_after_the_connect_timeout():
     # A socket that accepts TCP connections (kernel backlog) but never speaks PostgreSQL.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
