@@ -81,11 +81,17 @@ def video_scores(rows: pd.DataFrame, dimension: Dimension) -> list[VideoScore]:
     """The store's ok rows of one dimension, back as the VideoScores the dimension returned."""
     scores = []
     for value, extra in zip(rows["value"], rows["extra"], strict=True):
-        # The store hands back JSON text; an import hands over the parsed dict.
-        parsed = extra if isinstance(extra, dict) else json.loads(extra) if isinstance(extra, str) and extra else {}
+        parsed = _extra_dict(extra)
         value = bool(value) if dimension.value_kind == "bool" else float(value)
         scores.append(VideoScore(value=value, extra=parsed))
     return scores
+
+
+def _extra_dict(extra: object) -> dict:
+    """A score's extra keys: the store hands back JSON text, an import hands over the parsed dict."""
+    if isinstance(extra, dict):
+        return extra
+    return json.loads(extra) if isinstance(extra, str) and extra else {}
 
 
 def summarise(
