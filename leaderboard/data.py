@@ -552,6 +552,9 @@ def rank_basis(rows: pd.DataFrame, by: str, mode: str = "raw") -> tuple[pd.Serie
     a Total is ranked by Quality instead (our runs often lack the semantic dimensions), while a
     group that has Totals (published rows) keeps its Total order.
     """
+    if by not in ("total", *PARTIAL_NAMES) and f"{by}:{mode}" not in rows:
+        raise ValueError(f"cannot rank by {by!r}: the rows have no {by}:{mode} column; "
+                         "pass 'total', 'quality', 'semantic', 'i2v' or a dimension the rows have")
     groups = rank_groups(rows)
     values = pd.Series(math.nan, index=rows.index, dtype=float)
     names = pd.Series("", index=rows.index, dtype=object)
@@ -566,7 +569,7 @@ def rank_basis(rows: pd.DataFrame, by: str, mode: str = "raw") -> tuple[pd.Serie
             values[members.index] = members["total"].astype(float)
         else:
             column = f"{name}:{mode}"
-            values[members.index] = members[column].astype(float) if column in members else math.nan
+            values[members.index] = members[column].astype(float)
         names[members.index] = name
     return values, names
 

@@ -102,15 +102,18 @@ def test_leaderboard_never_ranks_an_i2v_run_with_a_t2v_run(tmp_path):
 
     board = data.load_board(db)
     rows = data.board_rows(board, n_boot=20)
-    ranked = data.ranked(rows, "subject_consistency:raw")
+    ranked = data.ranked(rows, "subject_consistency", "raw")
     assert sorted(zip(ranked["task"], ranked["aggregation"], strict=True)) == [
         ("i2v", "vbench-i2v-v1"), ("t2v", "vbench-v1")
     ]
     assert ranked["group"].nunique() == 2 and set(ranked["rank"]) == {1}  # each first in its own group
     # The I2V run stores its I2V group score (empty here: camera_motion and i2v_background were not
-    # run) as a summary, never as a dimension column.
+    # run) as a summary, never as a dimension column; the board shows it as partial (1 of 3).
     i2v_run = ranked.loc[ranked["task"] == "i2v", "run_id"].item()
     summaries = board.aggregates[(board.aggregates["run_id"] == i2v_run) & (board.aggregates["group"] == "summary")]
     assert sorted(summaries["name"]) == ["i2v", "quality", "total"]
-    assert "i2v:raw" not in rows.columns and "I2V" not in data.view_table(ranked, [], intervals="none").columns
+    assert "i2v:raw" not in rows.columns
+    table = data.view_table(ranked, [], intervals="none")
+    assert list(table["I2V partial"]) == ["" if task == "t2v" else "partial (1/3)" for task in ranked["task"]]
+    assert table.loc[ranked["task"] == "t2v", "I2V"].isna().all()
     shutil.rmtree(videos)

@@ -255,6 +255,8 @@ def test_rank_by_quality_or_semantic_and_rows_without_a_value_have_no_rank(rows:
     assert list(vbench["semantic"]) == sorted(vbench["semantic"], reverse=True)
     by_dim = data.ranked(rows.assign(**{"scene:raw": [math.nan, 70.0, 60.0, 50.0]}), "scene")
     assert by_dim.loc[by_dim["scene:raw"].isna(), "rank"].isna().all()
+    with pytest.raises(ValueError, match="no scen:raw column"):  # a misspelt basis fails, never ranks nothing
+        data.ranked(rows, "scen")
 
 
 def test_group_labels_say_what_sets_each_group_apart(rows: pd.DataFrame) -> None:
