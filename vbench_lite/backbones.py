@@ -26,9 +26,10 @@ class BackboneCache:
                 model = load()
                 self._models[key] = model
                 self.loads.append(key)
-                # A network whose kernel route was chosen by measurement says so (see onednn.py).
-                route = getattr(model, "vbl_linear_route", None) or getattr(
-                    getattr(model, "network", None), "vbl_linear_route", None)
+                # A network whose kernel routes were chosen by measurement says so (see kernel_routes.py).
+                route = next((getattr(holder, attribute) for holder in (model, getattr(model, "network", None))
+                              for attribute in ("vbl_kernel_route", "vbl_linear_route") if hasattr(holder, attribute)),
+                             None)
                 if route:
                     label = key[0] if isinstance(key, tuple) else key
                     self.routes[str(label)] = str(route)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import choose_linear_route
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
 from vbench_lite.weights import WeightSpec, require_weight
 
 DINO_SPEC = WeightSpec(
@@ -73,6 +73,8 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
+    row_wise = True  # each token's output depends on that token alone (see mlp_rows.py)
+
     def __init__(self, dim: int, hidden: int):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
@@ -249,6 +251,6 @@ def load_dino(context: ScoringContext) -> tuple[DinoViT, Path]:
     path = require_weight(DINO_SPEC, context.weights_dir)
     model = context.backbones.get(
         ("dino-vitb16", str(path), context.device),
-        lambda: choose_linear_route(load_dino_file(path).to(context.device), context.device, rows=337),
+        lambda: choose_kernel_routes(load_dino_file(path).to(context.device), context.device, tokens=337),
     )
     return model, path

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import choose_linear_route
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
 from vbench_lite.errors import InputError, VblError
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -70,7 +70,7 @@ def build_musiq(path: Path, device: str) -> MUSIQ:
     except RuntimeError as error:
         detail = " ".join(str(error).split())[:300]
         raise InputError(f"{path} is not a MUSIQ checkpoint: {detail}") from error
-    return choose_linear_route(network.eval().to(device), device, rows=512)
+    return choose_kernel_routes(network.eval().to(device), device, tokens=512, images=1)
 
 
 def load_musiq(context: ScoringContext) -> tuple[MUSIQ, Path]:

@@ -18,17 +18,16 @@ untouched. `VBL_LINEAR_ROUTE=pytorch|onednn` forces a route (for comparisons and
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import time
 from collections import Counter
-from pathlib import Path
 from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vbench_lite.dimensions.backbones.route_cache import best_time, cached_choice, host_key
+from vbench_lite.dimensions.backbones.self_attention import SdpaSelfAttention
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -37,7 +36,6 @@ _HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.
 
 
 ROUTES = ("pytorch", "onednn")
-TIMING_REPEATS = 5
 
 
 def onednn_enabled() -> bool:
@@ -65,7 +63,7 @@ def linear_shapes(model: nn.Module) -> Counter[tuple[int, int]]:
 
 def time_routes(shapes: Counter[tuple[int, int]], rows: int) -> dict[str, float]:
     """Seconds per model-worth of products on each route: each shape timed on `rows` tokens
-    (best of TIMING_REPEATS, after a warm-up), weighted by how many layers have it."""
+    (the best of several calls, after a warm-up), weighted by how many layers have it."""
     totals = dict.fromkeys(ROUTES, 0.0)
     generator = torch.Generator().manual_seed(0)
     with torch.inference_mode():
@@ -78,18 +76,9 @@ def time_routes(shapes: Counter[tuple[int, int]], rows: int) -> dict[str, float]
 
 
 def _best_time(route: str, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> float:
-    def run() -> torch.Tensor:
-        if route == "pytorch":
-            return F.linear(x, weight, bias)
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-
-    run()  # warm-up: first calls allocate and pick kernels
-    best = float("inf")
-    for _ in range(TIMING_REPEATS):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
+    if route == "pytorch":
+        return best_time(lambda: F.linear(x, weight, bias))
+    return best_time(lambda: torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], ""))
 
 
 def choose_linear_route(model: ModuleT, device: str = "cpu", rows: int = 197) -> ModuleT:
@@ -107,39 +96,8 @@ def choose_linear_route(model: ModuleT, device: str = "cpu", rows: int = 197) ->
 
 
 def _measured_route(shapes: Counter[tuple[int, int]], rows: int) -> str:
-    from vbench_lite.weights import vbl_home
-
-    key = "|".join([_cpu_name(), torch.__version__, str(torch.get_num_threads()), str(rows),
-                    ",".join(f"{i}x{o}x{c}" for (i, o), c in sorted(shapes.items()))])
-    cache = vbl_home() / "kernel-routes.json"
-    known = _read_routes(cache)
-    if key not in known:
-        timings = time_routes(shapes, rows)
-        known[key] = min(timings, key=timings.__getitem__)
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(known, indent=1, sort_keys=True))
-        except OSError:
-            pass  # a read-only home: measure again next time
-    return known[key]
-
-
-def _read_routes(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items() if v in ROUTES} if isinstance(data, dict) else {}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    key = host_key(str(rows), ",".join(f"{i}x{o}x{c}" for (i, o), c in sorted(shapes.items())))
+    return cached_choice(key, ROUTES, lambda: time_routes(shapes, rows))
 
 
 def _takes_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -163,46 +121,14 @@ class OneDnnLinear(nn.Linear):
         return linear(x, self.weight, self.bias)
 
 
-class OneDnnSelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention for self-attention with an optional float mask: input projection,
-    scaled dot-product attention and output projection, as PyTorch computes them, with the two
-    projections through `linear`. Any other use falls back to PyTorch's own forward."""
+class OneDnnSelfAttention(SdpaSelfAttention):
+    """`SdpaSelfAttention` with its two projections through oneDNN (`linear`)."""
 
-    def forward(  # type: ignore[override]
-        self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        key_padding_mask: torch.Tensor | None = None,
-        need_weights: bool = True,
-        attn_mask: torch.Tensor | None = None,
-        average_attn_weights: bool = True,
-        is_causal: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        plain = (
-            query is key is value
-            and not need_weights
-            and key_padding_mask is None
-            and not is_causal
-            and (attn_mask is None or (attn_mask.dim() == 2 and attn_mask.is_floating_point()))
-            and self._qkv_same_embed_dim
-            and self.bias_k is None
-            and not self.add_zero_attn
-            and query.dim() == 3
-            and _takes_onednn(query, self.in_proj_weight)
-        )
-        if not plain:
-            return super().forward(
-                query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
-                attn_mask=attn_mask, average_attn_weights=average_attn_weights, is_causal=is_causal,
-            )
-        x = query if self.batch_first else query.transpose(0, 1)  # [batch, tokens, width]
-        batch, tokens, width = x.shape
-        qkv = linear(x, self.in_proj_weight, self.in_proj_bias)
-        q, k, v = qkv.view(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        out = linear(out.transpose(1, 2).reshape(batch, tokens, width), self.out_proj.weight, self.out_proj.bias)
-        return (out if self.batch_first else out.transpose(0, 1)), None
+    def project(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        return linear(x, weight, bias)
+
+    def takes_sdpa(self, query: torch.Tensor) -> bool:
+        return _takes_onednn(query, self.in_proj_weight)
 
 
 def use_onednn_linears(model: ModuleT) -> ModuleT:
@@ -210,6 +136,6 @@ def use_onednn_linears(model: ModuleT) -> ModuleT:
     for module in model.modules():
         if type(module) is nn.Linear:
             module.__class__ = OneDnnLinear
-        elif type(module) is nn.MultiheadAttention:
+        elif type(module) in (nn.MultiheadAttention, SdpaSelfAttention):
             module.__class__ = OneDnnSelfAttention
     return model

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import choose_linear_route, linear
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
+from vbench_lite.dimensions.backbones.onednn import linear
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -143,6 +144,8 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
+    row_wise = True  # each token's output depends on that token alone (see mlp_rows.py)
+
     def __init__(self, width: int, hidden: int):
         super().__init__()
         self.fc1 = nn.Linear(width, hidden)
@@ -250,6 +253,6 @@ def load_umt(context: ScoringContext) -> tuple[UmtClassifier, Path]:
     path = require_weight(UMT_WEIGHTS, context.weights_dir)
     model = context.backbones.get(
         ("umt-l16-k400", str(path), context.device),
-        lambda: choose_linear_route(load_umt_file(path).to(context.device), context.device, rows=1568),
+        lambda: choose_kernel_routes(load_umt_file(path).to(context.device), context.device, tokens=1568, images=1),
     )
     return model, path

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import choose_linear_route
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
 from vbench_lite.dimensions.backbones.tokenizer import VICLIP_CONTEXT_LENGTH, clip_tokenizer
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, require_weight, sha256_of
@@ -239,7 +239,7 @@ def build_viclip(path: Path, device: str) -> ViClipModel:
     if network.config.context_length != VICLIP_CONTEXT_LENGTH:
         raise InputError(f"{path}: ViCLIP's text context is {VICLIP_CONTEXT_LENGTH} tokens, "
                          f"this file has {network.config.context_length}")
-    network = choose_linear_route(network.float().eval().to(device), device, rows=257)
+    network = choose_kernel_routes(network.float().eval().to(device), device, tokens=8 * 256 + 1, images=1)
     return ViClipModel(network=network, device=torch.device(device),
                        weights_path=Path(path))
 
