@@ -665,7 +665,7 @@ def main() -> None:
     print(f"{'total (ours + decode)':<24}{total_vb:>10.2f}{total_ours:>10.2f}{total_vb / total_ours:>8.2f}"
           f"{total_emb:>12.2f}{total_vb_emb / total_emb:>8.1f}")
     routes = {**embedded_context.backbones.routes, **context.backbones.routes}
-    print("kernel routes (fp32 linear layers, chosen by timing on this machine): "
+    print("kernel routes (linear layers, then +sdpa attention, +mlpN row chunks; chosen by timing on this machine): "
           + (", ".join(f"{name}={route}" for name, route in sorted(routes.items())) or "none loaded"))
     names = {row[0] for row in rows}
     if {"overall_consistency", "temporal_style"} <= names:

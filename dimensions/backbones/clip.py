@@ -212,7 +212,7 @@ def build_clip(path: Path, arch: str, device: str) -> ClipModel:
 def load_clip(context: ScoringContext, arch: str = "ViT-B-32") -> ClipModel:
     """The process-wide CLIP for (arch, weights file, device); raises WeightsMissing if absent."""
     path = find_clip_weights(arch, context.weights_dir)
-    key = ("clip", arch, str(path), context.device)
+    key = (f"clip-{arch}", str(path), context.device)  # the label the manifest's kernel routes use
     return context.backbones.get(key, lambda: build_clip(path, arch, context.device))
 
 

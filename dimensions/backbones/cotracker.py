@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
 from vbench_lite.errors import VblError
 from vbench_lite.weights import WeightSpec, require_weight
 
@@ -63,9 +63,8 @@ FLOW_EMBED = 64  # sin-cos channels per flow coordinate
 HEAD_DIM = 48  # co-tracker's Attention: dim_head 48, so heads = hidden / 48
 ITERATIONS = 6  # CoTrackerPredictor: model(video, queries, iters=6)
 GRID_QUERY_FRAME = 0
-# oneDNN's fp32 linear kernels beat MKL's only with AVX-512 (onednn.py); on AVX2 CPUs MKL is 5–14 %
-# faster at the update transformer's shapes, so there the linear layers keep PyTorch's route.
-ONEDNN_PAYS = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+# The update transformer's rows per call: VBench's 10×10 grid of tracks over an 8-frame window.
+UPDATE_ROWS = 100 * 8
 
 
 @dataclass(frozen=True)
@@ -496,7 +495,7 @@ def load_cotracker2(context: ScoringContext) -> tuple[CoTracker2, Path]:
     """The shared CoTracker2 for this process and the file it came from (WeightsMissing if absent)."""
     path = require_weight(COTRACKER2_SPEC, context.weights_dir)
     def load() -> CoTracker2:
-        model = load_cotracker2_file(path).to(context.device)
-        return use_onednn_linears(model) if ONEDNN_PAYS else model
+        return choose_kernel_routes(load_cotracker2_file(path).to(context.device), context.device,
+                                    tokens=UPDATE_ROWS, images=1)
 
     return context.backbones.get(("cotracker2", str(path), context.device), load), path

@@ -42,7 +42,7 @@ from torch import nn
 
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones.dino import DINO_SPEC, DinoViT, Mlp, dino_from_state_dict
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
 from vbench_lite.dimensions.backbones.preprocess import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 from vbench_lite.errors import InputError
 from vbench_lite.weights import WeightSpec, find_weight, require_weight, sha256_of
@@ -273,7 +273,8 @@ def load_dreamsim(context: ScoringContext) -> tuple[DreamSimEnsemble, DreamSimFi
     files = find_dreamsim_files(context)
     model = context.backbones.get(
         ("dreamsim-ensemble", str(files.folder), str(files.dino), context.device),
-        lambda: use_onednn_linears(load_dreamsim_files(files).to(context.device)),
+        lambda: choose_kernel_routes(load_dreamsim_files(files).to(context.device), context.device,
+                                     tokens=197, images=16),
     )
     return model, files
 

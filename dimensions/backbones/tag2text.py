@@ -40,7 +40,7 @@ from torch import nn
 from vbench_lite.dimension import ScoringContext
 from vbench_lite.dimensions.backbones import bert_tokenizer
 from vbench_lite.dimensions.backbones.beam_search import BeamSettings, beam_search
-from vbench_lite.dimensions.backbones.onednn import use_onednn_linears
+from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
 from vbench_lite.dimensions.backbones.swin import SwinBlock, SwinConfig, SwinTransformer
 from vbench_lite.dimensions.backbones.tag2text_bert import BertConfig, BertLMHeadModel, BertModel
 from vbench_lite.errors import VblError
@@ -346,6 +346,6 @@ def load_tag2text(context: ScoringContext) -> tuple[Tag2Text, Path]:
     path = require_weight(TAG2TEXT_SPEC, context.weights_dir)
     model = context.backbones.get(
         ("tag2text-swin-b-384", str(path), context.device),
-        lambda: use_onednn_linears(load_tag2text_file(path).to(context.device)),
+        lambda: choose_kernel_routes(load_tag2text_file(path).to(context.device), context.device, tokens=144, images=1),
     )
     return model, path

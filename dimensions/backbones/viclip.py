@@ -66,6 +66,12 @@ class ResidualAttentionBlock(nn.Module):
         x = x + self.attn(y, y, y, need_weights=False, attn_mask=attn_mask)[0]
         return x + self.mlp(self.ln_2(x))
 
+    def forward_cls(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output at the first token alone ([1, N, D]), no mask (the vision tower)."""
+        y = self.ln_1(x)
+        cls = x[:1] + self.attn(y[:1], y, y, need_weights=False)[0]
+        return cls + self.mlp(self.ln_2(cls))
+
 
 class Transformer(nn.Module):
     def __init__(self, width: int, layers: int, heads: int):
@@ -150,9 +156,13 @@ class VisionEncoder(nn.Module):
         temporal = (self.temporal_positional_embedding.mean(1) if frames == 1
                     else self.temporal_positional_embedding)
         x = (x + temporal).reshape(batch, -1, width)  # tokens in (patch, frame) order
-        x = self.ln_pre(torch.cat([cls_tokens, x], dim=1))
-        x = self.transformer(x.permute(1, 0, 2))
-        return self.ln_post(x)[0] @ self.proj
+        x = self.ln_pre(torch.cat([cls_tokens, x], dim=1)).permute(1, 0, 2)
+        # Only the [CLS] token leaves: the last block computes that row alone (keys and values
+        # still from every token), 1/24 of the network and most of its last 2049-token attention.
+        *body, last = self.transformer.resblocks
+        for block in body:
+            x = block(x)
+        return self.ln_post(last.forward_cls(x))[0] @ self.proj
 
 
 class TextEncoder(nn.Module):
