@@ -20,6 +20,7 @@ import pickle
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -162,7 +163,7 @@ class VisionEncoder(nn.Module):
         *body, last = self.transformer.resblocks
         for block in body:
             x = block(x)
-        return self.ln_post(last.forward_cls(x))[0] @ self.proj
+        return self.ln_post(cast(ResidualAttentionBlock, last).forward_cls(x))[0] @ self.proj
 
 
 class TextEncoder(nn.Module):
