@@ -1,4 +1,4 @@
-"""Attention, MLP and memory-layout routes on CPU: each gives PyTorch's numbers (to rounding), each can be forced,
+"""Attention and MLP routes on CPU: each gives PyTorch's numbers (to rounding), each can be forced,
 the selector keeps the faster one on the machine at hand and remembers it; CLIP's CLS-only last
 block gives open_clip's features."""
 
@@ -12,11 +12,10 @@ from open_clip.transformer import QuickGELU
 from torch import nn
 
 from vbench_lite.backbones import BackboneCache
-from vbench_lite.dimensions.backbones import memory_format, mlp_rows, self_attention
+from vbench_lite.dimensions.backbones import mlp_rows, self_attention
 from vbench_lite.dimensions.backbones.clip import encode_image_cls_only, takes_cls_only
 from vbench_lite.dimensions.backbones.dino import Mlp
 from vbench_lite.dimensions.backbones.kernel_routes import choose_kernel_routes
-from vbench_lite.dimensions.backbones.memory_format import MEMORY_FORMATS, choose_memory_format
 from vbench_lite.dimensions.backbones.mlp_rows import MLP_ROUTES, choose_mlp_rows, chunk_rows, row_wise_mlps
 from vbench_lite.dimensions.backbones.self_attention import (
     ATTENTION_ROUTES,
@@ -166,47 +165,3 @@ def test_the_manifest_label_names_every_choice(monkeypatch):
     cache = BackboneCache()
     cache.get(("clip", "w", "cpu"), lambda: choose_kernel_routes(tiny_open_clip(), "cpu", tokens=17))
     assert cache.routes == {"clip": "pytorch+sdpa+mlp1024"}
-
-
-def tiny_convnet() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.InstanceNorm2d(16), nn.ReLU(), nn.Conv2d(16, 8, 3)).eval()
-
-
-@pytest.mark.parametrize("route", MEMORY_FORMATS)
-def test_a_forced_memory_format_is_taken_and_keeps_the_numbers(monkeypatch, route):
-    monkeypatch.setenv("VBL_MEMORY_FORMAT", route)
-    reference = tiny_convnet()
-    model = choose_memory_format(copy.deepcopy(reference), "cpu", "tiny", lambda m: None)
-    assert model.vbl_kernel_route == route
-    assert model[0].weight.is_contiguous(memory_format=torch.channels_last) == (route == "channels_last")
-    x = torch.rand(2, 3, 20, 24)
-    with torch.inference_mode():
-        torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("faster", MEMORY_FORMATS)
-def test_the_memory_format_selector_keeps_the_faster_and_remembers_it(monkeypatch, faster):
-    calls: list[int] = []
-
-    def timings(*_):
-        calls.append(1)
-        return {route: 1.0 if route == faster else 2.0 for route in MEMORY_FORMATS}
-
-    monkeypatch.setattr(memory_format, "time_memory_formats", timings)
-    for _ in range(2):
-        assert choose_memory_format(tiny_convnet(), "cpu", "tiny", lambda m: None).vbl_kernel_route == faster
-    assert len(calls) == 1
-
-
-def test_the_memory_format_timer_runs_the_model_both_ways():
-    x = torch.rand(1, 3, 32, 32)
-    seen: list[bool] = []
-
-    def run(model):
-        seen.append(model[0].weight.is_contiguous(memory_format=torch.channels_last))
-        return model(x)
-
-    timings = memory_format.time_memory_formats(tiny_convnet(), run)
-    assert set(timings) == set(MEMORY_FORMATS) and all(0 < t < 10 for t in timings.values())
-    assert set(seen) == {False, True}

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbench_lite.dimension import ScoringContext
-from vbench_lite.dimensions.backbones.memory_format import choose_memory_format
 from vbench_lite.weights import WeightSpec, require_weight
 
 AMT_S_SPEC = WeightSpec(
@@ -387,16 +386,7 @@ def load_amt_file(path: Path) -> AMTS:
     return model.eval()
 
 
-def _typical_call(model: nn.Module) -> object:
-    """One frame pair at 320×176, for timing the memory layouts (memory_format.py)."""
-    pair = torch.rand(2, 1, 3, 176, 320, generator=torch.Generator().manual_seed(0))
-    return model(pair[0], pair[1], torch.full((1, 1, 1, 1), 0.5))
-
-
 def load_amt(context: ScoringContext) -> tuple[AMTS, Path]:
     path = require_weight(AMT_S_SPEC, context.weights_dir)
-    model = context.backbones.get(
-        ("amt-s", str(path), context.device),
-        lambda: choose_memory_format(load_amt_file(path).to(context.device), context.device, "amt-s", _typical_call),
-    )
+    model = context.backbones.get(("amt-s", str(path), context.device), lambda: load_amt_file(path).to(context.device))
     return model, path
