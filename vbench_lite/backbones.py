@@ -27,9 +27,8 @@ class BackboneCache:
                 self._models[key] = model
                 self.loads.append(key)
                 # A network whose kernel routes were chosen by measurement says so (see kernel_routes.py).
-                route = next((getattr(holder, attribute) for holder in (model, getattr(model, "network", None))
-                              for attribute in ("vbl_kernel_route", "vbl_linear_route") if hasattr(holder, attribute)),
-                             None)
+                route = getattr(model, "vbl_kernel_route", None) or getattr(
+                    getattr(model, "network", None), "vbl_kernel_route", None)
                 if route:
                     label = key[0] if isinstance(key, tuple) else key
                     self.routes[str(label)] = str(route)

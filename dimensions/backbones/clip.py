@@ -26,6 +26,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,11 +125,15 @@ class ClipModel:
     dtype: torch.dtype
     weights_path: Path
 
+    @cached_property
+    def cls_only(self) -> bool:
+        return takes_cls_only(self.network.visual)
+
     @torch.inference_mode()
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """[N,3,224,224] CLIP-normalised pixels -> [N,D] image features (model dtype, unnormalised)."""
         pixels = pixels.to(self.device, self.dtype)
-        if takes_cls_only(self.network.visual):
+        if self.cls_only:
             return encode_image_cls_only(self.network.visual, pixels)
         return self.network.encode_image(pixels)
 

@@ -39,9 +39,8 @@ def row_wise_mlps(model: nn.Module) -> list[nn.Module]:
     return found
 
 
-def _linears(mlp: nn.Module) -> tuple[nn.Linear, nn.Linear]:
-    linears = [m for m in mlp.children() if isinstance(m, nn.Linear)]
-    return linears[0], linears[-1]
+def _first_linear(mlp: nn.Module) -> nn.Linear:
+    return next(m for m in mlp.children() if isinstance(m, nn.Linear))
 
 
 def _chunked_forward(self: Any, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +70,7 @@ def choose_mlp_rows(model: nn.Module, rows: int) -> str:
         return "whole"
     route = os.environ.get("VBL_MLP_ROUTE", "auto")
     if route not in MLP_ROUTES:
-        shapes = sorted({(first.in_features, first.out_features) for first, _ in map(_linears, mlps)})
+        shapes = sorted({(first.in_features, first.out_features) for first in map(_first_linear, mlps)})
         key = host_key("mlp", str(rows), ",".join(f"{w}x{h}" for w, h in shapes))
         route = cached_choice(key, MLP_ROUTES, lambda: time_mlp_routes(mlps[0], rows))
     if route != "whole":
@@ -84,7 +83,7 @@ def time_mlp_routes(mlp: nn.Module, rows: int) -> dict[str, float]:
     """Seconds per call of `mlp` on `rows` random rows, whole and in each chunk size."""
     import copy
 
-    first, _ = _linears(mlp)
+    first = _first_linear(mlp)
     x = torch.randn(rows, first.in_features, generator=torch.Generator().manual_seed(0),
                     dtype=first.weight.dtype, device=first.weight.device)
     timings = {}

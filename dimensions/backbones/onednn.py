@@ -5,8 +5,8 @@ is faster depends on the CPU: on a Zen 5 EPYC with AVX-512, a ViT-B linear layer
 one thread) ran at about 85 GFLOPS through MKL and 210 through oneDNN; on an AVX2-only EPYC, 72
 through MKL and 59 through oneDNN. So `choose_linear_route(model, …)` times both routes on the
 model's own layer shapes, once per host (the result is cached in `~/.vbl/kernel-routes.json`),
-keeps the faster and marks the model with it; the backbone cache collects the marks and the
-runner records them in the run's manifest (`environment.kernel_routes`). oneDNN still multiplies
+keeps the faster and marks the model with it; `kernel_routes.py` folds the mark into the label
+the runner records in the run's manifest (`environment.kernel_routes`). oneDNN still multiplies
 and accumulates in fp32; only the summation order differs, so outputs move at the rounding level
 (about 1e-6 relative).
 
@@ -84,7 +84,7 @@ def _best_time(route: str, x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
 def choose_linear_route(model: ModuleT, device: str = "cpu", rows: int = 197) -> ModuleT:
     """Put the model's linear layers on the faster route for this machine (see the module
     docstring); `rows` is the token count of a typical call. The choice is kept on the model as
-    `vbl_linear_route`, where the backbone cache reads it for the manifest."""
+    `vbl_linear_route` (read by `choose_kernel_routes` for the manifest's label)."""
     if torch.device(device).type != "cpu" or not _HAS_ONEDNN_LINEAR:
         route = "pytorch"
     else:

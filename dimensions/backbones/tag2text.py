@@ -346,6 +346,7 @@ def load_tag2text(context: ScoringContext) -> tuple[Tag2Text, Path]:
     path = require_weight(TAG2TEXT_SPEC, context.weights_dir)
     model = context.backbones.get(
         ("tag2text-swin-b-384", str(path), context.device),
+        # 144 rows: one of Swin-B's 12×12 attention windows
         lambda: choose_kernel_routes(load_tag2text_file(path).to(context.device), context.device, tokens=144, images=1),
     )
     return model, path

@@ -250,7 +250,9 @@ def build_viclip(path: Path, device: str) -> ViClipModel:
     if network.config.context_length != VICLIP_CONTEXT_LENGTH:
         raise InputError(f"{path}: ViCLIP's text context is {VICLIP_CONTEXT_LENGTH} tokens, "
                          f"this file has {network.config.context_length}")
-    network = choose_kernel_routes(network.float().eval().to(device), device, tokens=8 * 256 + 1, images=1)
+    config = network.config  # one call: every frame's patches and one [CLS] token
+    tokens = config.num_frames * (config.image_size // config.patch_size) ** 2 + 1
+    network = choose_kernel_routes(network.float().eval().to(device), device, tokens=tokens, images=1)
     return ViClipModel(network=network, device=torch.device(device),
                        weights_path=Path(path))
 
