@@ -11,6 +11,7 @@ from clips import sample_frames
 from tiny_dims1_models import write_tiny_dino_pth
 
 from vbench_lite.dimension import ScoringContext, VideoScore
+from vbench_lite.dimensions.backbones import frame_stream
 from vbench_lite.dimensions.backbones.consistency import consistency, pair_scores
 from vbench_lite.dimensions.backbones.frame_stream import FeatureStream, tensor_encoder
 from vbench_lite.dimensions.backbones.preprocess import clip_transform, dino_transform, frames_to_tensor
@@ -106,6 +107,22 @@ def test_a_feature_stream_batches_frames_the_same_however_they_arrive(chunks):
     features = stream.finish().extra["f"]
     assert batches == [4, 4, 3]  # counted from the first frame, whatever the chunks
     assert torch.equal(features, network(dino_transform(frames_to_tensor(frames))))
+
+
+@pytest.mark.parametrize("transform", [dino_transform, clip_transform])
+@pytest.mark.parametrize("frames_per_slice", [1, 3])
+def test_the_encoder_transforms_a_few_frames_at_a_time_with_the_same_numbers(transform, frames_per_slice, monkeypatch):
+    frames = real_video(count=7, start=0).frames
+    monkeypatch.setattr(frame_stream, "TRANSFORM_BYTES", frames[0].size * 4 * frames_per_slice)
+    sizes: list[int] = []
+
+    def counted(pixels: torch.Tensor) -> torch.Tensor:
+        sizes.append(len(pixels))
+        return transform(pixels)
+
+    features = tensor_encoder(counted, lambda pixels: pixels, "cpu")(frames)
+    assert sizes == [frames_per_slice] * (7 // frames_per_slice) + [7 % frames_per_slice] * (7 % frames_per_slice > 0)
+    assert torch.equal(features, transform(frames_to_tensor(frames)))  # bit for bit
 
 
 def test_auto_takes_vbench_when_dino_is_present_and_records_its_sha256(tmp_path):

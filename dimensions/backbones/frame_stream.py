@@ -5,6 +5,11 @@
 batch however the video was chunked, and the same as when the whole decoded video is scored
 (`score_whole`): the numbers do not depend on chunking. `encode` maps uint8 frames [n, H, W, 3] to
 per-frame outputs [n, ...] (features, scores); `finish` turns all of them into the video's score.
+
+`tensor_encoder` converts and transforms a batch a few frames at a time (TRANSFORM_BYTES of float
+pixels): the full-size float copy of 16 frames of 1080p would take 400 MB for a moment, where the
+transformed frames (224x224) take 10 MB. The transforms work image by image, so the numbers do not
+change.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import torch
 
 from vbench_lite.dimension import FrameConsumer, VideoScore
 from vbench_lite.dimensions.backbones.preprocess import frames_to_tensor
+
+TRANSFORM_BYTES = 64 * 1024**2  # float32 full-size pixels converted at once (at least one frame)
 
 
 class FeatureStream(FrameConsumer):
@@ -56,6 +63,8 @@ def tensor_encoder(
 
     @torch.no_grad()
     def encode(frames: np.ndarray) -> torch.Tensor:
-        return network(transform(frames_to_tensor(frames, device)))
+        step = max(1, TRANSFORM_BYTES // max(1, frames[0].size * 4))
+        parts = [transform(frames_to_tensor(frames[a : a + step], device)) for a in range(0, len(frames), step)]
+        return network(parts[0] if len(parts) == 1 else torch.cat(parts))
 
     return encode

@@ -8,6 +8,8 @@ to every dimension, so memory stays flat whatever the video's length.
   batched over `videos_per_batch` videos.
 - In VBench-Long mode (`--long`) each dimension scores clips of the video (frame ranges, see
   `vbench_lite.long_video`) the same way, and a video's score is the mean of its clips'.
+- After each chunk the C heap's free pages go back to the system (`vbench_lite.heap`): without
+  it, a long 1080p video's peak memory crept up with its length.
 - A background thread decodes ahead (at most QUEUE_CHUNKS chunks), so decoding overlaps scoring.
   When a damaged file decodes fewer frames than its header promised, the thread decodes it again
   under the true count, so samplers and clips see what a whole-video decode would.
@@ -32,6 +34,7 @@ from vbench_lite.decode import MIN_FRAMES, VideoInfo, VideoReader, open_video
 from vbench_lite.dimension import Dimension, FrameConsumer, VideoScore
 from vbench_lite.errors import VideoUnreadable, one_line
 from vbench_lite.executors.base import failed_rows, score_row
+from vbench_lite.heap import release_free_heap
 from vbench_lite.long_video import LongMode
 from vbench_lite.store import ScoreRow, VideoRow
 from vbench_lite.video import Video, VideoMeta, read_image
@@ -229,6 +232,7 @@ def streamed(
         elif kind == "chunk":
             assert isinstance(payload, tuple)
             video.feed(payload[1], payload[0])
+            release_free_heap()  # what this chunk freed must not pile up over a long video
             if on_frames is not None and video.meta is not None:
                 on_frames(video.item, video.decoded, video.meta.num_frames)
         else:  # "end": the video is decoded (payload: None, or why decoding failed)
