@@ -152,6 +152,26 @@ def isolated_vbl_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return home
 
 
+ROUTE_VARIABLES = {"VBL_LINEAR_ROUTE": "pytorch", "VBL_ATTENTION_ROUTE": "native", "VBL_MLP_ROUTE": "whole"}
+
+
+@pytest.fixture(autouse=True)
+def pytorch_kernel_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backbones take PyTorch's own kernels in tests. Left to measure, a tiny model's linear layers
+    took oneDNN on a busy machine and then differed from the same model run plainly at the rounding
+    level, so a bit-for-bit test failed by chance. Every route's numbers are tested on their own
+    (test_kernel_routes.py, test_onednn.py), whose selector tests clear these variables."""
+    for variable, route in ROUTE_VARIABLES.items():
+        monkeypatch.setenv(variable, route)
+
+
+@pytest.fixture
+def measured_kernel_routes(pytorch_kernel_routes: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Routes chosen by measurement again, as outside the tests."""
+    for variable in ROUTE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
+
 @pytest.fixture
 def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty VBL_WEIGHTS_DIR; every other cache the weight resolver reads points into tmp too."""

@@ -24,6 +24,8 @@ from vbench_lite.dimensions.backbones.self_attention import (
     time_attention_routes,
 )
 
+pytestmark = pytest.mark.usefixtures("measured_kernel_routes")  # the selectors measure here
+
 
 def clip_mlp(width: int = 16) -> nn.Sequential:
     return nn.Sequential(nn.Linear(width, 4 * width), QuickGELU(), nn.Linear(4 * width, width))

@@ -26,7 +26,10 @@ from vbench_lite.dimensions.backbones.onednn import (
     use_onednn_linears,
 )
 
-pytestmark = pytest.mark.skipif(not onednn_enabled(), reason="PyTorch without oneDNN linear, or VBL_ONEDNN=0")
+pytestmark = [
+    pytest.mark.skipif(not onednn_enabled(), reason="PyTorch without oneDNN linear, or VBL_ONEDNN=0"),
+    pytest.mark.usefixtures("measured_kernel_routes"),  # the selector measures here
+]
 
 
 def ops_run(function) -> set[str]:
