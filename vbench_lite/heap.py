@@ -9,8 +9,8 @@ executor calls it after each decoded chunk, so what one chunk frees cannot pile 
 thousand. Fixing the mmap threshold instead (MALLOC_MMAP_THRESHOLD_=1 MB: every large block mapped
 and unmapped) also kept the arenas flat, but its page faults cost the same run 42 % more CPU time
 (487 s against 342 s on a 2-core AMD EPYC); with the trims it took 313 s, the smaller flow batches
-of the same change included. Where the C library has no
-`malloc_trim` (macOS, musl), this does nothing.
+of the same change included. Where the C library has no `malloc_trim` (macOS, musl), this does
+nothing.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ per-frame outputs [n, ...] (features, scores); `finish` turns all of them into t
 
 `tensor_encoder` converts and transforms a batch a few frames at a time (TRANSFORM_BYTES of float
 pixels): the full-size float copy of 16 frames of 1080p would take 400 MB for a moment, where the
-transformed frames (224x224) take 10 MB. The transforms work image by image, so the numbers do not
+transformed frames (224 pixels on a side) take 10-20 MB. The transforms work image by image, so the numbers do not
 change.
 """
 
